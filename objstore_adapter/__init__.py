@@ -1,0 +1,23 @@
+"""objstore_adapter: object stores (s3://, gs://, az://, any fsspec protocol) for requests.
+
+Example:
+    >>> import objstore_adapter
+    >>> s = objstore_adapter.session()
+    >>> r = s.get("s3://bucket/big.parquet", stream=True)  # doctest: +SKIP
+"""
+
+from ._adapter import ObjectStoreAdapter
+from ._errors import BackendNotInstalled
+from ._registry import SchemeRegistry
+from ._session import mount, session
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BackendNotInstalled",
+    "ObjectStoreAdapter",
+    "SchemeRegistry",
+    "__version__",
+    "mount",
+    "session",
+]

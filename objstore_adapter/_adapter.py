@@ -1,0 +1,138 @@
+"""The requests transport adapter: URL → registry → method handler → Response."""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import requests
+from requests import exceptions as rex
+from requests.adapters import BaseAdapter
+from requests.structures import CaseInsensitiveDict
+from requests.utils import get_encoding_from_headers
+from urllib3.exceptions import ReadTimeoutError
+
+from ._body import raw_response
+from ._errors import describe, outcome_for
+from ._handlers import HANDLERS, Reply, error_reply
+from ._http import Timeouts, reason
+from ._registry import SchemeRegistry
+
+logger = logging.getLogger("objstore_adapter")
+
+_ALLOW = ", ".join(sorted(HANDLERS))
+
+
+class ObjectStoreAdapter(BaseAdapter):
+    """Serve object-store URLs (``s3://``, ``gs://``, ``az://``, ...) to a ``requests.Session``.
+
+    Mount it with :func:`objstore_adapter.mount`, or build a ready session with
+    :func:`objstore_adapter.session`. One adapter may be shared by many threads; the
+    filesystems behind it are built once per registered route and reused.
+
+    Args:
+        registry: which schemes and prefixes are served, and how. Defaults to a new
+            :class:`SchemeRegistry` with the cloud schemes.
+    """
+
+    def __init__(self, registry: SchemeRegistry | None = None) -> None:
+        super().__init__()
+        self.registry = registry if registry is not None else SchemeRegistry()
+
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: Any = None,
+        verify: bool | str = True,
+        cert: Any = None,
+        proxies: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        """Answer ``request`` from the object store.
+
+        Storage outcomes are statuses (404 no such object, 403 denied, 405 unsupported
+        method); transport failures raise ``requests`` exceptions. With ``stream=False`` the
+        body is read here, so a failure while reading raises from this call.
+
+        Raises:
+            requests.exceptions.InvalidSchema: no route serves the URL's scheme.
+            requests.exceptions.InvalidURL: the URL names no bucket.
+            requests.exceptions.ConnectionError: the store could not be reached.
+            requests.exceptions.Timeout: the store did not answer within ``timeout``.
+        """
+        url = request.url or ""
+        method = (request.method or "GET").upper()
+        handler = HANDLERS.get(method)
+        if handler is None:
+            reply = error_reply(405, url, {"Allow": _ALLOW})
+        else:
+            target = self.registry.resolve(url)
+            timeouts = Timeouts.from_requests(timeout)
+            try:
+                reply = handler(target, request, timeouts)
+            except Exception as exc:
+                reply = self._error_reply(exc, request)
+        logger.debug("%s %s -> %d", method, url, reply.status)
+        response = self.build_response(request, reply)
+        if not stream:
+            self._preload(response, request)
+        return response
+
+    def _error_reply(self, exc: Exception, request: requests.PreparedRequest) -> Reply:
+        url = request.url or ""
+        outcome = outcome_for(exc)
+        if isinstance(outcome, int):
+            return error_reply(outcome, url)
+        if outcome is None:
+            raise rex.RequestException(
+                f"{request.method} {url} failed: unexpected {describe(exc)} from the backend",
+                request=request,
+            ) from exc
+        message = f"{request.method} {url} failed: {describe(exc)}"
+        raise outcome(message, request=request) from exc
+
+    def build_response(self, request: requests.PreparedRequest, reply: Reply) -> requests.Response:
+        """Turn a :class:`Reply` into a ``requests.Response`` whose body is read lazily."""
+        method = (request.method or "GET").upper()
+        body = io.BytesIO(reply.body) if isinstance(reply.body, bytes) else reply.body
+        if method == "HEAD":
+            body.close()
+            body = io.BytesIO(b"")
+        response = requests.Response()
+        response.status_code = reply.status
+        response.reason = reason(reply.status)
+        response.headers = CaseInsensitiveDict(reply.headers)
+        response.encoding = get_encoding_from_headers(response.headers)
+        response.raw = raw_response(
+            body,
+            status=reply.status,
+            reason=response.reason,
+            headers=reply.headers,
+            method=method,
+            url=request.url or "",
+        )
+        response.url = request.url or ""
+        response.request = request
+        response.connection = self  # type: ignore[assignment]  # typeshed narrows to HTTPAdapter
+        return response
+
+    @staticmethod
+    def _preload(response: requests.Response, request: requests.PreparedRequest) -> None:
+        """Read the whole body now, raising requests' exceptions from ``send()``."""
+        try:
+            response.content  # noqa: B018 - reading .content loads the body
+        except rex.RequestException as exc:
+            cause = exc.args[0] if exc.args else None
+            if isinstance(cause, ReadTimeoutError):  # requests reports these as ConnectionError
+                raise rex.ReadTimeout(str(cause), request=request) from exc
+            exc.request = request
+            raise
+
+    def close(self) -> None:
+        """Forget the filesystems built for this adapter (they are rebuilt when needed)."""
+        self.registry.clear_cache()
+
+    def __repr__(self) -> str:
+        return f"ObjectStoreAdapter(schemes={self.registry.schemes()!r})"

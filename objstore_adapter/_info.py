@@ -1,0 +1,117 @@
+"""What the adapter knows about one object, normalised across backends.
+
+Every backend describes an object differently: s3fs says ``ETag``/``LastModified``/
+``ContentType``, gcsfs ``etag``/``updated``/``contentType``, adlfs ``etag``/``last_modified``/
+``content_settings``, local files ``mtime``. This module is the one place those spellings
+become an :class:`ObjectInfo`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+#: What S3 stores when the uploader named no type: treated as "no type stored".
+_UNSPECIFIED_TYPES = frozenset({"", "binary/octet-stream"})
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """Size and validators of one object (or a directory marker)."""
+
+    size: int
+    content_type: str | None = None
+    last_modified: dt.datetime | None = None
+    etag: str | None = None
+    is_dir: bool = False
+
+
+def quote_etag(etag: str | None) -> str | None:
+    """Return ``etag`` as an HTTP entity tag: quoted, weak prefix kept."""
+    if not etag:
+        return None
+    if etag.startswith('"') or etag.startswith('W/"'):
+        return etag
+    return f'"{etag}"'
+
+
+def to_datetime(value: Any) -> dt.datetime | None:
+    """Turn a backend timestamp (datetime, epoch seconds or ISO text) into aware UTC."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        stamp = value
+    elif isinstance(value, (int, float)):
+        stamp = dt.datetime.fromtimestamp(value, tz=dt.timezone.utc)
+    elif isinstance(value, str):
+        text = value.strip()
+        if text.endswith("Z"):  # fromisoformat accepts "Z" only from Python 3.11
+            text = text[:-1] + "+00:00"
+        try:
+            stamp = dt.datetime.fromisoformat(text)
+        except ValueError:
+            return None
+    else:
+        return None
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=dt.timezone.utc)
+    return stamp.astimezone(dt.timezone.utc)
+
+
+def _content_type(info: Mapping[str, Any]) -> str | None:
+    for key in ("ContentType", "contentType", "content_type", "mimetype"):
+        value = info.get(key)
+        if isinstance(value, str):
+            break
+    else:
+        settings = info.get("content_settings")
+        if isinstance(settings, Mapping):
+            value = settings.get("content_type")
+        else:
+            value = getattr(settings, "content_type", None)
+    if not isinstance(value, str) or value in _UNSPECIFIED_TYPES:
+        return None
+    return value
+
+
+def _first(info: Mapping[str, Any], *keys: str) -> Any:
+    for key in keys:
+        value = info.get(key)
+        if value is not None:
+            return value
+    return None
+
+
+def from_fsspec(info: Mapping[str, Any]) -> ObjectInfo:
+    """Normalise the dict returned by any fsspec ``fs.info(path)``."""
+    etag = _first(info, "ETag", "etag")
+    return ObjectInfo(
+        size=int(info.get("size") or 0),
+        content_type=_content_type(info),
+        last_modified=to_datetime(
+            _first(info, "LastModified", "last_modified", "updated", "mtime", "created")
+        ),
+        etag=quote_etag(etag) if isinstance(etag, str) else None,
+        is_dir=info.get("type") == "directory",
+    )
+
+
+def from_s3_response(response: Mapping[str, Any]) -> ObjectInfo:
+    """Normalise the metadata of an S3 ``HeadObject``/``GetObject`` response.
+
+    For a ranged ``GetObject`` the size is the whole object's, read from ``ContentRange``.
+    """
+    size = int(response.get("ContentLength") or 0)
+    content_range = response.get("ContentRange")
+    if isinstance(content_range, str) and "/" in content_range:
+        total = content_range.rsplit("/", 1)[1]
+        if total.isdigit():
+            size = int(total)
+    return ObjectInfo(
+        size=size,
+        content_type=_content_type(response),
+        last_modified=to_datetime(response.get("LastModified")),
+        etag=quote_etag(response.get("ETag")),
+    )

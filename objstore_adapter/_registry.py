@@ -1,0 +1,239 @@
+"""Which fsspec filesystem serves a URL, with which storage options.
+
+A :class:`SchemeRegistry` holds routes: a prefix (a scheme such as ``"s3"``, or a URL prefix
+such as ``"s3://bucket/team/"``) mapped to an fsspec protocol and storage options. The longest
+matching prefix wins, so buckets can have their own endpoints or credentials. Filesystems are
+built lazily, once per route, and reused by every request and thread.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import fsspec
+from fsspec.spec import AbstractFileSystem
+from requests.exceptions import InvalidSchema, InvalidURL
+
+from ._errors import BackendNotInstalled
+
+#: Cloud schemes served out of the box. Local ones (file, memory) must be registered.
+DEFAULT_SCHEMES: Mapping[str, str] = {
+    "s3": "s3",
+    "s3a": "s3",
+    "gs": "gcs",
+    "gcs": "gcs",
+    "az": "abfs",
+    "abfs": "abfs",
+    "abfss": "abfs",
+}
+
+#: The pip extra that installs each protocol's backend.
+_EXTRAS: Mapping[str, str] = {
+    "s3": "s3",
+    "s3a": "s3",
+    "gcs": "gcs",
+    "gs": "gcs",
+    "abfs": "azure",
+    "az": "azure",
+    "abfss": "azure",
+    "adl": "azure",
+}
+
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
+
+
+@dataclass(frozen=True)
+class Route:
+    """One registered prefix: the protocol and storage options it is served with."""
+
+    prefix: str
+    protocol: str
+    options: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def scheme(self) -> str:
+        return self.prefix.split("://", 1)[0]
+
+    def matches(self, url: str) -> bool:
+        if "://" not in self.prefix:
+            return url.split("://", 1)[0].lower() == self.prefix
+        if not url.startswith(self.prefix):
+            return False
+        # "s3://bucket" must not claim "s3://bucket2/key".
+        return (
+            self.prefix.endswith("/")
+            or len(url) == len(self.prefix)
+            or (url[len(self.prefix)] == "/")
+        )
+
+
+@dataclass(frozen=True)
+class Target:
+    """A URL resolved to the filesystem and path that serve it."""
+
+    url: str
+    fs: AbstractFileSystem
+    path: str
+    route: Route
+
+    @property
+    def is_prefix(self) -> bool:
+        """True for a URL that names a "directory" (ends with ``/``)."""
+        return self.url.endswith("/")
+
+
+class SchemeRegistry:
+    """Map URL schemes and prefixes to fsspec filesystems.
+
+    Starts with ``s3``/``s3a`` → s3, ``gs``/``gcs`` → gcs and ``az``/``abfs``/``abfss`` →
+    abfs. Local schemes such as ``file`` and ``memory`` are served only once registered.
+
+    Example:
+        >>> registry = SchemeRegistry()
+        >>> registry.register("minio", protocol="s3", endpoint_url="http://127.0.0.1:9000")
+        >>> registry.register("s3://team-bucket", anon=True)
+        >>> "minio" in registry.schemes()
+        True
+    """
+
+    def __init__(self) -> None:
+        self._routes: dict[str, Route] = {
+            scheme: Route(scheme, protocol) for scheme, protocol in DEFAULT_SCHEMES.items()
+        }
+        self._filesystems: dict[str, AbstractFileSystem] = {}
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+
+    def register(self, prefix: str, protocol: str | None = None, **storage_options: Any) -> None:
+        """Serve URLs starting with ``prefix`` through fsspec ``protocol``.
+
+        Args:
+            prefix: a scheme (``"s3"``, ``"minio"``) or a URL prefix (``"s3://bucket"``,
+                ``"s3://bucket/team/"``). For a URL, the longest registered prefix wins.
+            protocol: the fsspec protocol. Defaults to the protocol the prefix's scheme
+                already maps to, else the scheme itself.
+            **storage_options: passed to ``fsspec.filesystem(protocol, ...)``. A URL prefix
+                starts from the options of its scheme and overrides them.
+
+        Raises:
+            ValueError: the prefix is not a scheme or URL, or fsspec knows no such protocol.
+        """
+        if "://" in prefix:
+            scheme, rest = prefix.split("://", 1)
+            scheme = scheme.lower()
+            prefix = f"{scheme}://{rest}"
+        else:
+            scheme = prefix = prefix.lower()
+        if not _SCHEME.fullmatch(scheme):
+            raise ValueError(f"{prefix!r} is neither a URL scheme nor a URL prefix")
+        parent = self._routes.get(scheme)
+        if protocol is None:
+            protocol = parent.protocol if parent is not None else scheme
+        if protocol not in fsspec.available_protocols():
+            raise ValueError(
+                f"fsspec knows no protocol {protocol!r} (for {prefix!r}); "
+                "pass protocol= with one of fsspec.available_protocols()"
+            )
+        options = dict(storage_options)
+        if "://" in prefix and parent is not None and parent.protocol == protocol:
+            options = {**parent.options, **options}
+        with self._lock:
+            self._routes[prefix] = Route(prefix, protocol, options)
+            # Routes derived from this one may have changed: rebuild filesystems lazily.
+            self._filesystems.clear()
+
+    def schemes(self) -> list[str]:
+        """The URL schemes with at least one route, sorted."""
+        return sorted({route.scheme for route in self._routes.values()})
+
+    def prefixes(self) -> dict[str, str]:
+        """Every registered prefix and the fsspec protocol serving it (no options: they may
+        hold credentials)."""
+        return {prefix: route.protocol for prefix, route in sorted(self._routes.items())}
+
+    def route_for(self, url: str) -> Route:
+        """The route with the longest prefix matching ``url``.
+
+        Raises:
+            requests.exceptions.InvalidSchema: no route serves the URL's scheme.
+        """
+        matches = [route for route in self._routes.values() if route.matches(url)]
+        if not matches:
+            scheme = url.split("://", 1)[0] if "://" in url else url
+            raise InvalidSchema(
+                f"No object store registered for {scheme!r} URLs; known schemes: "
+                f"{', '.join(self.schemes())}. Use SchemeRegistry.register({scheme!r}, ...)."
+            )
+        return max(matches, key=lambda route: len(route.prefix))
+
+    def filesystem(self, route: Route) -> AbstractFileSystem:
+        """The filesystem serving ``route``, built on first use and then shared."""
+        if self._pid != os.getpid():  # fsspec async filesystems do not survive a fork
+            with self._lock:
+                self._filesystems.clear()
+                self._pid = os.getpid()
+        fs = self._filesystems.get(route.prefix)
+        if fs is None:
+            with self._lock:
+                fs = self._filesystems.get(route.prefix)
+                if fs is None:
+                    fs = self._filesystems[route.prefix] = _build(route)
+        return fs
+
+    def resolve(self, url: str) -> Target:
+        """Resolve ``url`` to the filesystem and backend path that serve it.
+
+        Raises:
+            requests.exceptions.InvalidSchema: no route for the URL's scheme.
+            requests.exceptions.InvalidURL: the URL names no bucket or container.
+            BackendNotInstalled: the backend package for the route is missing.
+        """
+        if "://" not in url:
+            raise InvalidURL(f"{url!r} is not a URL with a scheme (like s3://bucket/key)")
+        route = self.route_for(url)
+        fs = self.filesystem(route)
+        rest = url.split("://", 1)[1]
+        if not fs.root_marker and (not rest or rest.startswith("/")):
+            raise InvalidURL(
+                f"{url!r} names no bucket or container: use {route.scheme}://BUCKET/KEY"
+            )
+        path = fs._strip_protocol(f"{route.protocol}://{rest}")
+        return Target(url=url, fs=fs, path=path, route=route)
+
+    def clear_cache(self) -> None:
+        """Forget built filesystems; the next request builds them again."""
+        with self._lock:
+            self._filesystems.clear()
+
+    def __repr__(self) -> str:
+        return f"SchemeRegistry({self.prefixes()!r})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Filesystems hold event loops and locks; the receiving process builds its own.
+        return {"routes": self._routes}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._routes = state["routes"]
+        self._filesystems = {}
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+
+
+def _build(route: Route) -> AbstractFileSystem:
+    try:
+        return fsspec.filesystem(route.protocol, **route.options)
+    except ImportError as exc:
+        extra = _EXTRAS.get(route.protocol)
+        hint = (
+            f"pip install 'objstore-adapter[{extra}]'"
+            if extra
+            else f"install the fsspec backend for {route.protocol!r}"
+        )
+        raise BackendNotInstalled(
+            f"{route.scheme}:// URLs need a backend that is not installed: {hint}"
+        ) from exc

@@ -1,0 +1,222 @@
+"""S3, the reference backend: request counts, streaming, faults and sharing, against moto."""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import pickle
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+import requests
+
+import objstore_adapter
+from objstore_adapter import SchemeRegistry
+
+from ._proxy import RecordingProxy
+from .conftest import S3_KEY, S3_SECRET, free_port, moto_server, s3_registry
+
+
+@pytest.fixture
+def proxy(moto_endpoint: str) -> Iterator[RecordingProxy]:
+    with RecordingProxy(int(moto_endpoint.rsplit(":", 1)[1])) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def put(s3_client: Any, s3_bucket: str) -> Any:
+    def put(key: str, data: bytes) -> str:
+        s3_client.put_object(Bucket=s3_bucket, Key=key, Body=data)
+        return f"s3://{s3_bucket}/{key}"
+
+    return put
+
+
+def test_get_costs_one_backend_request(proxy: RecordingProxy, put: Any) -> None:
+    url = put("one-request.txt", b"hello")
+    session = objstore_adapter.session(s3_registry(proxy.endpoint))
+
+    response = session.get(url)
+
+    assert response.content == b"hello"
+    assert [method for method, _ in proxy.requests] == ["GET"]
+
+
+def test_head_costs_one_metadata_request_and_never_opens(proxy: RecordingProxy, put: Any) -> None:
+    url = put("head-only.txt", b"hello")
+    session = objstore_adapter.session(s3_registry(proxy.endpoint))
+
+    response = session.head(url)
+
+    assert response.headers["Content-Length"] == "5"
+    assert [method for method, _ in proxy.requests] == ["HEAD"]
+
+
+def test_405_is_answered_before_any_backend_request(proxy: RecordingProxy, put: Any) -> None:
+    url = put("no-io.txt", b"x")
+    session = objstore_adapter.session(s3_registry(proxy.endpoint))
+
+    assert session.request("PATCH", url).status_code == 405
+    assert proxy.requests == []
+
+
+def test_response_returns_before_the_body_is_sent(proxy: RecordingProxy, put: Any) -> None:
+    url = put("gated.bin", b"z" * 100_000)
+    session = objstore_adapter.session(s3_registry(proxy.endpoint))
+    proxy.hold_body = threading.Event()
+
+    response = session.get(url, stream=True)  # would block here if the body were read eagerly
+
+    assert response.status_code == 200
+    proxy.hold_body.set()
+    assert response.content == b"z" * 100_000
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_a_cut_body_raises_instead_of_returning_short(
+    proxy: RecordingProxy, put: Any, stream: bool
+) -> None:
+    url = put("cut.bin", os.urandom(3 * 2**20))
+    session = objstore_adapter.session(s3_registry(proxy.endpoint))
+    proxy.cut_body_after = 2**20
+
+    def read_all() -> int:
+        response = session.get(url, stream=stream)
+        return sum(len(chunk) for chunk in response.iter_content(2**16))
+
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        read_all()
+
+
+def test_stall_before_the_answer_raises_timeout(proxy: RecordingProxy, put: Any) -> None:
+    url = put("stall.txt", b"x")
+    session = objstore_adapter.session(s3_registry(proxy.endpoint))
+    proxy.stall_seconds = 10
+
+    started = time.monotonic()
+    with pytest.raises(requests.exceptions.Timeout):
+        session.get(url, timeout=0.5)
+
+    assert time.monotonic() - started < 5
+
+
+def test_stall_in_the_body_raises_read_timeout(proxy: RecordingProxy, put: Any) -> None:
+    url = put("stall-body.txt", b"x" * 1000)
+    session = objstore_adapter.session(s3_registry(proxy.endpoint))
+    proxy.hold_body = threading.Event()
+
+    started = time.monotonic()
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        session.get(url, timeout=(1, 0.5))
+    assert time.monotonic() - started < 5
+
+    response = session.get(url, timeout=(1, 0.5), stream=True)
+    with pytest.raises(requests.exceptions.ConnectionError):  # as requests does for HTTP
+        response.content  # noqa: B018
+
+
+def test_unreachable_endpoint_raises_connection_error() -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    no_retries = s3_registry(dead, config_kwargs={"retries": {"max_attempts": 1}})
+
+    with pytest.raises(requests.exceptions.ConnectionError) as caught:
+        objstore_adapter.session(no_retries).get("s3://bucket/key")
+    assert caught.value.request is not None
+
+    started = time.monotonic()
+    with pytest.raises(requests.exceptions.ConnectionError):
+        objstore_adapter.session(s3_registry(dead)).get("s3://bucket/key", timeout=1)
+    assert time.monotonic() - started < 5
+
+
+def test_missing_bucket_is_404(s3_store: Any) -> None:
+    assert s3_store.session.get("s3://no-such-bucket-here/key").status_code == 404
+
+
+@pytest.fixture(scope="module")
+def auth_endpoint() -> Iterator[str]:
+    """A second moto server that checks credentials: unknown keys are denied."""
+    with moto_server({"INITIAL_NO_AUTH_ACTION_COUNT": "0"}) as endpoint:
+        yield endpoint
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_access_denied_is_403_without_credentials_in_the_answer(
+    auth_endpoint: str, method: str
+) -> None:
+    session = objstore_adapter.session(s3_registry(auth_endpoint))
+
+    response = session.request(method, "s3://some-bucket/key.txt")
+
+    assert response.status_code == 403
+    for text in (response.text, str(response.headers), repr(session.adapters["s3://"])):
+        assert S3_KEY not in text
+        assert S3_SECRET not in text
+
+
+def test_bad_urls_raise_requests_exceptions(s3_store: Any) -> None:
+    for url in ("s3://", "s3:///key"):
+        with pytest.raises(requests.exceptions.InvalidURL, match="no bucket"):
+            s3_store.session.get(url)
+    with pytest.raises(requests.exceptions.InvalidSchema):
+        objstore_adapter.session().get("memory://local/not/registered")
+
+
+def test_one_session_shared_by_threads(s3_store: Any) -> None:
+    blobs = {f"t/{i}.bin": os.urandom(1000 + i) for i in range(16)}
+    for key, data in blobs.items():
+        s3_store.write(key, data, None)
+
+    def fetch(i: int) -> bool:
+        key = f"t/{i % 16}.bin"
+        if i % 3 == 0:
+            head = s3_store.session.head(s3_store.url(key))
+            return bool(head.headers["Content-Length"] == str(len(blobs[key])))
+        return bool(s3_store.session.get(s3_store.url(key)).content == blobs[key])
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(fetch, range(160)))
+
+    assert all(results)
+    registry = s3_store.registry
+    route = registry.route_for(s3_store.base)
+    assert registry.filesystem(route) is registry.filesystem(route)
+
+
+def _fetch_digest(session: requests.Session, url: str) -> str:
+    return hashlib.sha256(session.get(url).content).hexdigest()
+
+
+def test_pickled_session_works_in_another_process(s3_store: Any) -> None:
+    data = os.urandom(50_000)
+    s3_store.write("pickled.bin", data, None)
+    session = pickle.loads(pickle.dumps(s3_store.session))
+
+    assert session.get(s3_store.url("pickled.bin")).content == data
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1) as pool:
+        digest = pool.apply(_fetch_digest, (s3_store.session, s3_store.url("pickled.bin")))
+    assert digest == hashlib.sha256(data).hexdigest()
+
+
+def test_registry_prefix_routes_buckets_to_their_own_endpoint(
+    moto_endpoint: str, s3_client: Any, s3_bucket: str
+) -> None:
+    s3_client.put_object(Bucket=s3_bucket, Key="routed.txt", Body=b"routed")
+    registry = SchemeRegistry()
+    registry.register(
+        "s3", endpoint_url=f"http://127.0.0.1:{free_port()}", key=S3_KEY, secret=S3_SECRET
+    )
+    registry.register(f"s3://{s3_bucket}", endpoint_url=moto_endpoint)
+    registry.register(
+        "minio", protocol="s3", endpoint_url=moto_endpoint, key=S3_KEY, secret=S3_SECRET
+    )
+    session = objstore_adapter.session(registry)
+
+    assert session.get(f"s3://{s3_bucket}/routed.txt").content == b"routed"
+    assert session.get(f"minio://{s3_bucket}/routed.txt").content == b"routed"
