@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Install everything into .venv, then run ruff, mypy and the test suite (which starts its own
+# local object-store servers). Works on a fresh machine with Python 3.10+, pip and Node 20.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python3 -m venv .venv
+.venv/bin/python -m pip install --quiet --disable-pip-version-check \
+    -c constraints.txt -e ".[test]"
+if [ -f package-lock.json ]; then
+    npm ci --no-audit --no-fund --loglevel=error
+fi
+
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy
+.venv/bin/python -m pytest "$@"

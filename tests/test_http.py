@@ -1,0 +1,116 @@
+"""Pure HTTP helpers and backend metadata normalisation."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from urllib3.util import Timeout as Urllib3Timeout
+
+from objstore_adapter._http import Timeouts, content_type_for, http_date, object_headers
+from objstore_adapter._info import ObjectInfo, from_fsspec, from_s3_response, quote_etag
+
+UTC = dt.timezone.utc
+STAMP = dt.datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
+
+
+def test_http_date_is_rfc_9110_gmt() -> None:
+    plus_two = dt.timezone(dt.timedelta(hours=2))
+    assert http_date(STAMP) == "Mon, 06 May 2024 07:08:09 GMT"
+    assert http_date(STAMP.astimezone(plus_two)) == "Mon, 06 May 2024 07:08:09 GMT"
+
+
+@pytest.mark.parametrize(
+    ("path", "stored", "expected"),
+    [
+        ("b/x.csv", None, "text/csv"),
+        ("b/x.csv", "application/x-mine", "application/x-mine"),
+        ("b/x.parquet-unknown", None, "application/octet-stream"),
+        ("b/noext", None, "application/octet-stream"),
+    ],
+)
+def test_content_type(path: str, stored: str | None, expected: str) -> None:
+    assert content_type_for(path, stored) == expected
+
+
+def test_object_headers_leave_out_what_is_unknown() -> None:
+    assert object_headers(ObjectInfo(size=3), "k.bin") == {
+        "Content-Length": "3",
+        "Content-Type": "application/octet-stream",
+        "Accept-Ranges": "bytes",
+    }
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        (None, Timeouts(None, None)),
+        (2, Timeouts(4.0, 2.0)),
+        ((1, 3), Timeouts(4, 3)),
+        ((None, 3), Timeouts(None, 3)),
+        (Urllib3Timeout(connect=1, read=2), Timeouts(3, 2)),
+    ],
+)
+def test_timeouts_accept_every_requests_form(given: Any, expected: Timeouts) -> None:
+    assert Timeouts.from_requests(given) == expected
+
+
+def test_timeout_tuple_of_three_is_refused() -> None:
+    with pytest.raises(ValueError, match="connect, read"):
+        Timeouts.from_requests((1, 2, 3))  # type: ignore[arg-type]
+
+
+def test_etag_quoting() -> None:
+    assert quote_etag("abc") == '"abc"'
+    assert quote_etag('"abc"') == '"abc"'
+    assert quote_etag('W/"abc"') == 'W/"abc"'
+    assert quote_etag("") is None
+
+
+@pytest.mark.parametrize(
+    "info",
+    [
+        # s3fs
+        {"size": 5, "type": "file", "ETag": '"e1"', "LastModified": STAMP, "ContentType": "text/x"},
+        # gcsfs
+        {
+            "size": 5,
+            "type": "file",
+            "etag": "e1",
+            "updated": "2024-05-06T07:08:09.000Z",
+            "contentType": "text/x",
+        },
+        # adlfs
+        {
+            "size": 5,
+            "type": "file",
+            "etag": '"e1"',
+            "last_modified": STAMP,
+            "content_settings": {"content_type": "text/x"},
+        },
+    ],
+)
+def test_backend_spellings_normalise_to_one_info(info: dict[str, Any]) -> None:
+    assert from_fsspec(info) == ObjectInfo(
+        size=5, content_type="text/x", last_modified=STAMP, etag='"e1"'
+    )
+
+
+def test_local_file_info_uses_mtime_and_has_no_type() -> None:
+    info = from_fsspec({"size": 2, "type": "file", "mtime": STAMP.timestamp()})
+    assert info == ObjectInfo(size=2, last_modified=STAMP)
+    assert from_fsspec({"size": 0, "type": "directory"}).is_dir
+
+
+def test_s3_default_type_counts_as_unset_and_ranged_size_is_total() -> None:
+    info = from_s3_response(
+        {
+            "ContentLength": 10,
+            "ContentRange": "bytes 0-9/1000",
+            "ETag": '"x"',
+            "ContentType": "binary/octet-stream",
+            "LastModified": STAMP,
+        }
+    )
+    assert info == ObjectInfo(size=1000, content_type=None, last_modified=STAMP, etag='"x"')

@@ -1,0 +1,150 @@
+"""SchemeRegistry: routes, defaults, lazy backends, and what it shows of itself."""
+
+from __future__ import annotations
+
+import pickle
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import requests
+
+import objstore_adapter
+from objstore_adapter import ObjectStoreAdapter, SchemeRegistry
+
+
+def test_public_names_are_pinned() -> None:
+    assert objstore_adapter.__all__ == [
+        "BackendNotInstalled",
+        "ObjectStoreAdapter",
+        "SchemeRegistry",
+        "__version__",
+        "mount",
+        "session",
+    ]
+
+
+def test_default_schemes_are_the_cloud_ones() -> None:
+    registry = SchemeRegistry()
+
+    assert registry.schemes() == ["abfs", "abfss", "az", "gcs", "gs", "s3", "s3a"]
+    assert registry.prefixes() == {
+        "abfs": "abfs",
+        "abfss": "abfs",
+        "az": "abfs",
+        "gcs": "gcs",
+        "gs": "gcs",
+        "s3": "s3",
+        "s3a": "s3",
+    }
+
+
+@pytest.mark.parametrize("url", ["memory://b/key", "file:///etc/hostname"])
+def test_local_schemes_are_refused_unless_registered(url: str) -> None:
+    with pytest.raises(requests.exceptions.InvalidSchema):
+        SchemeRegistry().route_for(url)
+
+
+def test_register_alias_keeps_or_names_the_protocol() -> None:
+    registry = SchemeRegistry()
+    registry.register("minio", protocol="s3", endpoint_url="http://127.0.0.1:9000")
+    registry.register("S3A", anon=True)
+    registry.register("memory")
+
+    assert registry.prefixes()["minio"] == "s3"
+    assert registry.prefixes()["s3a"] == "s3"
+    assert registry.prefixes()["memory"] == "memory"
+    assert "minio" in registry.schemes()
+
+
+def test_longest_prefix_wins_and_respects_bucket_boundaries() -> None:
+    registry = SchemeRegistry()
+    registry.register("s3", endpoint_url="http://default")
+    registry.register("s3://bucket", key="bucket-key")
+    registry.register("s3://bucket/team/", key="team-key")
+
+    assert registry.route_for("s3://other/x").prefix == "s3"
+    assert registry.route_for("s3://bucket").prefix == "s3://bucket"
+    assert registry.route_for("s3://bucket/x").prefix == "s3://bucket"
+    assert registry.route_for("s3://bucket2/x").prefix == "s3"
+    assert registry.route_for("s3://bucket/team/x").prefix == "s3://bucket/team/"
+    assert registry.route_for("s3://bucket/teams/x").prefix == "s3://bucket"
+    # A URL prefix starts from its scheme's options and overrides them.
+    assert dict(registry.route_for("s3://bucket/team/x").options) == {
+        "endpoint_url": "http://default",
+        "key": "team-key",
+    }
+
+
+@pytest.mark.parametrize(
+    ("prefix", "protocol", "message"),
+    [
+        ("", None, "neither a URL scheme"),
+        ("1abc", None, "neither a URL scheme"),
+        ("nosuchproto", None, "fsspec knows no protocol 'nosuchproto'"),
+        ("x", "nosuchproto", "fsspec knows no protocol"),
+    ],
+)
+def test_register_rejects_bad_prefixes_and_protocols(
+    prefix: str, protocol: str | None, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        SchemeRegistry().register(prefix, protocol=protocol)
+
+
+def test_no_option_value_shows_in_repr() -> None:
+    registry = SchemeRegistry()
+    registry.register("s3", key="AKIA-REPR-CANARY", secret="repr-canary-secret")
+    adapter = ObjectStoreAdapter(registry)
+    session = objstore_adapter.mount(requests.Session(), adapter)
+
+    shown = repr(registry) + repr(adapter) + repr(session.adapters)
+    assert "CANARY" not in shown.upper()
+    assert "repr-canary-secret" not in shown
+
+
+def test_mount_serves_every_registered_scheme() -> None:
+    registry = SchemeRegistry()
+    registry.register("memory")
+    session = requests.Session()
+
+    returned = objstore_adapter.mount(session, ObjectStoreAdapter(registry))
+
+    assert returned is session
+    for scheme in registry.schemes():
+        assert isinstance(session.get_adapter(f"{scheme}://x/y"), ObjectStoreAdapter)
+    assert not isinstance(session.get_adapter("https://example.invalid/"), ObjectStoreAdapter)
+
+
+def test_registry_pickles_without_its_filesystems() -> None:
+    registry = SchemeRegistry()
+    registry.register("memory")
+    route = registry.route_for("memory://x/y")
+    registry.filesystem(route)
+
+    clone = pickle.loads(pickle.dumps(registry))
+
+    assert clone.prefixes() == registry.prefixes()
+    assert clone.filesystem(clone.route_for("memory://x/y")).protocol == "memory"
+
+
+def test_missing_backend_names_the_pip_extra() -> None:
+    # A fresh interpreter where s3fs cannot be imported, as on a machine without the extra.
+    script = textwrap.dedent(
+        """
+        import sys
+        sys.modules["s3fs"] = None
+        import objstore_adapter, requests
+        try:
+            objstore_adapter.session().get("s3://bucket/key")
+        except objstore_adapter.BackendNotInstalled as exc:
+            assert isinstance(exc, requests.exceptions.InvalidSchema)
+            print(exc)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+
+    assert "pip install 'objstore-adapter[s3]'" in result.stdout
