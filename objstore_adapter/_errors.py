@@ -34,6 +34,12 @@ EXCEPTION_TABLE: dict[str, Outcome] = {
     "botocore.exceptions.PartialCredentialsError": 401,
     "botocore.exceptions.ParamValidationError": 400,
     "builtins.ValueError": 400,
+    "azure.core.exceptions.ResourceNotFoundError": 404,
+    "azure.core.exceptions.ClientAuthenticationError": 403,
+    "azure.core.exceptions.ResourceExistsError": 412,
+    "azure.core.exceptions.ResourceModifiedError": 412,
+    "azure.core.exceptions.HttpResponseError": 502,
+    "gcsfs.retry.HttpError": 502,
     # The store answered with an error the table does not know more precisely.
     "builtins.OSError": 502,
     # Transport failures.
@@ -51,6 +57,11 @@ EXCEPTION_TABLE: dict[str, Outcome] = {
     "aiohttp.client_exceptions.ClientPayloadError": rex.ChunkedEncodingError,
     "aiohttp.client_exceptions.ServerTimeoutError": rex.ReadTimeout,
     "aiohttp.client_exceptions.ClientError": rex.ConnectionError,
+    "azure.core.exceptions.ServiceRequestTimeoutError": rex.ConnectTimeout,
+    "azure.core.exceptions.ServiceResponseTimeoutError": rex.ReadTimeout,
+    "azure.core.exceptions.IncompleteReadError": rex.ChunkedEncodingError,
+    "azure.core.exceptions.ServiceRequestError": rex.ConnectionError,
+    "azure.core.exceptions.ServiceResponseError": rex.ConnectionError,
     "builtins.ConnectionError": rex.ConnectionError,
 }
 

@@ -9,12 +9,14 @@ become an :class:`ObjectInfo`.
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-#: What S3 stores when the uploader named no type: treated as "no type stored".
-_UNSPECIFIED_TYPES = frozenset({"", "binary/octet-stream"})
+#: What stores record when the uploader named no type (S3: binary/octet-stream; GCS and Azure:
+#: application/octet-stream). Treated as "no type stored", so the key's extension decides.
+_UNSPECIFIED_TYPES = frozenset({"", "binary/octet-stream", "application/octet-stream"})
 
 
 @dataclass(frozen=True)
@@ -52,12 +54,22 @@ def to_datetime(value: Any) -> dt.datetime | None:
         try:
             stamp = dt.datetime.fromisoformat(text)
         except ValueError:
-            return None
+            try:  # an HTTP-date, as in a Last-Modified header
+                stamp = email.utils.parsedate_to_datetime(value)
+            except (TypeError, ValueError):
+                return None
     else:
         return None
     if stamp.tzinfo is None:
         stamp = stamp.replace(tzinfo=dt.timezone.utc)
     return stamp.astimezone(dt.timezone.utc)
+
+
+def stored_type(value: Any) -> str | None:
+    """A stored content type, or ``None`` where the store recorded only its default."""
+    if not isinstance(value, str) or value in _UNSPECIFIED_TYPES:
+        return None
+    return value
 
 
 def _content_type(info: Mapping[str, Any]) -> str | None:
@@ -71,9 +83,7 @@ def _content_type(info: Mapping[str, Any]) -> str | None:
             value = settings.get("content_type")
         else:
             value = getattr(settings, "content_type", None)
-    if not isinstance(value, str) or value in _UNSPECIFIED_TYPES:
-        return None
-    return value
+    return stored_type(value)
 
 
 def _first(info: Mapping[str, Any], *keys: str) -> Any:

@@ -8,6 +8,7 @@ built lazily, once per route, and reused by every request and thread.
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import threading
@@ -42,6 +43,14 @@ _EXTRAS: Mapping[str, str] = {
     "az": "azure",
     "abfss": "azure",
     "adl": "azure",
+}
+
+#: Filesystem classes chosen over fsspec's default for a protocol. gcsfs >= 2026.10 defaults to
+#: an experimental class that first tries a gRPC API; the stable class speaks plain JSON/HTTP,
+#: which every GCS endpoint (emulators included) answers.
+_FS_CLASSES: Mapping[str, str] = {
+    "gcs": "gcsfs.core.GCSFileSystem",
+    "gs": "gcsfs.core.GCSFileSystem",
 }
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
@@ -226,7 +235,12 @@ class SchemeRegistry:
 
 def _build(route: Route) -> AbstractFileSystem:
     try:
-        return fsspec.filesystem(route.protocol, **route.options)
+        if route.protocol in _FS_CLASSES:
+            cls = _import(_FS_CLASSES[route.protocol])
+        else:
+            cls = fsspec.get_filesystem_class(route.protocol)
+        fs: AbstractFileSystem = cls(**route.options)
+        return fs
     except ImportError as exc:
         extra = _EXTRAS.get(route.protocol)
         hint = (
@@ -237,3 +251,8 @@ def _build(route: Route) -> AbstractFileSystem:
         raise BackendNotInstalled(
             f"{route.scheme}:// URLs need a backend that is not installed: {hint}"
         ) from exc
+
+
+def _import(dotted: str) -> Any:
+    module, _, name = dotted.rpartition(".")
+    return getattr(importlib.import_module(module), name)

