@@ -32,8 +32,8 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import suppress
-from dataclasses import dataclass
+from contextlib import contextmanager, suppress
+from dataclasses import asdict, dataclass
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,7 @@ class Target:
     endpoint: str
     bucket: str
     key: str
+    sha256: str
 
     @property
     def path(self) -> str:
@@ -60,24 +61,8 @@ class Target:
 def boto3_client(endpoint: str, session: Any = None) -> Any:
     import boto3
 
-    factory = session if session is not None else boto3
-    return factory.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id=KEY,
-        aws_secret_access_key=SECRET,
-        region_name=REGION,
-    )
-
-
-def s3fs_filesystem(t: Target) -> Any:
-    import s3fs
-
-    fs = s3fs.S3FileSystem(
-        endpoint_url=t.endpoint, key=KEY, secret=SECRET, client_kwargs={"region_name": REGION}
-    )
-    fs.info(t.path)
-    return fs
+    creds = {"aws_access_key_id": KEY, "aws_secret_access_key": SECRET, "region_name": REGION}
+    return (session or boto3).client("s3", endpoint_url=endpoint, **creds)
 
 
 def setup_adapter(t: Target) -> Reader:
@@ -85,8 +70,7 @@ def setup_adapter(t: Target) -> Reader:
 
     registry = objstore_adapter.SchemeRegistry()
     registry.register("s3", endpoint_url=t.endpoint, key=KEY, secret=SECRET)
-    session = objstore_adapter.session(registry)
-    url = f"s3://{t.path}"
+    session, url = objstore_adapter.session(registry), f"s3://{t.path}"
     session.head(url).raise_for_status()
 
     def read() -> Iterator[bytes]:
@@ -97,22 +81,20 @@ def setup_adapter(t: Target) -> Reader:
     return read
 
 
-def setup_s3fs_open(t: Target) -> Reader:
-    fs = s3fs_filesystem(t)
+def setup_s3fs(t: Target, cat: bool) -> Reader:
+    import s3fs
+
+    options = {"endpoint_url": t.endpoint, "client_kwargs": {"region_name": REGION}}
+    fs = s3fs.S3FileSystem(key=KEY, secret=SECRET, **options)
+    fs.info(t.path)
 
     def read() -> Iterator[bytes]:
-        with fs.open(t.path, "rb") as f:
+        if cat:
+            yield fs.cat_file(t.path)
+            return
+        with fs.open(t.path, "rb") as f:  # default block size and cache
             while chunk := f.read(CHUNK):
                 yield chunk
-
-    return read
-
-
-def setup_s3fs_cat(t: Target) -> Reader:
-    fs = s3fs_filesystem(t)
-
-    def read() -> Iterator[bytes]:
-        yield fs.cat_file(t.path)
 
     return read
 
@@ -144,27 +126,27 @@ def setup_conda(t: Target) -> Reader:
 
 METHODS: dict[str, tuple[str, Callable[[Target], Reader]]] = {
     "adapter": ("adapter: session.get(stream=True) + iter_content(1 MiB)", setup_adapter),
-    "s3fs-open": ('s3fs: fs.open(path, "rb") + read(1 MiB)', setup_s3fs_open),
-    "s3fs-cat": ("s3fs: fs.cat_file(path)", setup_s3fs_cat),
+    "s3fs-open": ('s3fs: fs.open(path, "rb") + read(1 MiB)', lambda t: setup_s3fs(t, False)),
+    "s3fs-cat": ("s3fs: fs.cat_file(path)", lambda t: setup_s3fs(t, True)),
     "boto3": ('boto3: get_object()["Body"].iter_chunks(1 MiB)', setup_boto3),
     "conda": ("conda's old S3Adapter: new session, download_fileobj", setup_conda),
 }
 
 
 def proc_status_kib(field: str) -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(f"{field}:"):
-                return int(line.split()[1])
-    raise RuntimeError(f"no {field} in /proc/self/status")
+    """A ``kB`` field of /proc/self/status (VmRSS: now, VmHWM: peak since the last reset)."""
+    return int(Path("/proc/self/status").read_text().split(f"\n{field}:", 1)[1].split()[0])
 
 
-def run_one(method: str, t: Target, sha256: str) -> dict[str, Any]:
+def run_one(method: str, t: Target) -> dict[str, Any]:
     """One read in this (fresh) process: what the parent reads back as JSON."""
     read = METHODS[method][1](t)
     gc.collect()
-    with suppress(OSError), open("/proc/self/clear_refs", "w") as refs:
-        refs.write("5")  # reset VmHWM to the current RSS: import/setup peaks do not count
+    try:  # reset VmHWM to the current RSS: import and setup peaks do not count
+        Path("/proc/self/clear_refs").write_text("5")
+        hwm_reset = True
+    except OSError:
+        hwm_reset = False
     rss_before = proc_status_kib("VmRSS")
     digest, size, ttfb = hashlib.sha256(), 0, 0.0
     start = time.perf_counter()
@@ -174,57 +156,49 @@ def run_one(method: str, t: Target, sha256: str) -> dict[str, Any]:
         digest.update(chunk)
         size += len(chunk)
     seconds = time.perf_counter() - start
+    ru_maxrss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
         "seconds": seconds,
         "ttfb": ttfb,
         "bytes": size,
         "peak_rss_growth_bytes": (proc_status_kib("VmHWM") - rss_before) * 1024,
         # ru_maxrss cannot be reset, and a child exec'd after vfork inherits its parent's peak:
-        "ru_maxrss_growth_bytes": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before)
-        * 1024,
-        "sha_ok": digest.hexdigest() == sha256,
+        "ru_maxrss_growth_bytes": (ru_maxrss_kib - rss_before) * 1024,
+        "hwm_reset": hwm_reset,
+        "sha_ok": digest.hexdigest() == t.sha256,
     }
 
 
-def free_port() -> int:
+@contextmanager
+def moto_server() -> Iterator[str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def start_moto() -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    argv = [sys.executable, "-c", "from moto.server import main; main()"]
-    process = subprocess.Popen(
-        [*argv, "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "AWS_DEFAULT_REGION": REGION},
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
-        with suppress(requests.RequestException):
-            requests.get(f"{endpoint}/moto-api/", timeout=1)
-            return process, endpoint
-        time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"moto did not come up on {endpoint}")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
+        port = str(sock.getsockname()[1])
+    argv = [sys.executable, "-c", "from moto.server import main; main()", "-H", "127.0.0.1"]
+    env = {**os.environ, "AWS_DEFAULT_REGION": REGION}
+    out = subprocess.DEVNULL
+    process = subprocess.Popen([*argv, "-p", port], stdout=out, stderr=out, env=env)
+    endpoint, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 60
     try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+        while True:
+            with suppress(requests.RequestException):
+                requests.get(f"{endpoint}/moto-api/", timeout=1)
+                break
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"moto did not come up on {endpoint}")
+            time.sleep(0.1)
+        yield endpoint
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
-def child(method: str, t: Target, sha256: str) -> dict[str, Any]:
-    argv = [sys.executable, __file__, "--one", method, "--endpoint", t.endpoint]
-    argv += ["--bucket", t.bucket, "--key", t.key, "--sha256", sha256]
+def child(method: str, t: Target) -> dict[str, Any]:
+    argv = [sys.executable, __file__, "--one", method, "--target", json.dumps(asdict(t))]
     out = subprocess.run(argv, check=True, stdout=subprocess.PIPE, text=True, timeout=1800)
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
@@ -241,41 +215,33 @@ def machine() -> dict[str, Any]:
 
 
 def benchmark(size_mib: int, repeats: int) -> dict[str, Any]:
-    process, endpoint = start_moto()
-    try:
-        t = Target(endpoint, f"bench-{uuid.uuid4().hex[:8]}", f"large-{size_mib}MiB.bin")
+    with moto_server() as endpoint:
+        data = os.urandom(size_mib * 2**20)
+        key, sha256 = f"large-{size_mib}MiB.bin", hashlib.sha256(data).hexdigest()
+        t = Target(endpoint, f"bench-{uuid.uuid4().hex[:8]}", key, sha256)
         client = boto3_client(endpoint)
         client.create_bucket(Bucket=t.bucket)
-        data = os.urandom(size_mib * 2**20)
-        sha256 = hashlib.sha256(data).hexdigest()
         client.put_object(Bucket=t.bucket, Key=t.key, Body=data)
-        del data, client
+        del data, client  # children exec'd from this process inherit its ru_maxrss
         gc.collect()
         runs: dict[str, list[dict[str, Any]]] = {name: [] for name in METHODS}
         for repeat in range(repeats):  # interleaved, so load on the shared machine is spread
             for name in METHODS:
-                runs[name].append(result := child(name, t, sha256))
+                runs[name].append(result := child(name, t))
                 print(f"run {repeat + 1}/{repeats} {name}: {json.dumps(result)}", file=sys.stderr)
-    finally:
-        stop(process)
     size = size_mib * 2**20
+    median = statistics.median
     summary = {
         name: {
-            "mb_per_s": statistics.median(size / r["seconds"] / 1e6 for r in rs),
-            "ttfb_s": statistics.median(r["ttfb"] for r in rs),
-            "peak_rss_growth_mib": statistics.median(r["peak_rss_growth_bytes"] for r in rs)
-            / 2**20,
+            "mb_per_s": median(size / r["seconds"] / 1e6 for r in rs),
+            "ttfb_s": median(r["ttfb"] for r in rs),
+            "peak_rss_growth_mib": median(r["peak_rss_growth_bytes"] for r in rs) / 2**20,
             "all_sha_ok": all(r["sha_ok"] and r["bytes"] == size for r in rs),
         }
         for name, rs in runs.items()
     }
-    return {
-        "size_mib": size_mib,
-        "repeats": repeats,
-        "machine": machine(),
-        "summary": summary,
-        "runs": runs,
-    }
+    info = {"size_mib": size_mib, "repeats": repeats, "machine": machine()}
+    return {**info, "summary": summary, "runs": runs}
 
 
 def table(results: dict[str, Any]) -> str:
@@ -304,12 +270,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--size-mib", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=3)
-    for hidden in ("--one", "--endpoint", "--bucket", "--key", "--sha256"):
-        parser.add_argument(hidden, help=argparse.SUPPRESS)
+    parser.add_argument("--one", choices=METHODS, help=argparse.SUPPRESS)  # in a child
+    parser.add_argument("--target", type=json.loads, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        target = Target(args.endpoint, args.bucket, args.key)
-        print(json.dumps(run_one(args.one, target, args.sha256)))
+        print(json.dumps(run_one(args.one, Target(**args.target))))
         return
     results = benchmark(args.size_mib, args.repeats)
     print(table(results))
