@@ -14,8 +14,8 @@ from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
 from urllib3.exceptions import ReadTimeoutError
 
-from ._body import raw_response
-from ._errors import describe, outcome_for
+from ._body import iterator_stream, raw_response
+from ._errors import BodySourceError, describe, outcome_for
 from ._handlers import HANDLERS, Reply, error_reply
 from ._http import Timeouts, reason
 from ._registry import SchemeRegistry
@@ -72,6 +72,8 @@ class ObjectStoreAdapter(BaseAdapter):
             timeouts = Timeouts.from_requests(timeout)
             try:
                 reply = handler(target, request, timeouts)
+            except BodySourceError as exc:
+                raise exc.original from None  # the caller's body broke: theirs to see
             except Exception as exc:
                 reply = self._error_reply(exc, request)
         logger.debug("%s %s -> %d", method, url, reply.status)
@@ -96,7 +98,13 @@ class ObjectStoreAdapter(BaseAdapter):
     def build_response(self, request: requests.PreparedRequest, reply: Reply) -> requests.Response:
         """Turn a :class:`Reply` into a ``requests.Response`` whose body is read lazily."""
         method = (request.method or "GET").upper()
-        body = io.BytesIO(reply.body) if isinstance(reply.body, bytes) else reply.body
+        body: io.BufferedIOBase
+        if isinstance(reply.body, bytes):
+            body = io.BytesIO(reply.body)
+        elif isinstance(reply.body, io.BufferedIOBase):
+            body = reply.body
+        else:
+            body = iterator_stream(reply.body)
         if method == "HEAD":
             body.close()
             body = io.BytesIO(b"")

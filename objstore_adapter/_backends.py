@@ -9,21 +9,27 @@ would cost an ``info()`` call plus one ranged GET per block.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from urllib.parse import quote
 
 from fsspec.asyn import AsyncFileSystem, sync
-from fsspec.spec import AbstractFileSystem
+from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
 
 from . import _info
 from ._body import ChunkSource
-from ._http import Timeouts
+from ._http import ByteRange, Timeouts
 from ._info import ObjectInfo
+from ._listing import listing_entries
 
 #: Block size for generic ``fs.open`` reads: big enough that a sequential read costs few
 #: backend requests, small enough to stay well inside the memory budget of one stream.
 READ_BLOCK = 8 * 2**20
+
+#: Block size of streamed uploads: what one upload holds in memory, and the multipart part
+#: size where the backend has multipart uploads (S3's minimum part is 5 MiB).
+WRITE_BLOCK = 8 * 2**20
 
 #: Size of each ranged GET the Azure SDK makes while streaming a blob.
 AZURE_CHUNK = 4 * 2**20
@@ -41,13 +47,89 @@ class Backend:
         return _info.from_fsspec(info)
 
     def open(
-        self, fs: AbstractFileSystem, path: str, timeouts: Timeouts
+        self,
+        fs: AbstractFileSystem,
+        path: str,
+        timeouts: Timeouts,
+        byte_range: ByteRange | None = None,
     ) -> tuple[ObjectInfo, ChunkSource]:
-        """Metadata and a lazily read body for ``path``; raises if it is not an object."""
+        """The whole object's metadata and a lazily read body: the whole object, or only
+        ``byte_range`` (absolute, already checked against the size) when one is given."""
         info = self.stat(fs, path, timeouts)
         if info.is_dir:
             raise IsADirectoryError(path)
-        return info, fs.open(path, "rb", block_size=READ_BLOCK)
+        if byte_range is None:
+            return info, fs.open(path, "rb", block_size=READ_BLOCK)
+        file = fs.open(path, "rb", block_size=min(READ_BLOCK, byte_range.length))
+        file.seek(byte_range.start)
+        return info, file
+
+    def list(self, fs: AbstractFileSystem, path: str, timeouts: Timeouts) -> list[dict[str, Any]]:
+        """Listing entries for what lies directly under the prefix ``path``."""
+        fs.invalidate_cache(path)  # a listing must see writes made by anyone since the last
+        try:
+            if isinstance(fs, AsyncFileSystem):
+                found = sync(fs.loop, fs._ls, path, detail=True, timeout=timeouts.request)
+            else:
+                found = fs.ls(path, detail=True)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        return listing_entries(path, found)
+
+    def delete(self, fs: AbstractFileSystem, path: str, timeouts: Timeouts) -> None:
+        """Remove the object at ``path``."""
+        if isinstance(fs, AsyncFileSystem):
+            sync(fs.loop, fs._rm_file, path, timeout=timeouts.request)
+        else:
+            fs.rm_file(path)
+        fs.invalidate_cache(path)
+
+    def write_options(self, content_type: str) -> dict[str, Any]:
+        """Options for ``fs.open(path, "wb", ...)`` that store the content type."""
+        return {}
+
+    def write(
+        self,
+        fs: AbstractFileSystem,
+        path: str,
+        chunks: Iterable[bytes],
+        content_type: str,
+        timeouts: Timeouts,
+    ) -> None:
+        """Stream ``chunks`` to ``path``, committing only once every chunk is written.
+
+        The file is opened without autocommit, so a failure part way (the caller's body or
+        the store) discards what was written: no object, no partial object.
+        """
+        options = self.write_options(content_type)
+        if getattr(fs, "local_file", False):  # keys have no folders to create; files do
+            fs.makedirs(fs._parent(path), exist_ok=True)
+        file = fs.open(path, "wb", autocommit=False, block_size=WRITE_BLOCK, **options)
+        try:
+            for chunk in chunks:
+                file.write(chunk)
+            file.close()
+            file.commit()
+        except BaseException:
+            _abandon(file)
+            raise
+        finally:
+            fs.invalidate_cache(path)
+
+
+def _abandon(file: Any) -> None:
+    """Throw away an unfinished upload without committing any of it."""
+    if isinstance(file, AbstractBufferedFile):
+        with contextlib.suppress(Exception):
+            file.discard()
+        # close() on a buffered file flushes the last block and, for some backends (adlfs),
+        # commits what was staged: mark it closed so neither we nor __del__ call it.
+        file.closed = True
+    else:  # local and memory files: close the temporary, then drop it
+        with contextlib.suppress(Exception):
+            file.close()
+        with contextlib.suppress(Exception):
+            file.discard()
 
 
 class S3Backend(Backend):
@@ -58,20 +140,28 @@ class S3Backend(Backend):
         return _info.from_s3_response(response)
 
     def open(
-        self, fs: AbstractFileSystem, path: str, timeouts: Timeouts
+        self,
+        fs: AbstractFileSystem,
+        path: str,
+        timeouts: Timeouts,
+        byte_range: ByteRange | None = None,
     ) -> tuple[ObjectInfo, ChunkSource]:
-        response = self._call(fs, "get_object", path, timeouts)
+        extra = {"Range": f"bytes={byte_range.start}-{byte_range.end}"} if byte_range else {}
+        response = self._call(fs, "get_object", path, timeouts, **extra)
         body = response["Body"]
         return _info.from_s3_response(response), LoopBody(
             fs.loop, body.read, body.aclose, timeouts.read
         )
 
+    def write_options(self, content_type: str) -> dict[str, Any]:
+        return {"ContentType": content_type}
+
     @staticmethod
-    def _call(fs: Any, method: str, path: str, timeouts: Timeouts) -> Any:
+    def _call(fs: Any, method: str, path: str, timeouts: Timeouts, **extra: str) -> Any:
         bucket, key, version = fs.split_path(path)
         if not key:
             raise IsADirectoryError(path)
-        kwargs = {"Bucket": bucket, "Key": key}
+        kwargs = {"Bucket": bucket, "Key": key, **extra}
         if version:
             kwargs["VersionId"] = version
         return sync(fs.loop, fs._call_s3, method, timeout=timeouts.request, **kwargs)
@@ -94,18 +184,27 @@ class GCSBackend(Backend):
         return _info.from_fsspec({**resource, "size": int(resource.get("size") or 0)})
 
     def open(
-        self, fs: AbstractFileSystem, path: str, timeouts: Timeouts
+        self,
+        fs: AbstractFileSystem,
+        path: str,
+        timeouts: Timeouts,
+        byte_range: ByteRange | None = None,
     ) -> tuple[ObjectInfo, ChunkSource]:
         self._split(fs, path)
-        response = sync(fs.loop, _gcs_get, fs, fs.url(path), path, timeout=timeouts.request)
+        extra = {"Range": f"bytes={byte_range.start}-{byte_range.end}"} if byte_range else {}
+        response = sync(fs.loop, _gcs_get, fs, fs.url(path), path, extra, timeout=timeouts.request)
         headers = response.headers
+        size = _info.total_size(headers.get("Content-Range"), headers.get("Content-Length"))
         info = ObjectInfo(
-            size=int(headers.get("Content-Length") or 0),
+            size=size,
             content_type=_info.stored_type(headers.get("Content-Type")),
             last_modified=_info.to_datetime(headers.get("Last-Modified")),
             etag=_info.quote_etag(headers.get("ETag")),
         )
         return info, LoopBody(fs.loop, response.content.read, _aclose(response), timeouts.read)
+
+    def write_options(self, content_type: str) -> dict[str, Any]:
+        return {"content_type": content_type}
 
     @staticmethod
     def _split(fs: Any, path: str) -> tuple[str, str, str | None]:
@@ -115,9 +214,9 @@ class GCSBackend(Backend):
         return bucket, key, generation
 
 
-async def _gcs_get(fs: Any, url: str, path: str) -> Any:
+async def _gcs_get(fs: Any, url: str, path: str, headers: dict[str, str] | None = None) -> Any:
     await fs._set_session()
-    response = await fs.session.get(url, headers=fs._get_headers(None))
+    response = await fs.session.get(url, headers=fs._get_headers(headers))
     if response.status >= 400:
         await response.read()
         response.release()
@@ -150,18 +249,33 @@ class AzureBackend(Backend):
     """
 
     def stat(self, fs: AbstractFileSystem, path: str, timeouts: Timeouts) -> ObjectInfo:
-        blob = self._blob_client(fs, path)
-        props = sync(fs.loop, blob.get_blob_properties, timeout=timeouts.request)
-        return _azure_info(props)
+        return _azure_info(self._properties(fs, path, timeouts))
 
     def open(
-        self, fs: AbstractFileSystem, path: str, timeouts: Timeouts
+        self,
+        fs: AbstractFileSystem,
+        path: str,
+        timeouts: Timeouts,
+        byte_range: ByteRange | None = None,
     ) -> tuple[ObjectInfo, ChunkSource]:
         blob = self._blob_client(fs, path)
-        props = sync(fs.loop, blob.get_blob_properties, timeout=timeouts.request)
+        props = self._properties(fs, path, timeouts)
         info = _azure_info(props)
-        chunks = _AzureChunks(blob, info.size, props.etag)
+        start, end = (byte_range.start, byte_range.end) if byte_range else (0, info.size - 1)
+        chunks = _AzureChunks(blob, start, end + 1, props.etag)
         return info, LoopBody(fs.loop, chunks.read, _noop_close, timeouts.read)
+
+    def write_options(self, content_type: str) -> dict[str, Any]:
+        return {"content_settings": {"content_type": content_type}}
+
+    def _properties(self, fs: AbstractFileSystem, path: str, timeouts: Timeouts) -> Any:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        blob = self._blob_client(fs, path)
+        try:
+            return sync(fs.loop, blob.get_blob_properties, timeout=timeouts.request)
+        except ResourceNotFoundError as exc:  # the backend contract: missing is FileNotFoundError
+            raise FileNotFoundError(path) from exc
 
     @staticmethod
     def _blob_client(fs: Any, path: str) -> Any:
@@ -172,14 +286,14 @@ class AzureBackend(Backend):
 
 
 class _AzureChunks:
-    def __init__(self, blob: Any, size: int, etag: str) -> None:
+    def __init__(self, blob: Any, start: int, stop: int, etag: str) -> None:
         self._blob = blob
-        self._size = size
+        self._offset = start
+        self._stop = stop
         self._etag = etag
-        self._offset = 0
 
     async def read(self, n: int) -> bytes:
-        length = min(n, AZURE_CHUNK, self._size - self._offset)
+        length = min(n, AZURE_CHUNK, self._stop - self._offset)
         if length <= 0:
             return b""
         from azure.core import MatchConditions
@@ -259,6 +373,21 @@ async def _read_up_to(read: Callable[[int], Awaitable[bytes]], n: int) -> bytes:
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
+class MemoryBackend(Backend):
+    """fsspec's memory filesystem publishes a file when it is opened for writing, so an
+    upload is gathered first (the store holds every byte in memory anyway) and stored whole."""
+
+    def write(
+        self,
+        fs: AbstractFileSystem,
+        path: str,
+        chunks: Iterable[bytes],
+        content_type: str,
+        timeouts: Timeouts,
+    ) -> None:
+        fs.pipe_file(path, b"".join(chunks))
+
+
 _GENERIC = Backend()
 _S3 = S3Backend()
 _GCS = GCSBackend()
@@ -270,6 +399,7 @@ _BACKENDS: dict[str, Backend] = {
     "gs": _GCS,
     "abfs": _AZURE,
     "az": _AZURE,
+    "memory": MemoryBackend(),
 }
 
 

@@ -73,12 +73,24 @@ STATUS_MESSAGES = {
     404: "no such object",
     405: "method not allowed",
     412: "precondition failed",
+    416: "range not satisfiable",
     502: "the object store answered with an error",
 }
 
 
 class BackendNotInstalled(rex.InvalidSchema):
     """A registered scheme needs a backend package that is not installed."""
+
+
+class BodySourceError(Exception):
+    """The caller's own request body failed while it was being uploaded (not the store).
+
+    The adapter raises the original exception to the caller, as requests does for HTTP.
+    """
+
+    def __init__(self, original: Exception) -> None:
+        super().__init__(describe(original))
+        self.original = original
 
 
 def _dotted(cls: type) -> str:

@@ -1,18 +1,36 @@
-"""One function per HTTP method: a resolved target in, a :class:`Reply` out."""
+"""One function per HTTP method: a resolved target in, a :class:`Reply` out.
+
+Each handler applies the HTTP rules (preconditions, ranges) to what the backend reports, so
+every backend answers alike.
+"""
 
 from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import requests
 
-from ._backends import backend_for
-from ._body import body_stream
+from ._backends import Backend, backend_for
+from ._body import body_stream, request_chunks
 from ._errors import STATUS_MESSAGES
-from ._http import Timeouts, object_headers, reason
+from ._http import (
+    CONDITIONAL_HEADERS,
+    UNSATISFIABLE,
+    ByteRange,
+    Timeouts,
+    content_type_for,
+    http_date,
+    object_headers,
+    parse_range,
+    precondition_status,
+    range_applies,
+    reason,
+)
+from ._info import ObjectInfo
+from ._listing import listing_body
 from ._registry import Target
 
 
@@ -22,32 +40,135 @@ class Reply:
 
     status: int
     headers: dict[str, str] = field(default_factory=dict)
-    body: io.BufferedIOBase | bytes = b""
+    body: io.BufferedIOBase | bytes | Iterator[bytes] = b""
 
 
 Handler = Callable[[Target, requests.PreparedRequest, Timeouts], Reply]
 
 
-def get_object(target: Target, request: requests.PreparedRequest, timeouts: Timeouts) -> Reply:
-    """GET: the whole object, streamed."""
-    if target.is_prefix:
+def _stat_or_none(backend: Backend, target: Target, timeouts: Timeouts) -> ObjectInfo | None:
+    try:
+        info = backend.stat(target.fs, target.path, timeouts)
+    except FileNotFoundError:
+        return None
+    if info.is_dir:
         raise IsADirectoryError(target.path)
-    info, source = backend_for(target.fs).open(target.fs, target.path, timeouts)
-    body = body_stream(source, info.size, target.url)
-    return Reply(200, object_headers(info, target.path), body)
+    return info
+
+
+def _validators(info: ObjectInfo) -> dict[str, str]:
+    headers = {}
+    if info.etag is not None:
+        headers["ETag"] = info.etag
+    if info.last_modified is not None:
+        headers["Last-Modified"] = http_date(info.last_modified)
+    return headers
+
+
+def _stopped(status: int, info: ObjectInfo, url: str) -> Reply:
+    """The answer when a precondition stops a request: 304 or 412."""
+    if status == 304:
+        return Reply(304, _validators(info))
+    return error_reply(412, url, _validators(info))
+
+
+def get_object(target: Target, request: requests.PreparedRequest, timeouts: Timeouts) -> Reply:
+    """GET: the object (or the range asked for), streamed; a prefix ending in ``/`` lists.
+
+    A plain GET costs the backend one request where it can; preconditions and ranges first
+    read the object's metadata, since they must be judged before any byte is sent.
+    """
+    if target.is_prefix:
+        return list_prefix(target, request, timeouts)
+    backend = backend_for(target.fs)
+    headers = request.headers
+    byte_range: ByteRange | None = None
+    if "Range" in headers or any(name in headers for name in CONDITIONAL_HEADERS):
+        info = backend.stat(target.fs, target.path, timeouts)
+        if info.is_dir:
+            raise IsADirectoryError(target.path)
+        status = precondition_status(headers, info, "GET")
+        if status is not None:
+            return _stopped(status, info, target.url)
+        wanted = (
+            parse_range(headers.get("Range"), info.size) if range_applies(headers, info) else None
+        )
+        if wanted == UNSATISFIABLE:
+            return error_reply(416, target.url, {"Content-Range": f"bytes */{info.size}"})
+        if isinstance(wanted, ByteRange) and wanted.length < info.size:
+            byte_range = wanted
+    info, source = backend.open(target.fs, target.path, timeouts, byte_range)
+    reply_headers = object_headers(info, target.path)
+    if byte_range is None:
+        return Reply(200, reply_headers, body_stream(source, info.size, target.url))
+    reply_headers["Content-Length"] = str(byte_range.length)
+    reply_headers["Content-Range"] = byte_range.content_range(info.size)
+    return Reply(206, reply_headers, body_stream(source, byte_range.length, target.url))
 
 
 def head_object(target: Target, request: requests.PreparedRequest, timeouts: Timeouts) -> Reply:
     """HEAD: GET's status and headers from one metadata request; the object is never opened."""
     if target.is_prefix:
-        raise IsADirectoryError(target.path)
+        return list_prefix(target, request, timeouts)
     info = backend_for(target.fs).stat(target.fs, target.path, timeouts)
     if info.is_dir:
         raise IsADirectoryError(target.path)
+    status = precondition_status(request.headers, info, "HEAD")
+    if status is not None:
+        return _stopped(status, info, target.url)
     return Reply(200, object_headers(info, target.path))
 
 
-HANDLERS: dict[str, Handler] = {"GET": get_object, "HEAD": head_object}
+def put_object(target: Target, request: requests.PreparedRequest, timeouts: Timeouts) -> Reply:
+    """PUT: store the body, streamed to the backend; 201 when created, 204 when replaced.
+
+    ``If-None-Match: *`` creates only; ``If-Match`` replaces only the version named. A body
+    that fails part way leaves no object behind, and the failure reaches the caller.
+    """
+    if target.is_prefix:
+        return error_reply(400, target.url)
+    backend = backend_for(target.fs)
+    existing = _stat_or_none(backend, target, timeouts)
+    status = precondition_status(request.headers, existing, "PUT")
+    if status is not None:
+        return error_reply(412, target.url, _validators(existing) if existing else {})
+    content_type = request.headers.get("Content-Type")
+    stored_type = content_type or content_type_for(target.path, None)
+    backend.write(target.fs, target.path, request_chunks(request.body), stored_type, timeouts)
+    info = backend.stat(target.fs, target.path, timeouts)
+    headers = {**_validators(info), "Content-Length": "0"}
+    return Reply(204 if existing else 201, headers)
+
+
+def delete_object(target: Target, request: requests.PreparedRequest, timeouts: Timeouts) -> Reply:
+    """DELETE: 204 once removed; 404 when there is nothing to remove."""
+    if target.is_prefix:
+        return error_reply(400, target.url)
+    backend = backend_for(target.fs)
+    existing = _stat_or_none(backend, target, timeouts)
+    if existing is None:
+        raise FileNotFoundError(target.path)
+    status = precondition_status(request.headers, existing, "DELETE")
+    if status is not None:
+        return error_reply(412, target.url, _validators(existing))
+    backend.delete(target.fs, target.path, timeouts)
+    return Reply(204, {"Content-Length": "0"})
+
+
+def list_prefix(target: Target, request: requests.PreparedRequest, timeouts: Timeouts) -> Reply:
+    """GET on ``.../prefix/``: a JSON listing of what lies directly under the prefix."""
+    entries = backend_for(target.fs).list(target.fs, target.path, timeouts)
+    if not entries:
+        raise FileNotFoundError(target.path)
+    return Reply(200, {"Content-Type": "application/json"}, listing_body(target.url, entries))
+
+
+HANDLERS: dict[str, Handler] = {
+    "DELETE": delete_object,
+    "GET": get_object,
+    "HEAD": head_object,
+    "PUT": put_object,
+}
 
 
 def error_reply(status: int, url: str, headers: dict[str, str] | None = None) -> Reply:

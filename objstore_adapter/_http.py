@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import mimetypes
+from collections.abc import Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 
@@ -83,3 +84,137 @@ class Timeouts:
             connect = read = float(timeout)
         request = None if connect is None or read is None else connect + read
         return cls(request=request, read=read)
+
+
+@dataclass(frozen=True)
+class ByteRange:
+    """An absolute, satisfiable byte range: ``start`` to ``end`` inclusive."""
+
+    start: int
+    end: int
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start + 1
+
+    def content_range(self, size: int) -> str:
+        return f"bytes {self.start}-{self.end}/{size}"
+
+
+#: ``parse_range``'s answer for a valid range that selects nothing: 416.
+UNSATISFIABLE = "unsatisfiable"
+
+
+def parse_range(header: str | None, size: int) -> ByteRange | str | None:
+    """Resolve a ``Range`` header against an object of ``size`` bytes (RFC 9110 §14.1.2).
+
+    Returns a :class:`ByteRange` (serve 206), :data:`UNSATISFIABLE` (serve 416) or ``None``:
+    no header, a malformed one, another unit or several ranges, all of which RFC 9110 lets a
+    server ignore by serving the whole object with 200. Suffix (``bytes=-n``) and open
+    (``bytes=a-``) ranges become absolute here, so backends never see them.
+    """
+    if not header:
+        return None
+    unit, _, spec = header.partition("=")
+    if unit.strip().lower() != "bytes" or "," in spec:
+        return None
+    first, dash, last = spec.strip().partition("-")
+    first, last = first.strip(), last.strip()
+    if not dash or not (first.isdigit() or first == "") or not (last.isdigit() or last == ""):
+        return None
+    if first == "":
+        if last == "":
+            return None
+        suffix = int(last)
+        if suffix == 0 or size == 0:
+            return UNSATISFIABLE
+        return ByteRange(max(size - suffix, 0), size - 1)
+    start = int(first)
+    if last and int(last) < start:
+        return None
+    if start >= size:
+        return UNSATISFIABLE
+    end = min(int(last), size - 1) if last else size - 1
+    return ByteRange(start, end)
+
+
+def _etags(header: str) -> list[str]:
+    return [tag.strip() for tag in header.split(",") if tag.strip()]
+
+
+def _weak_match(tag: str, etag: str) -> bool:
+    return tag.removeprefix("W/") == etag.removeprefix("W/")
+
+
+def _strong_match(tag: str, etag: str) -> bool:
+    return not tag.startswith("W/") and not etag.startswith("W/") and tag == etag
+
+
+def _http_date(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        stamp = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=dt.timezone.utc)
+
+
+def _seconds(stamp: dt.datetime) -> dt.datetime:
+    return stamp.replace(microsecond=0)  # HTTP-dates carry whole seconds
+
+
+def precondition_status(
+    headers: Mapping[str, str], info: ObjectInfo | None, method: str
+) -> int | None:
+    """Evaluate If-Match, If-Unmodified-Since, If-None-Match and If-Modified-Since.
+
+    In RFC 9110 §13.2.2's order, against the object's validators (``info`` is ``None`` when
+    the object does not exist). Returns 412 or 304 when a condition stops the request, else
+    ``None``.
+    """
+    etag = info.etag if info else None
+    modified = _seconds(info.last_modified) if info and info.last_modified else None
+    if_match = headers.get("If-Match")
+    if if_match is not None:
+        tags = _etags(if_match)
+        if info is None or not (
+            "*" in tags or (etag is not None and any(_strong_match(t, etag) for t in tags))
+        ):
+            return 412
+    else:
+        since = _http_date(headers.get("If-Unmodified-Since"))
+        if since is not None and info is not None and modified is not None and modified > since:
+            return 412
+    safe = method in ("GET", "HEAD")
+    if_none_match = headers.get("If-None-Match")
+    if if_none_match is not None:
+        tags = _etags(if_none_match)
+        if info is not None and (
+            "*" in tags or (etag is not None and any(_weak_match(t, etag) for t in tags))
+        ):
+            return 304 if safe else 412
+    elif safe and info is not None and modified is not None:
+        since = _http_date(headers.get("If-Modified-Since"))
+        if since is not None and modified <= since:
+            return 304
+    return None
+
+
+def range_applies(headers: Mapping[str, str], info: ObjectInfo) -> bool:
+    """``If-Range``: serve the range only if the validator still matches (RFC 9110 §13.1.5)."""
+    if_range = headers.get("If-Range")
+    if if_range is None:
+        return True
+    if if_range.startswith('"') or if_range.startswith('W/"'):
+        return info.etag is not None and _strong_match(if_range, info.etag)
+    since = _http_date(if_range)
+    return (
+        since is not None
+        and info.last_modified is not None
+        and _seconds(info.last_modified) == since
+    )
+
+
+#: Request headers that make a GET or HEAD look at the object's validators first.
+CONDITIONAL_HEADERS = ("If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since")

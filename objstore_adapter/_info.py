@@ -96,16 +96,33 @@ def _first(info: Mapping[str, Any], *keys: str) -> Any:
 
 def from_fsspec(info: Mapping[str, Any]) -> ObjectInfo:
     """Normalise the dict returned by any fsspec ``fs.info(path)``."""
-    etag = _first(info, "ETag", "etag")
-    return ObjectInfo(
-        size=int(info.get("size") or 0),
-        content_type=_content_type(info),
-        last_modified=to_datetime(
-            _first(info, "LastModified", "last_modified", "updated", "mtime", "created")
-        ),
-        etag=quote_etag(etag) if isinstance(etag, str) else None,
-        is_dir=info.get("type") == "directory",
+    size = int(info.get("size") or 0)
+    modified = to_datetime(
+        _first(info, "LastModified", "last_modified", "updated", "mtime", "created")
     )
+    etag = _first(info, "ETag", "etag")
+    is_dir = info.get("type") == "directory"
+    if not isinstance(etag, str) and modified is not None and not is_dir:
+        # Stores without ETags (local files, memory): derive one from the modification time
+        # and size, as nginx and Apache do for files, so conditionals work everywhere.
+        etag = f"{int(modified.timestamp() * 1_000_000):x}-{size:x}"
+    return ObjectInfo(
+        size=size,
+        content_type=_content_type(info),
+        last_modified=modified,
+        etag=quote_etag(etag) if isinstance(etag, str) else None,
+        is_dir=is_dir,
+    )
+
+
+def total_size(content_range: Any, content_length: Any) -> int:
+    """The whole object's size: from ``Content-Range`` (``bytes a-b/total``) when the answer
+    is a range, else ``Content-Length``."""
+    if isinstance(content_range, str) and "/" in content_range:
+        total = content_range.rsplit("/", 1)[1]
+        if total.isdigit():
+            return int(total)
+    return int(content_length or 0)
 
 
 def from_s3_response(response: Mapping[str, Any]) -> ObjectInfo:
@@ -113,14 +130,8 @@ def from_s3_response(response: Mapping[str, Any]) -> ObjectInfo:
 
     For a ranged ``GetObject`` the size is the whole object's, read from ``ContentRange``.
     """
-    size = int(response.get("ContentLength") or 0)
-    content_range = response.get("ContentRange")
-    if isinstance(content_range, str) and "/" in content_range:
-        total = content_range.rsplit("/", 1)[1]
-        if total.isdigit():
-            size = int(total)
     return ObjectInfo(
-        size=size,
+        size=total_size(response.get("ContentRange"), response.get("ContentLength")),
         content_type=_content_type(response),
         last_modified=to_datetime(response.get("LastModified")),
         etag=quote_etag(response.get("ETag")),

@@ -22,6 +22,7 @@ class RecordingProxy:
     def __init__(self, upstream_port: int) -> None:
         self.upstream_port = upstream_port
         self.requests: list[tuple[str, str]] = []
+        self.request_headers: list[dict[str, str]] = []
         self.stall_seconds = 0.0
         self.cut_body_after: int | None = None
         self.hold_body: threading.Event | None = None
@@ -35,6 +36,7 @@ class RecordingProxy:
 
             def _forward(self) -> None:
                 proxy.requests.append((self.command, self.path))
+                proxy.request_headers.append(dict(self.headers.items()))
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
                 if proxy.stall_seconds:

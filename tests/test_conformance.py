@@ -7,6 +7,8 @@ import hashlib
 import json
 import os
 import tracemalloc
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -98,13 +100,6 @@ def test_text_json_and_lines_work_as_with_http(store: Store) -> None:
     assert list(lines) == [b"one", b"two", b"three"]
 
 
-def test_unsupported_method_is_405_with_allow(store: Store) -> None:
-    response = store.session.post(store.url("x.txt"), data=b"x")
-
-    assert response.status_code == 405
-    assert set(response.headers["Allow"].split(", ")) >= {"GET", "HEAD"}
-
-
 def _streaming_peak(store: Store, key: str, size: int) -> int:
     """Python memory peak while streaming a ``size``-byte object; asserts it arrived intact."""
     data = os.urandom(size)
@@ -138,3 +133,302 @@ def test_multi_mib_object_streams_in_constant_memory(store: Store) -> None:
     # Memory is held per chunk, not per object: six times the bytes, no more memory.
     assert large < 16 * 2**20, f"streaming 36 MiB peaked at {large} bytes"
     assert large - small < 2 * 2**20, f"peak grew from {small} to {large} bytes with size"
+
+
+# --- Ranges (RFC 9110 §14) ---------------------------------------------------------------
+
+DIGITS = b"0123456789abcdefghij"  # 20 bytes
+
+
+@pytest.mark.parametrize(
+    ("header", "start", "end"),
+    [
+        ("bytes=0-3", 0, 3),
+        ("bytes=5-5", 5, 5),
+        ("bytes=15-", 15, 19),
+        ("bytes=-4", 16, 19),
+        ("bytes=10-999", 10, 19),  # an end past the object is clamped
+        ("bytes=-100", 0, 19),  # a suffix longer than the object is the whole object
+    ],
+)
+def test_range_is_206_with_the_exact_slice(store: Store, header: str, start: int, end: int) -> None:
+    store.write("digits.txt", DIGITS, None)
+
+    response = store.session.get(store.url("digits.txt"), headers={"Range": header})
+
+    if (start, end) == (0, len(DIGITS) - 1):
+        assert response.status_code == 200  # the "range" is the whole object
+        assert response.content == DIGITS
+        return
+    assert response.status_code == 206
+    assert response.content == DIGITS[start : end + 1]
+    assert response.headers["Content-Range"] == f"bytes {start}-{end}/{len(DIGITS)}"
+    assert response.headers["Content-Length"] == str(end - start + 1)
+
+
+@pytest.mark.parametrize("header", ["bytes=20-", "bytes=25-30", "bytes=-0"])
+def test_unsatisfiable_range_is_416(store: Store, header: str) -> None:
+    store.write("digits.txt", DIGITS, None)
+
+    response = store.session.get(store.url("digits.txt"), headers={"Range": header})
+
+    assert response.status_code == 416
+    assert response.headers["Content-Range"] == f"bytes */{len(DIGITS)}"
+
+
+@pytest.mark.parametrize(
+    "header", ["bytes=0-1,4-5", "bytes=5-2", "items=0-3", "bytes=a-b", "bytes=-", "garbage"]
+)
+def test_malformed_or_multiple_ranges_serve_the_whole_object(store: Store, header: str) -> None:
+    store.write("digits.txt", DIGITS, None)
+
+    response = store.session.get(store.url("digits.txt"), headers={"Range": header})
+
+    assert response.status_code == 200
+    assert response.content == DIGITS
+
+
+def test_if_range_serves_the_range_only_for_the_current_version(store: Store) -> None:
+    store.write("digits.txt", DIGITS, None)
+    etag = store.session.head(store.url("digits.txt")).headers["ETag"]
+
+    same = store.session.get(
+        store.url("digits.txt"), headers={"Range": "bytes=0-1", "If-Range": etag}
+    )
+    stale = store.session.get(
+        store.url("digits.txt"), headers={"Range": "bytes=0-1", "If-Range": '"stale"'}
+    )
+
+    assert (same.status_code, same.content) == (206, DIGITS[:2])
+    assert (stale.status_code, stale.content) == (200, DIGITS)
+
+
+@pytest.mark.slow
+def test_range_of_a_large_object_holds_only_the_range(store: Store) -> None:
+    data = os.urandom(20 * 2**20)
+    store.write("ranged.bin", data, None)
+    store.session.head(store.url("ranged.bin"))  # build the client first
+
+    tracemalloc.start()
+    try:
+        response = store.session.get(
+            store.url("ranged.bin"), headers={"Range": "bytes=10485760-10551295"}, stream=True
+        )
+        body = b"".join(response.iter_content(2**14))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert body == data[10485760:10551296]
+    assert peak < 4 * 2**20, f"a 64 KiB range peaked at {peak} bytes"
+
+
+# --- Conditionals (RFC 9110 §13) ---------------------------------------------------------
+
+
+def _validators(store: Store, key: str) -> tuple[str, str]:
+    head = store.session.head(store.url(key))
+    return head.headers["ETag"], head.headers["Last-Modified"]
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_if_none_match_and_if_modified_since_give_304(store: Store, method: str) -> None:
+    store.write("cond.txt", b"v1", None)
+    etag, modified = _validators(store, "cond.txt")
+    url = store.url("cond.txt")
+
+    for headers in (
+        {"If-None-Match": etag},
+        {"If-None-Match": f'"other", {etag}'},
+        {"If-None-Match": "*"},
+        {"If-None-Match": "W/" + etag},  # weak comparison
+        {"If-Modified-Since": modified},
+    ):
+        response = store.session.request(method, url, headers=headers)
+        assert response.status_code == 304, headers
+        assert response.content == b""
+        assert response.headers["ETag"] == etag
+
+    for headers in (
+        {"If-None-Match": '"other"'},
+        {"If-Modified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"},
+        {"If-Modified-Since": "not a date"},
+        # If-None-Match wins over If-Modified-Since.
+        {"If-None-Match": '"other"', "If-Modified-Since": modified},
+    ):
+        assert store.session.request(method, url, headers=headers).status_code == 200, headers
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_if_match_and_if_unmodified_since_give_412(store: Store, method: str) -> None:
+    store.write("cond.txt", b"v1", None)
+    etag, modified = _validators(store, "cond.txt")
+    url = store.url("cond.txt")
+
+    for headers in (
+        {"If-Match": '"other"'},
+        {"If-Match": "W/" + etag},  # strong comparison
+        {"If-Unmodified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"},
+    ):
+        assert store.session.request(method, url, headers=headers).status_code == 412, headers
+    for headers in (
+        {"If-Match": etag},
+        {"If-Match": "*"},
+        {"If-Unmodified-Since": modified},
+        # If-Match wins over If-Unmodified-Since.
+        {"If-Match": etag, "If-Unmodified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"},
+    ):
+        assert store.session.request(method, url, headers=headers).status_code == 200, headers
+
+
+# --- Writes ------------------------------------------------------------------------------
+
+
+def test_put_bytes_creates_then_replaces(store: Store) -> None:
+    url = store.url("put/new.json")
+
+    created = store.session.put(url, data=b'{"v": 1}')
+    replaced = store.session.put(url, data=b'{"v": 2}')
+
+    assert created.status_code == 201
+    assert replaced.status_code == 204
+    assert created.headers["ETag"]
+    response = store.session.get(url)
+    assert response.json() == {"v": 2}
+    assert response.headers["ETag"] == replaced.headers["ETag"]
+
+
+def test_put_streams_file_objects_and_generators(store: Store, tmp_path: Any) -> None:
+    payload = os.urandom(3 * 2**20 + 17)
+    source = tmp_path / "upload.bin"
+    source.write_bytes(payload)
+
+    with source.open("rb") as handle:
+        assert store.session.put(store.url("put/file.bin"), data=handle).status_code == 201
+
+    def generate() -> Iterator[bytes]:
+        for start in range(0, len(payload), 100_000):
+            yield payload[start : start + 100_000]
+
+    assert store.session.put(store.url("put/gen.bin"), data=generate()).status_code == 201
+    assert store.session.get(store.url("put/file.bin")).content == payload
+    assert store.session.get(store.url("put/gen.bin")).content == payload
+
+
+def test_put_stores_the_content_type(store: Store) -> None:
+    if store.name in CANNOT_STORE_CONTENT_TYPE:
+        pytest.xfail(CANNOT_STORE_CONTENT_TYPE[store.name])
+    url = store.url("put/typed.data")
+
+    store.session.put(url, data=b"x", headers={"Content-Type": "application/x-typed"})
+
+    assert store.session.head(url).headers["Content-Type"] == "application/x-typed"
+
+
+def test_failed_upload_leaves_no_object(store: Store) -> None:
+    url = store.url("put/broken.bin")
+
+    def broken() -> Iterator[bytes]:
+        yield b"a" * (9 * 2**20)  # past one upload block: some parts may already be sent
+        raise RuntimeError("the source of the upload broke")
+
+    with pytest.raises(RuntimeError, match="source of the upload broke"):
+        store.session.put(url, data=broken())
+
+    assert store.session.head(url).status_code == 404
+    store.session.put(url, data=b"old")
+    with pytest.raises(RuntimeError):
+        store.session.put(url, data=broken())
+    assert store.session.get(url).content == b"old"
+
+
+def test_conditional_puts(store: Store) -> None:
+    url = store.url("put/cond.txt")
+
+    assert store.session.put(url, data=b"1", headers={"If-None-Match": "*"}).status_code == 201
+    refused = store.session.put(url, data=b"2", headers={"If-None-Match": "*"})
+    assert refused.status_code == 412
+    assert store.session.get(url).content == b"1"
+
+    etag = store.session.head(url).headers["ETag"]
+    stale = store.session.put(url, data=b"3", headers={"If-Match": '"stale"'})
+    assert stale.status_code == 412
+    assert store.session.put(url, data=b"4", headers={"If-Match": etag}).status_code == 204
+    assert store.session.get(url).content == b"4"
+    missing = store.session.put(store.url("put/none.txt"), data=b"x", headers={"If-Match": "*"})
+    assert missing.status_code == 412
+
+
+def test_delete_is_204_then_404(store: Store) -> None:
+    store.write("gone.txt", b"bye", None)
+
+    assert store.session.delete(store.url("gone.txt")).status_code == 204
+    assert store.session.get(store.url("gone.txt")).status_code == 404
+    assert store.session.delete(store.url("gone.txt")).status_code == 404
+
+
+@pytest.mark.parametrize("method", ["POST", "PATCH", "OPTIONS"])
+def test_other_methods_are_405(store: Store, method: str) -> None:
+    response = store.session.request(method, store.url("x.txt"))
+
+    assert response.status_code == 405
+    assert set(response.headers["Allow"].split(", ")) == {"DELETE", "GET", "HEAD", "PUT"}
+
+
+# --- Listing -----------------------------------------------------------------------------
+
+
+def test_get_on_a_prefix_lists_it(store: Store) -> None:
+    store.write("tree/b.csv", b"12345678", None)
+    store.write("tree/a.txt", b"a", None)
+    store.write("tree/sub/deep.txt", b"deep", None)
+
+    response = store.session.get(store.url("tree/"))
+
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/json"
+    listing = response.json()
+    assert listing["url"] == store.url("tree/")
+    names = [entry["name"] for entry in listing["entries"]]
+    assert names == ["a.txt", "b.csv", "sub/"]
+    b_csv = listing["entries"][1]
+    assert b_csv["url"] == store.url("tree/b.csv")
+    assert b_csv["type"] == "file"
+    assert b_csv["size"] == 8
+    assert b_csv["etag"] == store.session.head(store.url("tree/b.csv")).headers["ETag"]
+    assert b_csv["last_modified"].endswith("Z")
+    assert listing["entries"][2]["type"] == "directory"
+    assert listing["entries"][2]["url"] == store.url("tree/sub/")
+
+
+def test_empty_prefix_is_404(store: Store) -> None:
+    assert store.session.get(store.url("nothing-here/")).status_code == 404
+
+
+def _upload_peak(store: Store, key: str, size: int) -> int:
+    block = os.urandom(2**20)
+
+    def generate() -> Iterator[bytes]:
+        for _ in range(size // len(block)):
+            yield block
+
+    store.session.head(store.url(key))  # build the client first: not part of the upload
+    tracemalloc.start()
+    try:
+        assert store.session.put(store.url(key), data=generate()).status_code == 201
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert store.session.head(store.url(key)).headers["Content-Length"] == str(size)
+    return peak
+
+
+@pytest.mark.slow
+def test_generator_upload_holds_bounded_memory(store: Store) -> None:
+    if store.name == "memory":
+        pytest.xfail("fsspec's memory filesystem holds every object in memory by design")
+    small = _upload_peak(store, "up/small.bin", 12 * 2**20)
+    large = _upload_peak(store, "up/large.bin", 48 * 2**20)
+
+    assert large < 40 * 2**20, f"uploading 48 MiB peaked at {large} bytes"
+    assert large - small < 4 * 2**20, f"peak grew from {small} to {large} bytes with size"

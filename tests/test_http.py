@@ -99,7 +99,11 @@ def test_backend_spellings_normalise_to_one_info(info: dict[str, Any]) -> None:
 
 def test_local_file_info_uses_mtime_and_has_no_type() -> None:
     info = from_fsspec({"size": 2, "type": "file", "mtime": STAMP.timestamp()})
-    assert info == ObjectInfo(size=2, last_modified=STAMP)
+    # No stored ETag: one is derived from mtime (microseconds) and size, in hex.
+    derived = f'"{int(STAMP.timestamp() * 1_000_000):x}-2"'
+    assert info == ObjectInfo(size=2, last_modified=STAMP, etag=derived)
+    touched = from_fsspec({"size": 2, "type": "file", "mtime": STAMP.timestamp() + 1})
+    assert touched.etag != info.etag
     assert from_fsspec({"size": 0, "type": "directory"}).is_dir
 
 

@@ -1,0 +1,61 @@
+"""The adapter inside tools built on requests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from requests_cache import CachedSession
+
+import objstore_adapter
+
+from ._proxy import RecordingProxy
+from .conftest import s3_registry
+
+
+@pytest.fixture
+def proxy(moto_endpoint: str) -> Iterator[RecordingProxy]:
+    with RecordingProxy(int(moto_endpoint.rsplit(":", 1)[1])) as proxy:
+        yield proxy
+
+
+def test_requests_cache_revalidates_with_304s(
+    proxy: RecordingProxy, s3_client: Any, s3_bucket: str
+) -> None:
+    s3_client.put_object(Bucket=s3_bucket, Key="cached/data.csv", Body=b"a,b\n1,2\n")
+    url = f"s3://{s3_bucket}/cached/data.csv"
+    session = CachedSession(backend="memory", always_revalidate=True)
+    objstore_adapter.mount(
+        session, objstore_adapter.ObjectStoreAdapter(s3_registry(proxy.endpoint))
+    )
+
+    first = session.get(url)
+    proxy.requests.clear()
+    second = session.get(url)
+
+    assert first.content == second.content == b"a,b\n1,2\n"
+    assert not first.from_cache
+    assert second.from_cache
+    # Revalidation asked for the object's metadata only: no body crossed the wire.
+    assert [method for method, _ in proxy.requests] == ["HEAD"]
+
+    s3_client.put_object(Bucket=s3_bucket, Key="cached/data.csv", Body=b"a,b\n3,4\n")
+    third = session.get(url)
+    assert third.content == b"a,b\n3,4\n"
+    assert not third.from_cache
+
+
+def test_ranged_get_fetches_only_the_range(
+    proxy: RecordingProxy, s3_client: Any, s3_bucket: str
+) -> None:
+    s3_client.put_object(Bucket=s3_bucket, Key="ranged/blob.bin", Body=b"x" * 100_000)
+    session = objstore_adapter.session(s3_registry(proxy.endpoint))
+
+    response = session.get(f"s3://{s3_bucket}/ranged/blob.bin", headers={"Range": "bytes=-10"})
+
+    assert response.status_code == 206
+    assert response.content == b"x" * 10
+    assert [method for method, _ in proxy.requests] == ["HEAD", "GET"]
+    # The suffix was resolved against the size: the store is asked for 10 bytes, no more.
+    assert proxy.request_headers[1]["Range"] == "bytes=99990-99999"
