@@ -9,13 +9,14 @@ Example:
 from ._adapter import ObjectStoreAdapter
 from ._errors import BackendNotInstalled
 from ._registry import SchemeRegistry
-from ._session import mount, session
+from ._session import ObjectStoreSession, mount, session
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BackendNotInstalled",
     "ObjectStoreAdapter",
+    "ObjectStoreSession",
     "SchemeRegistry",
     "__version__",
     "mount",

@@ -28,6 +28,7 @@ from ._http import (
     precondition_status,
     range_applies,
     reason,
+    valid_media_type,
 )
 from ._info import ObjectInfo
 from ._listing import listing_body
@@ -126,13 +127,15 @@ def put_object(target: Target, request: requests.PreparedRequest, timeouts: Time
     that fails part way leaves no object behind, and the failure reaches the caller.
     """
     if target.is_prefix:
-        return error_reply(400, target.url)
+        return error_reply(400, target.url, detail="a URL ending in / names no object")
     backend = backend_for(target.fs)
     existing = _stat_or_none(backend, target, timeouts)
     status = precondition_status(request.headers, existing, "PUT")
     if status is not None:
         return error_reply(412, target.url, _validators(existing) if existing else {})
     content_type = request.headers.get("Content-Type")
+    if content_type is not None and not valid_media_type(content_type):
+        return error_reply(400, target.url, detail="Content-Type is not a media type")
     stored_type = content_type or content_type_for(target.path, None)
     backend.write(target.fs, target.path, request_chunks(request.body), stored_type, timeouts)
     info = backend.stat(target.fs, target.path, timeouts)
@@ -143,7 +146,7 @@ def put_object(target: Target, request: requests.PreparedRequest, timeouts: Time
 def delete_object(target: Target, request: requests.PreparedRequest, timeouts: Timeouts) -> Reply:
     """DELETE: 204 once removed; 404 when there is nothing to remove."""
     if target.is_prefix:
-        return error_reply(400, target.url)
+        return error_reply(400, target.url, detail="a URL ending in / names no object")
     backend = backend_for(target.fs)
     existing = _stat_or_none(backend, target, timeouts)
     if existing is None:
@@ -171,10 +174,15 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
-def error_reply(status: int, url: str, headers: dict[str, str] | None = None) -> Reply:
+def error_reply(
+    status: int, url: str, headers: dict[str, str] | None = None, detail: str | None = None
+) -> Reply:
     """A small JSON error body: what went wrong and for which URL, never a credential."""
     message = STATUS_MESSAGES.get(status) or reason(status)
-    body = json.dumps({"error": message, "status": status, "url": url}).encode()
+    document: dict[str, object] = {"error": message, "status": status, "url": url}
+    if detail:
+        document["detail"] = detail
+    body = json.dumps(document).encode()
     all_headers = {
         "Content-Type": "application/json",
         "Content-Length": str(len(body)),

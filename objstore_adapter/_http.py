@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import mimetypes
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -27,6 +28,15 @@ def content_type_for(path: str, stored: str | None) -> str:
         return stored
     guessed, _ = mimetypes.guess_type(path, strict=False)
     return guessed or DEFAULT_CONTENT_TYPE
+
+
+_TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_MEDIA_TYPE = re.compile(rf"{_TOKEN}/{_TOKEN}(\s*;[ -~]*)?")
+
+
+def valid_media_type(value: str) -> bool:
+    """True for a ``type/subtype[; params]`` value safe to store and send back as a header."""
+    return _MEDIA_TYPE.fullmatch(value) is not None
 
 
 def object_headers(info: ObjectInfo, path: str) -> dict[str, str]:

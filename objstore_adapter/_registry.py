@@ -33,6 +33,23 @@ DEFAULT_SCHEMES: Mapping[str, str] = {
     "abfss": "abfs",
 }
 
+#: fsspec protocols that reach this machine's own files or memory: never a redirect target.
+LOCAL_PROTOCOLS = frozenset(
+    {
+        "file",
+        "local",
+        "memory",
+        "zip",
+        "tar",
+        "dir",
+        "cached",
+        "simplecache",
+        "filecache",
+        "blockcache",
+        "reference",
+    }
+)
+
 #: The pip extra that installs each protocol's backend.
 _EXTRAS: Mapping[str, str] = {
     "s3": "s3",
@@ -207,6 +224,10 @@ class SchemeRegistry:
         route = self.route_for(url)
         fs = self.filesystem(route)
         rest = url.split("://", 1)[1]
+        if any(segment in (".", "..") for segment in rest.split("/")):
+            # Clients and local paths resolve dot segments: they could leave a registered
+            # prefix (or the directory a file:// route was given) for a sibling.
+            raise InvalidURL(f"{url!r}: '.' and '..' path segments are refused")
         if not fs.root_marker and (not rest or rest.startswith("/")):
             raise InvalidURL(
                 f"{url!r} names no bucket or container: use {route.scheme}://BUCKET/KEY"

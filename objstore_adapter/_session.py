@@ -1,17 +1,19 @@
-"""Mounting the adapter on sessions."""
+"""Mounting the adapter on sessions, and the session this library builds."""
 
 from __future__ import annotations
 
 import requests
 
 from ._adapter import ObjectStoreAdapter
-from ._registry import SchemeRegistry
+from ._registry import LOCAL_PROTOCOLS, SchemeRegistry
 
 
 def mount(session: requests.Session, adapter: ObjectStoreAdapter | None = None) -> requests.Session:
     """Mount ``adapter`` on ``"<scheme>://"`` for every scheme its registry serves.
 
-    Schemes registered after mounting are not mounted: call ``mount`` again.
+    Schemes registered after mounting are not mounted: call ``mount`` again. A plain
+    ``requests.Session`` follows redirects from http(s) into these schemes; the session that
+    :func:`session` builds does not.
 
     Args:
         session: the session to mount on; it is changed in place and returned.
@@ -26,12 +28,56 @@ def mount(session: requests.Session, adapter: ObjectStoreAdapter | None = None) 
     return session
 
 
-def session(registry: SchemeRegistry | None = None) -> requests.Session:
-    """A new ``requests.Session`` with every scheme of ``registry`` mounted.
+class ObjectStoreSession(requests.Session):
+    """A ``requests.Session`` that keeps web servers from redirecting into object stores.
+
+    A redirect from an ``http(s)`` URL to a local scheme (``file``, ``memory``, ...) is never
+    followed; one to an object-store scheme only with ``follow_redirects_to_object_stores``.
+    The caller gets the 3xx response instead, ``Location`` included.
+    """
+
+    # requests pickles the attributes listed here.
+    __attrs__ = [  # noqa: RUF012 - requests declares it a plain list
+        *requests.Session.__attrs__,
+        "registry",
+        "follow_redirects_to_object_stores",
+    ]
+
+    def __init__(
+        self, registry: SchemeRegistry, follow_redirects_to_object_stores: bool = False
+    ) -> None:
+        super().__init__()
+        self.registry = registry
+        self.follow_redirects_to_object_stores = follow_redirects_to_object_stores
+
+    def get_redirect_target(self, resp: requests.Response) -> str | None:
+        target = super().get_redirect_target(resp)
+        if target is None or resp.request is None or resp.request.url is None:
+            return target
+        source = resp.request.url.split(":", 1)[0].lower()
+        scheme = target.split(":", 1)[0].lower() if "://" in target else source
+        if source in ("http", "https") and scheme in self.registry.schemes():
+            protocol = self.registry.route_for(target).protocol
+            if protocol in LOCAL_PROTOCOLS or not self.follow_redirects_to_object_stores:
+                return None
+        return target
+
+
+def session(
+    registry: SchemeRegistry | None = None, *, follow_redirects_to_object_stores: bool = False
+) -> requests.Session:
+    """A new session with every scheme of ``registry`` mounted.
+
+    Args:
+        registry: which schemes and prefixes are served; defaults to the cloud schemes.
+        follow_redirects_to_object_stores: let an ``http(s)`` server redirect this session to
+            an object-store URL. Redirects to local schemes are never followed.
 
     Example:
         >>> s = session()
         >>> s.get("s3://bucket/key.csv").status_code  # doctest: +SKIP
         200
     """
-    return mount(requests.Session(), ObjectStoreAdapter(registry))
+    adapter = ObjectStoreAdapter(registry)
+    built = ObjectStoreSession(adapter.registry, follow_redirects_to_object_stores)
+    return mount(built, adapter)

@@ -25,6 +25,7 @@ class RecordingProxy:
         self.request_headers: list[dict[str, str]] = []
         self.stall_seconds = 0.0
         self.cut_body_after: int | None = None
+        self.cut_request_after: int | None = None
         self.hold_body: threading.Event | None = None
         proxy = self
 
@@ -38,6 +39,11 @@ class RecordingProxy:
                 proxy.requests.append((self.command, self.path))
                 proxy.request_headers.append(dict(self.headers.items()))
                 length = int(self.headers.get("Content-Length") or 0)
+                if proxy.cut_request_after is not None and length > proxy.cut_request_after:
+                    self.rfile.read(proxy.cut_request_after)  # then drop the connection
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    self.close_connection = True
+                    return
                 body = self.rfile.read(length) if length else None
                 if proxy.stall_seconds:
                     time.sleep(proxy.stall_seconds)

@@ -18,6 +18,7 @@ def test_public_names_are_pinned() -> None:
     assert objstore_adapter.__all__ == [
         "BackendNotInstalled",
         "ObjectStoreAdapter",
+        "ObjectStoreSession",
         "SchemeRegistry",
         "__version__",
         "mount",
