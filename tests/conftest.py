@@ -23,6 +23,8 @@ from gcsfs.core import GCSFileSystem
 import objstore_adapter
 from objstore_adapter import SchemeRegistry
 
+from ._proxy import RecordingProxy
+
 # Canary credentials: tests assert they never show up where a user could see them.
 S3_KEY = "AKIACANARYKEY0000001"
 S3_SECRET = "canary-secret-0f8e6d4c2b"
@@ -95,6 +97,13 @@ def moto_endpoint() -> Iterator[str]:
     """moto's S3 server in its own process."""
     with moto_server({"AWS_DEFAULT_REGION": "us-east-1"}) as endpoint:
         yield endpoint
+
+
+@pytest.fixture
+def proxy(moto_endpoint: str) -> Iterator[RecordingProxy]:
+    """A recording, fault-injecting proxy in front of the moto server."""
+    with RecordingProxy(int(moto_endpoint.rsplit(":", 1)[1])) as proxy:
+        yield proxy
 
 
 @pytest.fixture(scope="session")

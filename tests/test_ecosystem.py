@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from requests_cache import CachedSession
 
 import objstore_adapter
 
 from ._proxy import RecordingProxy
 from .conftest import s3_registry
-
-
-@pytest.fixture
-def proxy(moto_endpoint: str) -> Iterator[RecordingProxy]:
-    with RecordingProxy(int(moto_endpoint.rsplit(":", 1)[1])) as proxy:
-        yield proxy
 
 
 def test_requests_cache_revalidates_with_304s(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import collections
 import os
 import random
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,12 +14,6 @@ import objstore_adapter
 
 from ._proxy import RecordingProxy
 from .conftest import s3_registry
-
-
-@pytest.fixture
-def proxy(moto_endpoint: str) -> Iterator[RecordingProxy]:
-    with RecordingProxy(int(moto_endpoint.rsplit(":", 1)[1])) as proxy:
-        yield proxy
 
 
 def test_hundred_cuts_at_random_offsets_never_return_a_short_body(

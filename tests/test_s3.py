@@ -23,12 +23,6 @@ from .conftest import S3_KEY, S3_SECRET, free_port, moto_server, s3_registry
 
 
 @pytest.fixture
-def proxy(moto_endpoint: str) -> Iterator[RecordingProxy]:
-    with RecordingProxy(int(moto_endpoint.rsplit(":", 1)[1])) as proxy:
-        yield proxy
-
-
-@pytest.fixture
 def put(s3_client: Any, s3_bucket: str) -> Any:
     def put(key: str, data: bytes) -> str:
         s3_client.put_object(Bucket=s3_bucket, Key=key, Body=data)
