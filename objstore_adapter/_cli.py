@@ -1,118 +1,216 @@
-"""The ``objstore`` command line."""
+"""The ``objstore`` command line: get, head, put, ls and rm through the adapter.
+
+Exit codes follow the HTTP status: 0 for 2xx and 304, 4 for a 4xx answer, 5 for a 5xx
+answer, 3 when the store cannot be reached or a backend is missing, 2 for bad usage.
+"""
 
 from __future__ import annotations
 
 import argparse
-import hashlib
+import contextlib
 import json
-import logging
-import os
-import socket
 import sys
-import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import IO, Any
 
 import requests
 
+from ._errors import BackendNotInstalled
 from ._registry import SchemeRegistry
 from ._session import session as new_session
 
-BUCKET = "objstore-demo"
+CHUNK = 2**20
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _show(title: str, response: requests.Response, body: bool = True) -> None:
-    print(f"\n$ {title}")
-    print(f"  {response.status_code} {response.reason}")
-    for key, value in response.headers.items():
-        print(f"  {key}: {value}")
-    if body and response.content:
-        print(f"  body: {response.content[:200]!r}")
-
-
-def demo(size_mib: int) -> int:
-    """Start an in-process S3 server, upload samples and fetch them through requests."""
+def _parse_option(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"{text!r} is not key=value")
     try:
-        from moto.server import ThreadedMotoServer
-        from tqdm import tqdm
-    except ImportError as exc:
-        print(
-            f"objstore demo needs {exc.name}: pip install 'objstore-adapter[demo]'",
-            file=sys.stderr,
-        )
-        return 2
+        return key, json.loads(value)  # numbers, booleans, null and JSON objects
+    except json.JSONDecodeError:
+        return key, value
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
-    port = _free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+
+def _session(url: str, args: argparse.Namespace) -> requests.Session:
+    registry = SchemeRegistry()
+    options = dict(args.option)
+    if args.endpoint_url:
+        options["endpoint_url"] = args.endpoint_url
+    scheme = url.split("://", 1)[0] if "://" in url else url
+    if options:
+        registry.register(scheme, **options)
+    elif scheme in ("file", "memory"):
+        registry.register(scheme)
+    return new_session(registry)
+
+
+@contextlib.contextmanager
+def _progress(total: int | None, label: str, quiet: bool) -> Iterator[Any]:
+    """A tqdm bar on stderr when tqdm is installed and the transfer is worth one."""
+    bar = None
+    if not quiet and (total is None or total > 8 * CHUNK):
+        try:
+            from tqdm import tqdm
+        except ImportError:
+            pass
+        else:
+            bar = tqdm(
+                total=total,
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1024,
+                desc=label,
+                file=sys.stderr,
+            )
     try:
-        print(f"Embedded S3 server (moto) at {endpoint}")
-        registry = SchemeRegistry()
-        registry.register("s3", endpoint_url=endpoint, key="demo-key", secret="demo-secret")
-        fs = registry.filesystem(registry.route_for(f"s3://{BUCKET}"))
-        fs.mkdir(BUCKET)
-        fs.pipe_file(f"{BUCKET}/hello.txt", b"Hello from an object store!\n")
-        fs.pipe_file(f"{BUCKET}/data/table.csv", b"city,temp\nOslo,4\nLima,19\n")
-        big = os.urandom(size_mib * 2**20)
-        fs.pipe_file(f"{BUCKET}/big.bin", big)
-        expected = hashlib.sha256(big).hexdigest()
-        del big
-        print(f"Uploaded s3://{BUCKET}/hello.txt, data/table.csv and big.bin ({size_mib} MiB)")
-
-        session = new_session(registry)
-        _show(f"GET s3://{BUCKET}/hello.txt", session.get(f"s3://{BUCKET}/hello.txt"))
-        _show(
-            f"HEAD s3://{BUCKET}/data/table.csv",
-            session.head(f"s3://{BUCKET}/data/table.csv"),
-            body=False,
-        )
-        missing = session.get(f"s3://{BUCKET}/no/such/key.txt")
-        _show(f"GET s3://{BUCKET}/no/such/key.txt", missing)
-        print(f"  json: {json.dumps(missing.json())}")
-
-        url = f"s3://{BUCKET}/big.bin"
-        print(f"\n$ GET {url} (stream=True, iter_content of 1 MiB)")
-        started = time.perf_counter()
-        response = session.get(url, stream=True)
-        first_byte = None
-        digest = hashlib.sha256()
-        total = int(response.headers["Content-Length"])
-        with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024) as bar:
-            for chunk in response.iter_content(2**20):
-                if first_byte is None:
-                    first_byte = time.perf_counter() - started
-                digest.update(chunk)
-                bar.update(len(chunk))
-        seconds = time.perf_counter() - started
-        ok = digest.hexdigest() == expected
-        print(
-            f"  {total / 2**20:.0f} MiB in {seconds:.2f} s ({total / 2**20 / seconds:.0f} MiB/s), "
-            f"first byte after {first_byte or 0:.3f} s, sha256 {'verified' if ok else 'MISMATCH'}"
-        )
-        return 0 if ok else 1
+        yield bar
     finally:
-        server.stop()
+        if bar is not None:
+            bar.close()
+
+
+def _fail(response: requests.Response) -> int:
+    detail = ""
+    if response.headers.get("Content-Type") == "application/json":
+        with contextlib.suppress(ValueError):
+            detail = f": {response.json().get('error', '')}"
+    hint = " (check the credentials: --option key=... or the backend's environment)"
+    print(
+        f"objstore: {response.status_code} {response.reason}{detail}"
+        f"{hint if response.status_code in (401, 403) else ''}",
+        file=sys.stderr,
+    )
+    return response.status_code // 100
+
+
+def _get(args: argparse.Namespace) -> int:
+    with _session(args.url, args).get(args.url, stream=True, timeout=args.timeout) as response:
+        if response.status_code >= 400:
+            return _fail(response)
+        size = int(response.headers.get("Content-Length") or 0) or None
+        out: IO[bytes] = open(args.output, "wb") if args.output else sys.stdout.buffer  # noqa: SIM115
+        try:
+            with _progress(size, args.url, args.quiet) as bar:
+                for chunk in response.iter_content(CHUNK):
+                    out.write(chunk)
+                    if bar is not None:
+                        bar.update(len(chunk))
+        finally:
+            if args.output:
+                out.close()
+    return 0
+
+
+def _head(args: argparse.Namespace) -> int:
+    response = _session(args.url, args).head(args.url, timeout=args.timeout)
+    if response.status_code >= 400:
+        return _fail(response)
+    for key, value in response.headers.items():
+        print(f"{key}: {value}")
+    return 0
+
+
+def _put(args: argparse.Namespace) -> int:
+    with open(args.file, "rb") as source:
+        size = source.seek(0, 2)
+        source.seek(0)
+        headers = {"Content-Type": args.content_type} if args.content_type else {}
+        with _progress(size, args.url, args.quiet) as bar:
+
+            def chunks() -> Iterator[bytes]:
+                while chunk := source.read(CHUNK):
+                    if bar is not None:
+                        bar.update(len(chunk))
+                    yield chunk
+
+            response = _session(args.url, args).put(
+                args.url, data=chunks(), headers=headers, timeout=args.timeout
+            )
+    if response.status_code >= 400:
+        return _fail(response)
+    print(f"{response.status_code} {response.reason} {args.url} {response.headers.get('ETag', '')}")
+    return 0
+
+
+def _ls(args: argparse.Namespace) -> int:
+    url = args.url if args.url.endswith("/") else args.url + "/"
+    response = _session(url, args).get(url, timeout=args.timeout)
+    if response.status_code >= 400:
+        return _fail(response)
+    for entry in response.json()["entries"]:
+        size = entry.get("size", "")
+        print(f"{entry.get('last_modified', ''):<24} {size!s:>12} {entry['name']}")
+    return 0
+
+
+def _rm(args: argparse.Namespace) -> int:
+    response = _session(args.url, args).delete(args.url, timeout=args.timeout)
+    if response.status_code >= 400:
+        return _fail(response)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from ._demo import demo
+
+    return demo(args.size_mib)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="objstore", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, help: str, run: Any, url: bool = True) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help)
+        sub.set_defaults(run=run)
+        if url:
+            sub.add_argument("--endpoint-url", help="the store's endpoint (storage option)")
+            sub.add_argument(
+                "--option",
+                type=_parse_option,
+                action="append",
+                default=[],
+                metavar="KEY=VALUE",
+                help="a storage option; repeatable",
+            )
+            sub.add_argument("--timeout", type=float, default=None, help="seconds")
+            sub.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+        return sub
+
+    get = command("get", "download an object (to stdout, or -o FILE)", _get)
+    get.add_argument("url")
+    get.add_argument("-o", "--output", help="write to this file instead of stdout")
+    command("head", "print an object's headers", _head).add_argument("url")
+    put = command("put", "upload a file", _put)
+    put.add_argument("file")
+    put.add_argument("url")
+    put.add_argument("--content-type", help="stored with the object")
+    command("ls", "list a prefix", _ls).add_argument("url")
+    command("rm", "delete an object", _rm).add_argument("url")
+    demo = command("demo", "fetch objects from an embedded S3 server", _demo, url=False)
+    demo.add_argument("--size-mib", type=int, default=64, help="size of the streamed object")
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``objstore`` console script."""
-    parser = argparse.ArgumentParser(prog="objstore", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    demo_parser = commands.add_parser("demo", help="fetch objects from an embedded S3 server")
-    demo_parser.add_argument("--size-mib", type=int, default=64, help="size of the streamed object")
-    args = parser.parse_args(argv)
-    if args.command == "demo":
-        return demo(args.size_mib)
-    parser.error(f"unknown command {args.command}")  # pragma: no cover - argparse refuses first
-    return 2  # pragma: no cover
+    args = _parser().parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except BackendNotInstalled as exc:
+        print(f"objstore: {exc}", file=sys.stderr)
+        return 3
+    except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema) as exc:
+        print(f"objstore: {exc}", file=sys.stderr)
+        return 2
+    except requests.exceptions.RequestException as exc:
+        print(f"objstore: {exc}", file=sys.stderr)
+        return 3
+    except OSError as exc:  # a local file that cannot be read or written
+        print(f"objstore: {exc}", file=sys.stderr)
+        return 1
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover
