@@ -132,7 +132,8 @@ def test_multi_mib_object_streams_in_constant_memory(store: Store) -> None:
 
     # Memory is held per chunk, not per object: six times the bytes, no more memory.
     assert large < 16 * 2**20, f"streaming 36 MiB peaked at {large} bytes"
-    assert large - small < 2 * 2**20, f"peak grew from {small} to {large} bytes with size"
+    # Buffers fill depending on timing, so allow a little: a per-object cost would be 30 MiB.
+    assert large - small < 4 * 2**20, f"peak grew from {small} to {large} bytes with size"
 
 
 # --- Ranges (RFC 9110 §14) ---------------------------------------------------------------
