@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
-import socket
 import sys
 import time
 
@@ -14,15 +12,9 @@ import requests
 
 from ._registry import SchemeRegistry
 from ._session import session as new_session
+from .testing import local_s3
 
 BUCKET = "objstore-demo"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _show(title: str, response: requests.Response, body: bool = True) -> None:
@@ -37,7 +29,7 @@ def _show(title: str, response: requests.Response, body: bool = True) -> None:
 def demo(size_mib: int) -> int:
     """Start an in-process S3 server, upload samples and fetch them through requests."""
     try:
-        from moto.server import ThreadedMotoServer
+        import moto.server  # noqa: F401 - the embedded server
         from tqdm import tqdm
     except ImportError as exc:
         print(
@@ -46,12 +38,7 @@ def demo(size_mib: int) -> int:
         )
         return 2
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
-    port = _free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
+    with local_s3() as endpoint:
         print(f"Embedded S3 server (moto) at {endpoint}")
         registry = SchemeRegistry()
         registry.register("s3", endpoint_url=endpoint, key="demo-key", secret="demo-secret")
@@ -96,5 +83,3 @@ def demo(size_mib: int) -> int:
             f"first byte after {first_byte or 0:.3f} s, sha256 {'verified' if ok else 'MISMATCH'}"
         )
         return 0 if ok else 1
-    finally:
-        server.stop()

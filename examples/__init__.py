@@ -1,0 +1,1 @@
+"""Runnable examples; the docs include them and the test suite runs them."""
