@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from urllib.parse import quote
@@ -107,9 +108,20 @@ class Backend:
         options = self.write_options(content_type)
         if getattr(fs, "local_file", False):  # keys have no folders to create; files do
             fs.makedirs(fs._parent(path), exist_ok=True)
+        body = iter(chunks)
+        first, size = [], 0
+        for chunk in body:
+            first.append(chunk)
+            size += len(chunk)
+            if size >= WRITE_BLOCK:
+                break
+        else:  # the whole body fits in one block: one request, nothing to clean up
+            fs.pipe_file(path, b"".join(first), **options)
+            fs.invalidate_cache(path)
+            return
         file = fs.open(path, "wb", autocommit=False, block_size=WRITE_BLOCK, **options)
         try:
-            for chunk in chunks:
+            for chunk in itertools.chain(first, body):
                 file.write(chunk)
             file.close()
             file.commit()

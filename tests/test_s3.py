@@ -214,3 +214,13 @@ def test_registry_prefix_routes_buckets_to_their_own_endpoint(
 
     assert session.get(f"s3://{s3_bucket}/routed.txt").content == b"routed"
     assert session.get(f"minio://{s3_bucket}/routed.txt").content == b"routed"
+
+
+def test_small_put_is_one_upload_request(proxy: RecordingProxy, s3_bucket: str) -> None:
+    session = objstore_adapter.session(s3_registry(proxy.endpoint))
+
+    response = session.put(f"s3://{s3_bucket}/small-put.json", data=b"{}")
+
+    assert response.status_code == 201
+    # Existence and preconditions, the upload itself, then the new ETag: no multipart dance.
+    assert [method for method, _ in proxy.requests] == ["HEAD", "PUT", "HEAD"]
