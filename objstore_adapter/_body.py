@@ -19,6 +19,10 @@ from urllib3.exceptions import IncompleteRead, ProtocolError, ReadTimeoutError
 
 from ._errors import BodySourceError, describe, outcome_for
 
+#: Reads smaller than this are served from one backend read of READ_BUFFER bytes.
+SMALL_READ = 64 * 1024
+READ_BUFFER = 2**20
+
 
 class ChunkSource(Protocol):
     """What a backend hands over for a body: ``read(n)`` up to n bytes, b"" at the end."""
@@ -28,15 +32,23 @@ class ChunkSource(Protocol):
     def close(self) -> None: ...
 
 
-class BodyReader(io.RawIOBase):
-    """A read-once, length-guarded file object over a backend's body."""
+class BodyReader(io.BufferedIOBase):
+    """A read-once, length-guarded file object over a backend's body.
+
+    Large reads go straight to the backend and hand its bytes on uncopied; small ones
+    (``iter_content()`` defaults to 1 byte, ``iter_lines()`` to 512) are served from one
+    buffered backend read of :data:`READ_BUFFER`, since each backend read may be a thread hop
+    or a request.
+    """
 
     def __init__(self, source: ChunkSource, length: int, url: str) -> None:
         super().__init__()
         self._source: ChunkSource | None = source
         self._length = length
-        self._remaining = length
+        self._remaining = length  # not yet read from the backend
         self._url = url
+        self._buffer = b""
+        self._offset = 0
         if length == 0:
             self._release()
 
@@ -46,20 +58,31 @@ class BodyReader(io.RawIOBase):
     def read(self, size: int | None = -1) -> bytes:
         if self.closed:
             raise ValueError("I/O operation on closed body")
-        if self._remaining <= 0 or size == 0:
+        if size is None or size < 0:
+            parts = [self._take(len(self._buffer))]
+            while self._remaining > 0:
+                parts.append(self._read_chunk(self._remaining))
+            return b"".join(parts)
+        if size == 0:
             return b""
-        want = self._remaining if size is None or size < 0 else min(size, self._remaining)
-        if size is not None and size >= 0:
-            return self._read_chunk(want)  # may be short, as RawIOBase.read allows
-        chunks = []
-        while self._remaining > 0:
-            chunks.append(self._read_chunk(self._remaining))
-        return b"".join(chunks)
+        if self._offset < len(self._buffer):
+            return self._take(size)
+        if self._remaining <= 0:
+            return b""
+        if size >= SMALL_READ:
+            return self._read_chunk(min(size, self._remaining))
+        self._buffer, self._offset = self._read_chunk(min(READ_BUFFER, self._remaining)), 0
+        return self._take(size)
 
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
+    read1 = read  # one backend read at most, as BufferedIOBase.read1 promises
+
+    def _take(self, size: int) -> bytes:
+        end = min(self._offset + size, len(self._buffer))
+        data = self._buffer[self._offset : end]
+        self._offset = end
+        if end == len(self._buffer):
+            self._buffer, self._offset = b"", 0
+        return data
 
     def _read_chunk(self, n: int) -> bytes:
         if self._source is None:
@@ -96,15 +119,9 @@ class BodyReader(io.RawIOBase):
             super().close()
 
 
-#: Backend reads are at least this big, however small the caller's reads (``iter_content()``
-#: defaults to 1 byte, ``.content`` to 10 KiB): each backend read may be a thread hop or a
-#: request.
-READ_BUFFER = 2**20
-
-
-def body_stream(source: ChunkSource, length: int, url: str) -> io.BufferedReader:
-    """A buffered, length-guarded stream over ``source``, for ``Response.raw``."""
-    return io.BufferedReader(BodyReader(source, length, url), buffer_size=READ_BUFFER)
+def body_stream(source: ChunkSource, length: int, url: str) -> BodyReader:
+    """A length-guarded stream over ``source``, for ``Response.raw``."""
+    return BodyReader(source, length, url)
 
 
 class _IteratorReader(io.RawIOBase):
