@@ -2,7 +2,7 @@
 
 Run from the repository root (needs the ``test`` extra: moto[server], s3fs, boto3)::
 
-    python benchmarks/bench_large.py --size-mib 256 --repeats 3
+    python benchmarks/bench_large.py [--size-mib 256] [--repeats 3] [--quick]
 
 moto's S3 server is started on a free local port, one object of ``--size-mib`` random bytes
 is uploaded, and every method reads the whole object and checks its sha256. Each run is
@@ -12,7 +12,8 @@ the client is built and warmed up (one HEAD) first, then the peak-RSS mark is re
 sample. The conda baseline builds its boto3 session and client inside the timed read, as
 conda did for every request. Throughput is in MB/s (10**6 bytes); TTFB is the time from
 starting the request to holding the first chunk. The median of each method is printed as
-a markdown table and every run is written to ``benchmarks/results/large.json``.
+a markdown table and every run is written to ``benchmarks/results/large.json``. ``--quick``
+reads a 16 MiB object instead.
 """
 
 from __future__ import annotations
@@ -22,27 +23,36 @@ import gc
 import hashlib
 import json
 import os
-import platform
 import resource
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-import requests
+from _common import (
+    CHUNK,
+    RESULTS_DIR,
+    MiB,
+    adapter_session,
+    boto3_client,
+    common_arguments,
+    machine,
+    machine_line,
+    markdown_table,
+    median,
+    moto_server,
+    progress,
+    s3fs_filesystem,
+    unique_bucket,
+    write_json,
+)
 
-KEY, SECRET, REGION = "AKIABENCHMARK0000001", "benchmark-secret", "us-east-1"
-CHUNK = 2**20
-RESULTS = Path(__file__).resolve().parent / "results" / "large.json"
+RESULTS = RESULTS_DIR / "large.json"
+QUICK_SIZE_MIB = 16
 Reader = Callable[[], Iterator[bytes]]
 
 
@@ -58,19 +68,8 @@ class Target:
         return f"{self.bucket}/{self.key}"
 
 
-def boto3_client(endpoint: str, session: Any = None) -> Any:
-    import boto3
-
-    creds = {"aws_access_key_id": KEY, "aws_secret_access_key": SECRET, "region_name": REGION}
-    return (session or boto3).client("s3", endpoint_url=endpoint, **creds)
-
-
 def setup_adapter(t: Target) -> Reader:
-    import objstore_adapter
-
-    registry = objstore_adapter.SchemeRegistry()
-    registry.register("s3", endpoint_url=t.endpoint, key=KEY, secret=SECRET)
-    session, url = objstore_adapter.session(registry), f"s3://{t.path}"
+    session, url = adapter_session(t.endpoint), f"s3://{t.path}"
     session.head(url).raise_for_status()
 
     def read() -> Iterator[bytes]:
@@ -82,10 +81,7 @@ def setup_adapter(t: Target) -> Reader:
 
 
 def setup_s3fs(t: Target, cat: bool) -> Reader:
-    import s3fs
-
-    options = {"endpoint_url": t.endpoint, "client_kwargs": {"region_name": REGION}}
-    fs = s3fs.S3FileSystem(key=KEY, secret=SECRET, **options)
+    fs = s3fs_filesystem(t.endpoint)
     fs.info(t.path)
 
     def read() -> Iterator[bytes]:
@@ -169,34 +165,6 @@ def run_one(method: str, t: Target) -> dict[str, Any]:
     }
 
 
-@contextmanager
-def moto_server() -> Iterator[str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = str(sock.getsockname()[1])
-    argv = [sys.executable, "-c", "from moto.server import main; main()", "-H", "127.0.0.1"]
-    env = {**os.environ, "AWS_DEFAULT_REGION": REGION}
-    out = subprocess.DEVNULL
-    process = subprocess.Popen([*argv, "-p", port], stdout=out, stderr=out, env=env)
-    endpoint, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 60
-    try:
-        while True:
-            with suppress(requests.RequestException):
-                requests.get(f"{endpoint}/moto-api/", timeout=1)
-                break
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"moto did not come up on {endpoint}")
-            time.sleep(0.1)
-        yield endpoint
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 def child(method: str, t: Target) -> dict[str, Any]:
     argv = [sys.executable, __file__, "--one", method, "--target", json.dumps(asdict(t))]
     out = subprocess.run(argv, check=True, stdout=subprocess.PIPE, text=True, timeout=1800)
@@ -204,21 +172,12 @@ def child(method: str, t: Target) -> dict[str, Any]:
     return result
 
 
-def machine() -> dict[str, Any]:
-    packages = ["fsspec", "s3fs", "boto3", "botocore", "aiobotocore", "moto", "requests"]
-    return {
-        "nproc": len(os.sched_getaffinity(0)),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        **{name: version(name) for name in packages},
-    }
-
-
 def benchmark(size_mib: int, repeats: int) -> dict[str, Any]:
+    info = {"size_mib": size_mib, "repeats": repeats, "machine": machine()}
     with moto_server() as endpoint:
-        data = os.urandom(size_mib * 2**20)
+        data = os.urandom(size_mib * MiB)
         key, sha256 = f"large-{size_mib}MiB.bin", hashlib.sha256(data).hexdigest()
-        t = Target(endpoint, f"bench-{uuid.uuid4().hex[:8]}", key, sha256)
+        t = Target(endpoint, unique_bucket("large"), key, sha256)
         client = boto3_client(endpoint)
         client.create_bucket(Bucket=t.bucket)
         client.put_object(Bucket=t.bucket, Key=t.key, Body=data)
@@ -228,58 +187,66 @@ def benchmark(size_mib: int, repeats: int) -> dict[str, Any]:
         for repeat in range(repeats):  # interleaved, so load on the shared machine is spread
             for name in METHODS:
                 runs[name].append(result := child(name, t))
-                print(f"run {repeat + 1}/{repeats} {name}: {json.dumps(result)}", file=sys.stderr)
-    size = size_mib * 2**20
-    median = statistics.median
+                progress(f"large: run {repeat + 1}/{repeats} {name}: {json.dumps(result)}")
+    size = size_mib * MiB
     summary = {
         name: {
-            "mb_per_s": median(size / r["seconds"] / 1e6 for r in rs),
-            "ttfb_s": median(r["ttfb"] for r in rs),
-            "peak_rss_growth_mib": median(r["peak_rss_growth_bytes"] for r in rs) / 2**20,
+            "mb_per_s": median([size / r["seconds"] / 1e6 for r in rs]),
+            "ttfb_s": median([r["ttfb"] for r in rs]),
+            "peak_rss_growth_mib": median([r["peak_rss_growth_bytes"] for r in rs]) / MiB,
             "all_sha_ok": all(r["sha_ok"] and r["bytes"] == size for r in rs),
         }
         for name, rs in runs.items()
     }
-    info = {"size_mib": size_mib, "repeats": repeats, "machine": machine()}
     return {**info, "summary": summary, "runs": runs}
 
 
-def table(results: dict[str, Any]) -> str:
+def markdown(results: dict[str, Any], with_machine: bool = True) -> str:
     summary = results["summary"]
     base = summary["adapter"]["mb_per_s"]
-    lines = [
-        "| method | median MB/s | median TTFB (s) | median peak RSS growth (MiB) | vs adapter |",
-        "|---|---:|---:|---:|---:|",
+    header = [
+        "method",
+        "median MB/s",
+        "median TTFB (s)",
+        "median peak RSS growth (MiB)",
+        "MB/s vs adapter",
     ]
+    rows = []
     for name, s in summary.items():
         label = METHODS[name][0] + ("" if s["all_sha_ok"] else " **(sha256 MISMATCH)**")
-        lines.append(
-            f"| {label} | {s['mb_per_s']:.1f} | {s['ttfb_s']:.3f} | "
-            f"{s['peak_rss_growth_mib']:.1f} | {s['mb_per_s'] / base:.2f}x |"
+        rows.append(
+            [
+                label,
+                f"{s['mb_per_s']:.1f}",
+                f"{s['ttfb_s']:.3f}",
+                f"{s['peak_rss_growth_mib']:.1f}",
+                f"{s['mb_per_s'] / base:.2f}x",
+            ]
         )
-    m = results["machine"]
-    versions = ", ".join(f"{k} {m[k]}" for k in ("fsspec", "s3fs", "boto3", "moto"))
-    lines.append(
-        f"\n{results['size_mib']} MiB object, {results['repeats']} repeat(s); "
-        f"nproc {m['nproc']}, Python {m['python']}; {versions}"
+    note = (
+        f"\n\nOne {results['size_mib']} MiB object on moto, read whole by each method; each "
+        f"read in a fresh child process; median of {results['repeats']} run(s). "
+        "MB/s = 10^6 bytes/s."
     )
-    return "\n".join(lines)
+    if with_machine:
+        note += f"\n\nMachine: {machine_line(results['machine'])}"
+    return markdown_table(header, rows) + note
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--size-mib", type=int, default=256)
-    parser.add_argument("--repeats", type=int, default=3)
+    common_arguments(parser, RESULTS)
+    parser.add_argument("--size-mib", type=int, help=f"default 256 ({QUICK_SIZE_MIB} quick)")
     parser.add_argument("--one", choices=METHODS, help=argparse.SUPPRESS)  # in a child
     parser.add_argument("--target", type=json.loads, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.one:
         print(json.dumps(run_one(args.one, Target(**args.target))))
         return
-    results = benchmark(args.size_mib, args.repeats)
-    print(table(results))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    size_mib = args.size_mib or (QUICK_SIZE_MIB if args.quick else 256)
+    results = benchmark(size_mib, args.repeats)
+    print(markdown(results))
+    write_json(args.output, results)
 
 
 if __name__ == "__main__":
