@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -113,3 +116,21 @@ def test_missing_backend_is_a_clear_message() -> None:
 
     assert result.returncode == 3
     assert "pip install 'objstore-adapter[gcs]'" in result.stderr
+
+
+def test_the_commands_in_the_cli_guide_run(
+    s3_client: Any, moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    guide = (Path(__file__).parents[1] / "docs/guides/cli.md").read_text()
+    block = guide.split("```sh\n", 1)[1].split("```", 1)[0]
+    lines = [line for line in block.splitlines() if line.startswith("objstore ")]
+    with contextlib.suppress(s3_client.exceptions.BucketAlreadyOwnedByYou):
+        s3_client.create_bucket(Bucket="bucket")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "report.pdf").write_bytes(b"%PDF-1.4 not really\n")
+
+    for line in lines:
+        argv = shlex.split(line)[1:]
+        if argv[0] != "demo":  # the demo has its own test
+            assert main([*argv, *_s3_options(moto_endpoint)]) == 0, line
+    assert (tmp_path / "copy.pdf").read_bytes() == (tmp_path / "report.pdf").read_bytes()
