@@ -26,7 +26,7 @@ def main(session: requests.Session, urls: list[str], workers: int = 2) -> dict[s
     """sha256 of every URL, computed on a local cluster of ``workers`` processes."""
     with (
         LocalCluster(
-            n_workers=workers, threads_per_worker=2, processes=True, dashboard_address=None
+            n_workers=workers, threads_per_worker=2, processes=True, dashboard_address=":0"
         ) as cluster,
         Client(cluster) as client,
     ):

@@ -23,6 +23,7 @@ from ._body import ChunkSource
 from ._http import ByteRange, Timeouts
 from ._info import ObjectInfo
 from ._listing import listing_entries
+from ._presigned import PresignedRefused, can_presign, open_presigned
 
 #: Block size for generic ``fs.open`` reads: big enough that a sequential read costs few
 #: backend requests, small enough to stay well inside the memory budget of one stream.
@@ -161,6 +162,10 @@ class S3Backend(Backend):
         timeouts: Timeouts,
         byte_range: ByteRange | None = None,
     ) -> tuple[ObjectInfo, ChunkSource]:
+        if can_presign(fs):
+            bucket, key, version = self._split(fs, path)
+            with contextlib.suppress(PresignedRefused):
+                return open_presigned(fs, bucket, key, version, timeouts, byte_range)
         extra = {"Range": f"bytes={byte_range.start}-{byte_range.end}"} if byte_range else {}
         response = self._call(fs, "get_object", path, timeouts, **extra)
         body = response["Body"]
@@ -173,10 +178,14 @@ class S3Backend(Backend):
         return {"ContentType": content_type}
 
     @staticmethod
-    def _call(fs: Any, method: str, path: str, timeouts: Timeouts, **extra: str) -> Any:
+    def _split(fs: Any, path: str) -> tuple[str, str, str | None]:
         bucket, key, version = fs.split_path(path)
         if not key:
             raise IsADirectoryError(path)
+        return bucket, key, version
+
+    def _call(self, fs: Any, method: str, path: str, timeouts: Timeouts, **extra: str) -> Any:
+        bucket, key, version = self._split(fs, path)
         kwargs = {"Bucket": bucket, "Key": key, **extra}
         if version:
             kwargs["VersionId"] = version

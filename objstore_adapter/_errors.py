@@ -63,6 +63,12 @@ EXCEPTION_TABLE: dict[str, Outcome] = {
     "azure.core.exceptions.ServiceRequestError": rex.ConnectionError,
     "azure.core.exceptions.ServiceResponseError": rex.ConnectionError,
     "builtins.ConnectionError": rex.ConnectionError,
+    # urllib3, for S3 bodies fetched through presigned URLs.
+    "urllib3.exceptions.NewConnectionError": rex.ConnectionError,  # a ConnectTimeoutError too
+    "urllib3.exceptions.ConnectTimeoutError": rex.ConnectTimeout,
+    "urllib3.exceptions.ReadTimeoutError": rex.ReadTimeout,
+    "urllib3.exceptions.ProtocolError": rex.ConnectionError,
+    "urllib3.exceptions.HTTPError": rex.ConnectionError,
 }
 
 #: Short, credential-free explanations for the JSON body of error responses.

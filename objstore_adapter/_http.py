@@ -66,11 +66,13 @@ class Timeouts:
     """The ``timeout=`` a caller gave requests, split the way the adapter uses it.
 
     ``request`` bounds everything up to the response headers (connecting included);
-    ``read`` bounds each wait for more body bytes. ``None`` waits forever, as requests does.
+    ``read`` bounds each wait for more body bytes, ``connect`` a connection where the adapter
+    connects itself. ``None`` waits forever, as requests does.
     """
 
     request: float | None = None
     read: float | None = None
+    connect: float | None = None
 
     @classmethod
     def from_requests(
@@ -93,7 +95,7 @@ class Timeouts:
         else:
             connect = read = float(timeout)
         request = None if connect is None or read is None else connect + read
-        return cls(request=request, read=read)
+        return cls(request=request, read=read, connect=connect)
 
 
 @dataclass(frozen=True)

@@ -45,11 +45,11 @@ def test_object_headers_leave_out_what_is_unknown() -> None:
 @pytest.mark.parametrize(
     ("given", "expected"),
     [
-        (None, Timeouts(None, None)),
-        (2, Timeouts(4.0, 2.0)),
-        ((1, 3), Timeouts(4, 3)),
-        ((None, 3), Timeouts(None, 3)),
-        (Urllib3Timeout(connect=1, read=2), Timeouts(3, 2)),
+        (None, Timeouts(None, None, None)),
+        (2, Timeouts(4.0, 2.0, 2.0)),
+        ((1, 3), Timeouts(4, 3, 1)),
+        ((None, 3), Timeouts(None, 3, None)),
+        (Urllib3Timeout(connect=1, read=2), Timeouts(3, 2, 1)),
     ],
 )
 def test_timeouts_accept_every_requests_form(given: Any, expected: Timeouts) -> None:

@@ -121,6 +121,13 @@ def test_unreachable_endpoint_raises_connection_error() -> None:
     with pytest.raises(requests.exceptions.ConnectionError) as caught:
         objstore_adapter.session(no_retries).get("s3://bucket/key")
     assert caught.value.request is not None
+    assert not isinstance(caught.value, requests.exceptions.Timeout), "refused is not a timeout"
+    seen: set[int] = set()
+    link: BaseException | None = caught.value
+    while link is not None:  # a cycle here makes tblib (Dask) recurse forever when pickling
+        assert id(link) not in seen, "the exception chain loops"
+        seen.add(id(link))
+        link = link.__cause__ or link.__context__
 
     started = time.monotonic()
     with pytest.raises(requests.exceptions.ConnectionError):

@@ -1,0 +1,145 @@
+"""S3 bodies read in the caller's own thread, through a presigned GET.
+
+s3fs speaks S3 through aiohttp on fsspec's event-loop thread, so a streamed body crosses
+threads for every chunk and the two threads take turns. Signing a GetObject URL with s3fs's
+own client (local work, no request) and fetching it with urllib3 in the calling thread reads
+the socket where the bytes are consumed, as boto3 does: still one request per GET.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from typing import Any
+
+import urllib3
+from fsspec.asyn import sync
+from fsspec.spec import AbstractFileSystem
+from urllib3.exceptions import MaxRetryError
+
+from . import _info
+from ._http import ByteRange, Timeouts
+from ._info import ObjectInfo
+
+#: Signed URLs live only as long as one request needs them to.
+EXPIRES_SECONDS = 900
+
+_pools: weakref.WeakKeyDictionary[AbstractFileSystem, urllib3.PoolManager] = (
+    weakref.WeakKeyDictionary()
+)
+_pools_lock = threading.Lock()
+
+
+def can_presign(fs: Any) -> bool:
+    """True when a presigned GET asks exactly what ``get_object`` would.
+
+    Extra request parameters (SSE-C keys, requester-pays) and proxies would have to travel as
+    signed headers or through botocore's own transport: those filesystems keep the s3fs path.
+    """
+    config = getattr(fs, "config_kwargs", None) or {}
+    return not (
+        getattr(fs, "s3_additional_kwargs", None)
+        or getattr(fs, "requester_pays", False)
+        or config.get("proxies")
+    )
+
+
+def _pool(fs: Any) -> urllib3.PoolManager:
+    pool = _pools.get(fs)
+    if pool is None:
+        with _pools_lock:
+            pool = _pools.get(fs)
+            if pool is None:
+                verify = (getattr(fs, "client_kwargs", None) or {}).get("verify", True)
+                tls: dict[str, Any] = {"cert_reqs": "CERT_REQUIRED" if verify else "CERT_NONE"}
+                if isinstance(verify, str):
+                    tls["ca_certs"] = verify
+                pool = _pools[fs] = urllib3.PoolManager(maxsize=32, **tls)
+    return pool
+
+
+async def _sign(fs: Any, bucket: str, key: str, version: str | None) -> str:
+    await fs.set_session()
+    client = await fs.get_s3(bucket)
+    params = {"Bucket": bucket, "Key": key}
+    if version:
+        params["VersionId"] = version
+    url: str = await client.generate_presigned_url(
+        "get_object", Params=params, ExpiresIn=EXPIRES_SECONDS
+    )
+    return url
+
+
+class PresignedRefused(Exception):
+    """The store answered a presigned GET with an error other than 404/403 (a 5xx, or an
+    emulator that does not take query-string auth): worth one more try through s3fs, whose
+    botocore client retries and reports S3's errors precisely."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"presigned GET answered {status}")
+        self.status = status
+
+
+class PresignedBody:
+    """A urllib3 response body, read in the caller's thread."""
+
+    def __init__(self, response: urllib3.BaseHTTPResponse) -> None:
+        self._response = response
+
+    def read(self, n: int) -> bytes:
+        data: bytes = self._response.read(n, decode_content=False)
+        return data
+
+    def close(self) -> None:
+        if self._response.length_remaining:  # unread bytes: this connection cannot be reused
+            self._response.close()
+        self._response.release_conn()
+
+
+def open_presigned(
+    fs: Any,
+    bucket: str,
+    key: str,
+    version: str | None,
+    timeouts: Timeouts,
+    byte_range: ByteRange | None,
+) -> tuple[ObjectInfo, PresignedBody]:
+    """GetObject through a presigned URL: the object's metadata and its streaming body."""
+    url = sync(fs.loop, _sign, fs, bucket, key, version, timeout=timeouts.request)
+    headers = {"Range": f"bytes={byte_range.start}-{byte_range.end}"} if byte_range else {}
+    failure: BaseException | None = None
+    try:
+        response = _pool(fs).request(
+            "GET",
+            url,
+            headers=headers,
+            preload_content=False,
+            decode_content=False,
+            redirect=False,
+            retries=urllib3.Retry(
+                total=2, connect=2, read=0, status=0, redirect=0, backoff_factor=0.1
+            ),
+            timeout=urllib3.Timeout(connect=timeouts.connect, read=timeouts.read),
+        )
+    except MaxRetryError as exc:  # report what failed, not that retrying did
+        failure = exc.reason or exc
+    if failure is not None:
+        # Raised outside the except block: chaining it to the MaxRetryError that holds it
+        # would make a cycle, which exception pickling (tblib, Dask) recurses on forever.
+        raise failure
+    if response.status >= 300:
+        response.read()
+        response.release_conn()
+        if response.status == 404:
+            raise FileNotFoundError(f"{bucket}/{key}")
+        if response.status in (401, 403):
+            raise PermissionError(f"{bucket}/{key}")
+        raise PresignedRefused(response.status)
+    fields = response.headers
+    info = ObjectInfo(
+        size=_info.total_size(fields.get("Content-Range"), fields.get("Content-Length")),
+        content_type=_info.stored_type(fields.get("Content-Type")),
+        last_modified=_info.to_datetime(fields.get("Last-Modified")),
+        etag=_info.quote_etag(fields.get("ETag")),
+    )
+    return info, PresignedBody(response)
