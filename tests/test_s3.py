@@ -231,3 +231,37 @@ def test_small_put_is_one_upload_request(proxy: RecordingProxy, s3_bucket: str) 
     assert response.status_code == 201
     # Existence and preconditions, the upload itself, then the new ETag: no multipart dance.
     assert [method for method, _ in proxy.requests] == ["HEAD", "PUT", "HEAD"]
+
+
+def _digests(session: requests.Session, url: str, count: int) -> list[str]:
+    return [hashlib.sha256(session.get(url).content).hexdigest() for _ in range(count)]
+
+
+def _report_digests(session: requests.Session, url: str, out: Any) -> None:
+    out.put(_digests(session, url, 20))
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_forked_children_use_their_own_connections(s3_store: Any) -> None:
+    data = os.urandom(256 * 1024)
+    s3_store.write("forked.bin", data, None)
+    url = s3_store.url("forked.bin")
+    expected = hashlib.sha256(data).hexdigest()
+    assert _digests(s3_store.session, url, 2) == [expected] * 2  # the parent's pool is warm
+
+    # Forked, not pickled: the children inherit the very session, pools and filesystems.
+    context = multiprocessing.get_context("fork")
+    out = context.Queue()
+    children = [
+        context.Process(target=_report_digests, args=(s3_store.session, url, out)) for _ in range(2)
+    ]
+    for child in children:
+        child.start()
+    parent = _digests(s3_store.session, url, 20)  # at the same time, in the parent
+    results = [out.get(timeout=120) for _ in children]
+    for child in children:
+        child.join(30)
+
+    assert parent == [expected] * 20
+    assert results == [[expected] * 20] * 2
+    assert [child.exitcode for child in children] == [0, 0]
