@@ -69,6 +69,17 @@ class Backend:
         file.seek(byte_range.start)
         return info, file
 
+    def open_range(
+        self, fs: AbstractFileSystem, path: str, timeouts: Timeouts, start: int, end: int | None
+    ) -> tuple[ObjectInfo, ChunkSource, ByteRange] | None:
+        """One request for ``bytes=start-[end]`` where the store resolves the range itself.
+
+        Returns the metadata, the body and the range served, or ``None`` when the backend
+        cannot (or the store would not) answer that way; then the caller reads the metadata
+        and asks :meth:`open` for an absolute range.
+        """
+        return None
+
     def list(self, fs: AbstractFileSystem, path: str, timeouts: Timeouts) -> list[dict[str, Any]]:
         """Listing entries for what lies directly under the prefix ``path``."""
         fs.invalidate_cache(path)  # a listing must see writes made by anyone since the last
@@ -164,8 +175,10 @@ class S3Backend(Backend):
     ) -> tuple[ObjectInfo, ChunkSource]:
         if can_presign(fs):
             bucket, key, version = self._split(fs, path)
+            header = f"bytes={byte_range.start}-{byte_range.end}" if byte_range else None
             with contextlib.suppress(PresignedRefused):
-                return open_presigned(fs, bucket, key, version, timeouts, byte_range)
+                info, body, _ = open_presigned(fs, bucket, key, version, timeouts, header)
+                return info, body
         extra = {"Range": f"bytes={byte_range.start}-{byte_range.end}"} if byte_range else {}
         response = self._call(fs, "get_object", path, timeouts, **extra)
         body = response["Body"]
@@ -173,6 +186,22 @@ class S3Backend(Backend):
         return _info.from_s3_response(response), LoopBody(
             fs.loop, body.read, body.aclose, timeouts.read
         )
+
+    def open_range(
+        self, fs: AbstractFileSystem, path: str, timeouts: Timeouts, start: int, end: int | None
+    ) -> tuple[ObjectInfo, ChunkSource, ByteRange] | None:
+        if not can_presign(fs):
+            return None
+        bucket, key, version = self._split(fs, path)
+        header = f"bytes={start}-{'' if end is None else end}"
+        try:
+            info, body, served = open_presigned(fs, bucket, key, version, timeouts, header)
+        except PresignedRefused:  # 416 among others: the careful path answers it
+            return None
+        if served is None:  # the whole object came back: let the careful path decide
+            body.close()
+            return None
+        return info, body, served
 
     def write_options(self, content_type: str) -> dict[str, Any]:
         return {"ContentType": content_type}

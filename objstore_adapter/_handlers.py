@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import requests
 
 from ._backends import Backend, backend_for
-from ._body import body_stream, request_chunks
+from ._body import ChunkSource, body_stream, request_chunks
 from ._errors import STATUS_MESSAGES
 from ._http import (
     CONDITIONAL_HEADERS,
@@ -25,6 +25,7 @@ from ._http import (
     http_date,
     object_headers,
     parse_range,
+    parse_simple_range,
     precondition_status,
     range_applies,
     reason,
@@ -83,8 +84,15 @@ def get_object(target: Target, request: requests.PreparedRequest, timeouts: Time
         return list_prefix(target, request, timeouts)
     backend = backend_for(target.fs)
     headers = request.headers
+    conditional = "If-Range" in headers or any(name in headers for name in CONDITIONAL_HEADERS)
+    simple = None if conditional else parse_simple_range(headers.get("Range"))
+    if simple is not None:  # let the store resolve the range: one request, not two
+        opened = backend.open_range(target.fs, target.path, timeouts, *simple)
+        if opened is not None:
+            info, source, served = opened
+            return _ranged_reply(target, info, source, served)
     byte_range: ByteRange | None = None
-    if "Range" in headers or any(name in headers for name in CONDITIONAL_HEADERS):
+    if "Range" in headers or conditional:
         info = backend.stat(target.fs, target.path, timeouts)
         if info.is_dir:
             raise IsADirectoryError(target.path)
@@ -99,12 +107,19 @@ def get_object(target: Target, request: requests.PreparedRequest, timeouts: Time
         if isinstance(wanted, ByteRange) and wanted.length < info.size:
             byte_range = wanted
     info, source = backend.open(target.fs, target.path, timeouts, byte_range)
-    reply_headers = object_headers(info, target.path)
-    if byte_range is None:
-        return Reply(200, reply_headers, body_stream(source, info.size, target.url))
-    reply_headers["Content-Length"] = str(byte_range.length)
-    reply_headers["Content-Range"] = byte_range.content_range(info.size)
-    return Reply(206, reply_headers, body_stream(source, byte_range.length, target.url))
+    return _ranged_reply(target, info, source, byte_range)
+
+
+def _ranged_reply(
+    target: Target, info: ObjectInfo, source: ChunkSource, served: ByteRange | None
+) -> Reply:
+    """200 with the whole object, or 206 with the ``served`` slice of it."""
+    headers = object_headers(info, target.path)
+    if served is None or served.length >= info.size:
+        return Reply(200, headers, body_stream(source, info.size, target.url))
+    headers["Content-Length"] = str(served.length)
+    headers["Content-Range"] = served.content_range(info.size)
+    return Reply(206, headers, body_stream(source, served.length, target.url))
 
 
 def head_object(target: Target, request: requests.PreparedRequest, timeouts: Timeouts) -> Reply:

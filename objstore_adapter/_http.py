@@ -150,6 +150,23 @@ def parse_range(header: str | None, size: int) -> ByteRange | str | None:
     return ByteRange(start, end)
 
 
+def parse_simple_range(header: str | None) -> tuple[int, int | None] | None:
+    """``bytes=a-b`` or ``bytes=a-`` as ``(a, b or None)``: a range a store can resolve
+    without the size. Anything else (suffixes, lists, malformed) is ``None``."""
+    if not header:
+        return None
+    unit, _, spec = header.partition("=")
+    first, dash, last = spec.strip().partition("-")
+    first, last = first.strip(), last.strip()
+    if unit.strip().lower() != "bytes" or not dash or not first.isdigit():
+        return None
+    if last == "":
+        return int(first), None
+    if not last.isdigit() or int(last) < int(first):
+        return None
+    return int(first), int(last)
+
+
 def _etags(header: str) -> list[str]:
     return [tag.strip() for tag in header.split(",") if tag.strip()]
 

@@ -102,11 +102,12 @@ def open_presigned(
     key: str,
     version: str | None,
     timeouts: Timeouts,
-    byte_range: ByteRange | None,
-) -> tuple[ObjectInfo, PresignedBody]:
-    """GetObject through a presigned URL: the object's metadata and its streaming body."""
+    range_header: str | None,
+) -> tuple[ObjectInfo, PresignedBody, ByteRange | None]:
+    """GetObject through a presigned URL: the object's metadata, its streaming body, and the
+    range served (``None``: the whole object)."""
     url = sync(fs.loop, _sign, fs, bucket, key, version, timeout=timeouts.request)
-    headers = {"Range": f"bytes={byte_range.start}-{byte_range.end}"} if byte_range else {}
+    headers = {"Range": range_header} if range_header else {}
     failure: BaseException | None = None
     try:
         response = _pool(fs).request(
@@ -142,4 +143,16 @@ def open_presigned(
         last_modified=_info.to_datetime(fields.get("Last-Modified")),
         etag=_info.quote_etag(fields.get("ETag")),
     )
-    return info, PresignedBody(response)
+    served = _served_range(fields.get("Content-Range")) if response.status == 206 else None
+    return info, PresignedBody(response), served
+
+
+def _served_range(content_range: str | None) -> ByteRange | None:
+    """``bytes a-b/size`` → ByteRange(a, b)."""
+    if not content_range or not content_range.startswith("bytes "):
+        return None
+    span = content_range[len("bytes ") :].split("/", 1)[0]
+    first, _, last = span.partition("-")
+    if not (first.isdigit() and last.isdigit()):
+        return None
+    return ByteRange(int(first), int(last))

@@ -51,3 +51,23 @@ def test_ranged_get_fetches_only_the_range(
     assert [method for method, _ in proxy.requests] == ["HEAD", "GET"]
     # The suffix was resolved against the size: the store is asked for 10 bytes, no more.
     assert proxy.request_headers[1]["Range"] == "bytes=99990-99999"
+
+
+def test_plain_range_is_one_request(proxy: RecordingProxy, s3_client: Any, s3_bucket: str) -> None:
+    s3_client.put_object(Bucket=s3_bucket, Key="ranged/plain.bin", Body=bytes(range(200)))
+    session = objstore_adapter.session(s3_registry(proxy.endpoint))
+    url = f"s3://{s3_bucket}/ranged/plain.bin"
+
+    response = session.get(url, headers={"Range": "bytes=10-19"})
+
+    assert response.status_code == 206
+    assert response.content == bytes(range(10, 20))
+    assert response.headers["Content-Range"] == "bytes 10-19/200"
+    # The store resolves a plain range itself: one GET, no metadata request first.
+    assert [method for method, _ in proxy.requests] == ["GET"]
+    assert proxy.request_headers[0]["Range"] == "bytes=10-19"
+
+    # An unsatisfiable one still answers 416 with the size, from the object's metadata.
+    beyond = session.get(url, headers={"Range": "bytes=500-"})
+    assert beyond.status_code == 416
+    assert beyond.headers["Content-Range"] == "bytes */200"
