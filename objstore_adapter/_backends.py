@@ -144,6 +144,14 @@ class Backend:
             fs.invalidate_cache(path)
 
 
+def _bucket_key(fs: Any, path: str) -> tuple[str, str, str | None]:
+    """Bucket (or container), key and version of a cloud path; a bucket alone is no object."""
+    bucket, key, version = fs.split_path(path)
+    if not key:
+        raise IsADirectoryError(path)
+    return bucket, key, version
+
+
 def _abandon(file: Any) -> None:
     """Throw away an unfinished upload without committing any of it."""
     if isinstance(file, AbstractBufferedFile):
@@ -174,7 +182,7 @@ class S3Backend(Backend):
         byte_range: ByteRange | None = None,
     ) -> tuple[ObjectInfo, ChunkSource]:
         if can_presign(fs):
-            bucket, key, version = self._split(fs, path)
+            bucket, key, version = _bucket_key(fs, path)
             header = f"bytes={byte_range.start}-{byte_range.end}" if byte_range else None
             with contextlib.suppress(PresignedRefused):
                 info, body, _ = open_presigned(fs, bucket, key, version, timeouts, header)
@@ -192,7 +200,7 @@ class S3Backend(Backend):
     ) -> tuple[ObjectInfo, ChunkSource, ByteRange] | None:
         if not can_presign(fs):
             return None
-        bucket, key, version = self._split(fs, path)
+        bucket, key, version = _bucket_key(fs, path)
         header = f"bytes={start}-{'' if end is None else end}"
         try:
             info, body, served = open_presigned(fs, bucket, key, version, timeouts, header)
@@ -206,15 +214,8 @@ class S3Backend(Backend):
     def write_options(self, content_type: str) -> dict[str, Any]:
         return {"ContentType": content_type}
 
-    @staticmethod
-    def _split(fs: Any, path: str) -> tuple[str, str, str | None]:
-        bucket, key, version = fs.split_path(path)
-        if not key:
-            raise IsADirectoryError(path)
-        return bucket, key, version
-
     def _call(self, fs: Any, method: str, path: str, timeouts: Timeouts, **extra: str) -> Any:
-        bucket, key, version = self._split(fs, path)
+        bucket, key, version = _bucket_key(fs, path)
         kwargs = {"Bucket": bucket, "Key": key, **extra}
         if version:
             kwargs["VersionId"] = version
@@ -229,7 +230,7 @@ class GCSBackend(Backend):
     """
 
     def stat(self, fs: AbstractFileSystem, path: str, timeouts: Timeouts) -> ObjectInfo:
-        bucket, key, generation = self._split(fs, path)
+        bucket, key, generation = _bucket_key(fs, path)
         url = f"{fs._location}/storage/v1/b/{quote(bucket, safe='')}/o/{quote(key, safe='')}"
         if generation:
             url += f"?generation={generation}"
@@ -244,7 +245,7 @@ class GCSBackend(Backend):
         timeouts: Timeouts,
         byte_range: ByteRange | None = None,
     ) -> tuple[ObjectInfo, ChunkSource]:
-        self._split(fs, path)
+        _bucket_key(fs, path)
         extra = {"Range": f"bytes={byte_range.start}-{byte_range.end}"} if byte_range else {}
         response = sync(fs.loop, _gcs_get, fs, fs.url(path), path, extra, timeout=timeouts.request)
         _widen_read_buffer(response)
@@ -260,13 +261,6 @@ class GCSBackend(Backend):
 
     def write_options(self, content_type: str) -> dict[str, Any]:
         return {"content_type": content_type}
-
-    @staticmethod
-    def _split(fs: Any, path: str) -> tuple[str, str, str | None]:
-        bucket, key, generation = fs.split_path(path)
-        if not key:
-            raise IsADirectoryError(path)
-        return bucket, key, generation
 
 
 async def _gcs_get(fs: Any, url: str, path: str, headers: dict[str, str] | None = None) -> Any:
@@ -345,9 +339,7 @@ class AzureBackend(Backend):
 
     @staticmethod
     def _blob_client(fs: Any, path: str) -> Any:
-        container, blob, version = fs.split_path(path)
-        if not blob:
-            raise IsADirectoryError(path)
+        container, blob, version = _bucket_key(fs, path)
         return fs.service_client.get_blob_client(container, blob, version_id=version)
 
 
