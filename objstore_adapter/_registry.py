@@ -21,6 +21,7 @@ from fsspec.spec import AbstractFileSystem
 from requests.exceptions import InvalidSchema, InvalidURL
 
 from ._errors import BackendNotInstalled
+from ._fileurl import local_path, within
 
 #: Cloud schemes served out of the box. Local ones (file, memory) must be registered.
 DEFAULT_SCHEMES: Mapping[str, str] = {
@@ -88,6 +89,15 @@ class Route:
     def matches(self, url: str) -> bool:
         if "://" not in self.prefix:
             return url.split("://", 1)[0].lower() == self.prefix
+        if _serves_files(self):
+            # Compare decoded paths: file:///srv/a%20b/, file://localhost/srv/a b/ and
+            # Path("/srv/a b").as_uri() all name the same directory.
+            if url.split("://", 1)[0].lower() != self.scheme:
+                return False
+            try:
+                return within(local_path(url), local_path(self.prefix))
+            except InvalidURL:
+                return False
         if not url.startswith(self.prefix):
             return False
         # "s3://bucket" must not claim "s3://bucket2/key".
@@ -96,6 +106,25 @@ class Route:
             or len(url) == len(self.prefix)
             or (url[len(self.prefix)] == "/")
         )
+
+
+#: fsspec protocols of the local filesystem, whose paths are decoded like file:// URLs.
+_LOCAL_FILE_PROTOCOLS = frozenset({"file", "local"})
+
+
+def _serves_files(route: Route) -> bool:
+    """True for a route whose URLs name local files: they follow RFC 8089, not key rules."""
+    return route.scheme == "file" or route.protocol in _LOCAL_FILE_PROTOCOLS
+
+
+def _specificity(route: Route) -> tuple[int, int]:
+    """Which matching route wins: any prefix over a bare scheme, then the longest prefix,
+    measured on the decoded path for file routes (spelling must not decide)."""
+    if "://" not in route.prefix:
+        return (0, len(route.prefix))
+    if _serves_files(route):
+        return (1, len(local_path(route.prefix)))
+    return (1, len(route.prefix))
 
 
 @dataclass(frozen=True)
@@ -186,16 +215,24 @@ class SchemeRegistry:
         """The route with the longest prefix matching ``url``.
 
         Raises:
-            requests.exceptions.InvalidSchema: no route serves the URL's scheme.
+            requests.exceptions.InvalidSchema: no route serves the URL's scheme, or the URL
+                lies outside every prefix registered for it.
         """
         matches = [route for route in self._routes.values() if route.matches(url)]
         if not matches:
             scheme = url.split("://", 1)[0] if "://" in url else url
+            prefixes = sorted(p for p, r in self._routes.items() if r.scheme == scheme.lower())
+            if prefixes:
+                # Only prefixes serve this scheme: name them, and never suggest widening them.
+                raise InvalidSchema(
+                    f"{url!r} is outside every prefix registered for {scheme}:// URLs: "
+                    f"{', '.join(prefixes)}"
+                )
             raise InvalidSchema(
                 f"No object store registered for {scheme!r} URLs; known schemes: "
                 f"{', '.join(self.schemes())}. Use SchemeRegistry.register({scheme!r}, ...)."
             )
-        return max(matches, key=lambda route: len(route.prefix))
+        return max(matches, key=_specificity)
 
     def filesystem(self, route: Route) -> AbstractFileSystem:
         """The filesystem serving ``route``, built on first use and then shared."""
@@ -214,13 +251,23 @@ class SchemeRegistry:
     def resolve(self, url: str) -> Target:
         """Resolve ``url`` to the filesystem and backend path that serve it.
 
+        Object-store keys are taken literally; ``file://`` paths (and those of any scheme
+        served by the local filesystem) are percent-decoded, as RFC 8089 has it.
+
         Raises:
             requests.exceptions.InvalidSchema: no route for the URL's scheme.
-            requests.exceptions.InvalidURL: the URL names no bucket or container.
+            requests.exceptions.InvalidURL: the URL names no bucket or container, or a file
+                URL names another host or a segment that is refused.
             BackendNotInstalled: the backend package for the route is missing.
         """
         if "://" not in url:
             raise InvalidURL(f"{url!r} is not a URL with a scheme (like s3://bucket/key)")
+        scheme = url.split("://", 1)[0].lower()
+        serves_files = any(
+            _serves_files(route) for route in self._routes.values() if route.scheme == scheme
+        )
+        # Checked before routing: a refused host is an invalid URL, not one outside a root.
+        file_path = local_path(url) if serves_files else None
         route = self.route_for(url)
         fs = self.filesystem(route)
         rest = url.split("://", 1)[1]
@@ -228,6 +275,8 @@ class SchemeRegistry:
             # Clients and local paths resolve dot segments: they could leave a registered
             # prefix (or the directory a file:// route was given) for a sibling.
             raise InvalidURL(f"{url!r}: '.' and '..' path segments are refused")
+        if file_path is not None:
+            return Target(url=url, fs=fs, path=fs._strip_protocol(file_path), route=route)
         if not fs.root_marker and (not rest or rest.startswith("/")):
             raise InvalidURL(
                 f"{url!r} names no bucket or container: use {route.scheme}://BUCKET/KEY"

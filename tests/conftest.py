@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -149,9 +150,11 @@ class Store:
     registry: SchemeRegistry
     base: str  # URL prefix unique to the test, without a trailing slash
     write: Callable[[str, bytes, str | None], None]  # key, data, content type; not via adapter
+    # file:// paths are percent-decoded (RFC 8089): a key is written encoded, as as_uri() does.
+    encode_keys: bool = False
 
     def url(self, key: str) -> str:
-        return f"{self.base}/{key}"
+        return f"{self.base}/{urllib.parse.quote(key) if self.encode_keys else key}"
 
 
 @pytest.fixture
@@ -327,7 +330,8 @@ def file_store(tmp_path: Path) -> Store:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
 
-    return Store("file", objstore_adapter.session(registry), registry, f"file://{tmp_path}", write)
+    session = objstore_adapter.session(registry)
+    return Store("file", session, registry, tmp_path.as_uri(), write, encode_keys=True)
 
 
 BACKENDS = ["s3", "gs", "az", "memory", "file"]

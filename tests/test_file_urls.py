@@ -1,0 +1,180 @@
+"""file:// URLs follow RFC 8089: local hosts only, percent-decoded paths, roots matched decoded."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import requests
+
+import objstore_adapter
+from objstore_adapter import SchemeRegistry
+
+#: File names that need percent-encoding in a URL, and one that is not valid UTF-8.
+FUNNY_NAMES = [
+    "spa ces.txt",
+    "per%cent.txt",
+    "%2F-literally.txt",
+    "hash#tag.txt",
+    "ques?tion.txt",
+    "plus+semi;colon&amp=.txt",
+    "日本語 é.txt",
+    os.fsdecode(b"latin1-caf\xe9.txt"),
+]
+
+
+def _file_session(*prefixes: str) -> requests.Session:
+    registry = SchemeRegistry()
+    for prefix in prefixes:
+        registry.register(prefix, protocol="file")
+    return objstore_adapter.session(registry)
+
+
+@pytest.mark.parametrize("name", FUNNY_NAMES)
+def test_as_uri_round_trips_every_file_name(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(b"funny")
+    session = _file_session("file")
+
+    assert session.get(path.as_uri()).content == b"funny"
+    assert session.head(path.as_uri()).headers["Content-Length"] == "5"
+    written = tmp_path / f"new {name}"
+    assert session.put(written.as_uri(), data=b"put").status_code == 201
+    assert written.read_bytes() == b"put"
+    assert session.delete(written.as_uri()).status_code == 204
+    assert not written.exists()
+
+
+def test_localhost_is_this_machine(tmp_path: Path) -> None:
+    (tmp_path / "a b.txt").write_bytes(b"local")
+    session = _file_session("file")
+    path = (tmp_path / "a b.txt").as_uri().removeprefix("file://")
+
+    assert session.get(f"file://localhost{path}").content == b"local"
+    assert session.get(f"file://LocalHost{path}").content == b"local"
+    # A query or fragment is not part of the path (as urllib and requests-file read it).
+    assert session.get(f"file://{path}?download=1#top").content == b"local"
+
+
+@pytest.mark.parametrize(
+    "authority",
+    ["example.com", "localhost:8080", "user@localhost", "user:pw@localhost", "127.0.0.1", "~"],
+)
+def test_other_hosts_are_refused(tmp_path: Path, authority: str) -> None:
+    (tmp_path / "x.txt").write_bytes(b"x")
+    session = _file_session("file")
+
+    with pytest.raises(requests.exceptions.InvalidURL, match="name files on this machine") as err:
+        session.get(f"file://{authority}{tmp_path}/x.txt")
+    assert "pw" not in str(err.value)
+
+
+def test_a_host_is_never_a_path_relative_to_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "secret.txt").write_bytes(b"relative secret")
+    monkeypatch.chdir(tmp_path)
+    session = _file_session("file")
+
+    for url in ("file://etc/secret.txt", "file://etc/", "file://etc"):
+        with pytest.raises(requests.exceptions.InvalidURL):
+            session.get(url)
+    with pytest.raises(requests.exceptions.InvalidURL, match="names no path"):
+        session.get("file://localhost")
+
+
+@pytest.mark.parametrize(
+    "segment", ["%2e%2e", "%2E%2e", ".%2e", "%2e", "%2E", "x%2F..%2Foutside.txt", "a%00b"]
+)
+def test_encoded_dots_separators_and_nul_are_refused_before_any_io(
+    tmp_path: Path, segment: str
+) -> None:
+    root = tmp_path / "root"
+    (root / "x").mkdir(parents=True)
+    (tmp_path / "outside.txt").write_bytes(b"outside")
+    session = _file_session(root.as_uri() + "/")
+
+    for method in ("GET", "HEAD", "PUT", "DELETE"):
+        with pytest.raises(requests.exceptions.InvalidURL, match=r"refused|separator"):
+            session.request(method, f"{root.as_uri()}/{segment}/outside.txt", data=b"w")
+    assert (tmp_path / "outside.txt").read_bytes() == b"outside"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["outside.txt", "root"]
+
+
+def test_an_encoded_separator_never_reaches_the_file_it_spells(tmp_path: Path) -> None:
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "dir" / "inner.txt").write_bytes(b"inner")
+    session = _file_session("file")
+
+    with pytest.raises(requests.exceptions.InvalidURL, match="separator"):
+        session.get(f"{tmp_path.as_uri()}/dir%2Finner.txt")
+
+
+def test_roots_match_on_the_decoded_path(tmp_path: Path) -> None:
+    root = tmp_path / "my data é"
+    root.mkdir()
+    (root / "a b.txt").write_bytes(b"inside")
+    session = _file_session(root.as_uri() + "/")
+
+    decoded = f"{tmp_path}/my data é"
+    for url in (
+        (root / "a b.txt").as_uri(),
+        f"file://{decoded}/a b.txt",
+        f"file://localhost{decoded}/a%20b.txt",
+        f"file:///{decoded}//a%20b.txt",  # repeated slashes name the same file
+    ):
+        assert session.get(url).content == b"inside", url
+    assert session.get(f"file://{decoded}/").json()["entries"][0]["name"] == "a b.txt"
+
+
+def test_a_root_spelled_with_localhost_or_raw_serves_as_uri_urls(tmp_path: Path) -> None:
+    root = tmp_path / "sp ace"
+    root.mkdir()
+    (root / "f.txt").write_bytes(b"f")
+
+    assert _file_session(f"file://localhost{root}/").get((root / "f.txt").as_uri()).text == "f"
+    assert _file_session(f"file://{root}").get((root / "f.txt").as_uri()).text == "f"
+
+
+def test_the_most_specific_root_wins_however_spelled(tmp_path: Path) -> None:
+    registry = SchemeRegistry()
+    outer = f"file://localhost{tmp_path}/"  # the longer string, but the shorter path
+    inner = f"file://{tmp_path}/in/"
+    registry.register(outer, protocol="file")
+    registry.register(inner, protocol="file")
+
+    assert registry.route_for(f"file://{tmp_path}/in/x.txt").prefix == inner
+    assert registry.route_for(f"{tmp_path.as_uri()}/in/x.txt").prefix == inner
+    assert registry.route_for(f"file://{tmp_path}/out/x.txt").prefix == outer
+
+
+def test_a_url_outside_every_root_names_the_roots(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "database").mkdir()
+    (tmp_path / "database" / "x.txt").write_bytes(b"sibling")
+    (tmp_path / "logs").mkdir()
+    with_slash = _file_session(f"file://{tmp_path}/data/", f"file://{tmp_path}/logs/")
+    without_slash = _file_session(f"file://{tmp_path}/data")
+
+    messages = []
+    for session in (with_slash, without_slash):
+        with pytest.raises(requests.exceptions.InvalidSchema) as err:
+            session.get(f"file://{tmp_path}/database/x.txt")
+        messages.append(str(err.value))
+    for message in messages:
+        assert "outside every prefix" in message
+        assert f"file://{tmp_path}/data" in message
+        assert "register(" not in message  # never advise serving the whole filesystem
+    assert f"file://{tmp_path}/logs/" in messages[0]
+
+
+def test_object_store_keys_stay_literal() -> None:
+    registry = SchemeRegistry()
+    registry.register("memory")
+    session = objstore_adapter.session(registry)
+    session.put("memory://literal-keys/a%20b%2e%2e", data=b"encoded")
+
+    assert session.get("memory://literal-keys/a%20b%2e%2e").content == b"encoded"
+    assert session.get("memory://literal-keys/a b..").status_code == 404
