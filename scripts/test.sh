@@ -11,6 +11,14 @@ if [ -f package-lock.json ]; then
     npm ci --no-audit --no-fund --loglevel=error
 fi
 
+# requests-file's own test suite runs against this adapter (tests/test_requests_file_suite.py);
+# its sdist, pinned in constraints.txt, is fetched here since the suite never uses the network.
+requests_file=$(sed -n 's/^requests-file==//p' constraints.txt)
+if [ ! -f ".cache/sdists/requests_file-$requests_file.tar.gz" ]; then
+    .venv/bin/python -m pip download --quiet --disable-pip-version-check --no-deps \
+        --no-binary :all: --dest .cache/sdists "requests-file==$requests_file"
+fi
+
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
