@@ -37,7 +37,7 @@ _HTTP = shutil.which("http", path=str(Path(sys.executable).parent))
 
 
 def http(
-    *args: str, env: dict[str, str], stdin: bytes | None = None, cwd: Path | None = None
+    *args: str, env: dict[str, str], stdin: bytes | None = None
 ) -> subprocess.CompletedProcess[bytes]:
     """Run the real ``http`` command; without ``stdin`` it is told to ignore its stdin."""
     assert _HTTP is not None, "HTTPie's http command is not installed in this environment"
@@ -47,12 +47,11 @@ def http(
             stdin=subprocess.DEVNULL,
             capture_output=True,
             env=env,
-            cwd=cwd,
             timeout=60,
             check=False,
         )
     return subprocess.run(
-        [_HTTP, *args], input=stdin, capture_output=True, env=env, cwd=cwd, timeout=60, check=False
+        [_HTTP, *args], input=stdin, capture_output=True, env=env, timeout=60, check=False
     )
 
 
