@@ -104,7 +104,7 @@ def get_object(target: Target, request: requests.PreparedRequest, timeouts: Time
         )
         if wanted == UNSATISFIABLE:
             return error_reply(416, target.url, {"Content-Range": f"bytes */{info.size}"})
-        if isinstance(wanted, ByteRange) and wanted.length < info.size:
+        if isinstance(wanted, ByteRange):
             byte_range = wanted
     info, source = backend.open(target.fs, target.path, timeouts, byte_range)
     return _ranged_reply(target, info, source, byte_range)
@@ -113,9 +113,10 @@ def get_object(target: Target, request: requests.PreparedRequest, timeouts: Time
 def _ranged_reply(
     target: Target, info: ObjectInfo, source: ChunkSource, served: ByteRange | None
 ) -> Reply:
-    """200 with the whole object, or 206 with the ``served`` slice of it."""
+    """200 with the whole object, or 206 with the ``served`` range of it (which may be all of
+    it: ``bytes=0-`` is 206 with ``Content-Range``, as every object store answers)."""
     headers = object_headers(info, target.path)
-    if served is None or served.length >= info.size:
+    if served is None:
         return Reply(200, headers, body_stream(source, info.size, target.url))
     headers["Content-Length"] = str(served.length)
     headers["Content-Range"] = served.content_range(info.size)
