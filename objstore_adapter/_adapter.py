@@ -17,7 +17,7 @@ from urllib3.exceptions import ReadTimeoutError
 from ._body import iterator_stream, raw_response
 from ._errors import BodySourceError, describe, outcome_for
 from ._handlers import HANDLERS, Reply, error_reply
-from ._http import Timeouts, reason
+from ._http import BadHeader, Timeouts, reason, text_headers
 from ._registry import SchemeRegistry
 
 logger = logging.getLogger("objstore_adapter")
@@ -71,7 +71,9 @@ class ObjectStoreAdapter(BaseAdapter):
             target = self.registry.resolve(url)
             timeouts = Timeouts.from_requests(timeout)
             try:
-                reply = handler(target, request, timeouts)
+                reply = handler(target, _with_text_headers(request), timeouts)
+            except BadHeader as exc:
+                reply = error_reply(400, url, detail=str(exc))
             except BodySourceError as exc:
                 raise exc.original from None  # the caller's body broke: theirs to see
             except Exception as exc:
@@ -144,3 +146,14 @@ class ObjectStoreAdapter(BaseAdapter):
 
     def __repr__(self) -> str:
         return f"ObjectStoreAdapter(schemes={self.registry.schemes()!r})"
+
+
+def _with_text_headers(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    """The request as the handlers read it: every header value as text (see ``text_headers``).
+
+    The caller's request is left as it was; it is what ``Response.request`` shows.
+    """
+    headers = text_headers(request.headers)
+    copy = request.copy()
+    copy.headers = headers
+    return copy

@@ -35,6 +35,8 @@ class ChunkSource(Protocol):
 class BodyReader(io.BufferedIOBase):
     """A read-once, length-guarded file object over a backend's body.
 
+    It keeps the :class:`io.BufferedIOBase` contract: ``read(n)`` returns exactly ``n`` bytes
+    unless the body ends, ``read1(n)`` at most one backend read, ``tell()`` the bytes delivered.
     Large reads go straight to the backend and hand its bytes on uncopied; small ones
     (``iter_content()`` defaults to 1 byte, ``iter_lines()`` to 512) are served from one
     buffered backend read of :data:`READ_BUFFER`, since each backend read may be a thread hop
@@ -55,14 +57,28 @@ class BodyReader(io.BufferedIOBase):
     def readable(self) -> bool:
         return True
 
+    def tell(self) -> int:
+        """Bytes delivered to the reader so far."""
+        return self._length - self._remaining - (len(self._buffer) - self._offset)
+
     def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            size = self._length
+        first = self.read1(size)
+        if len(first) == size or not first:
+            return first
+        parts = [first]
+        wanted = size - len(first)
+        while wanted > 0 and (part := self.read1(wanted)):
+            parts.append(part)
+            wanted -= len(part)
+        return b"".join(parts)
+
+    def read1(self, size: int = -1) -> bytes:
         if self.closed:
             raise ValueError("I/O operation on closed body")
-        if size is None or size < 0:
-            parts = [self._take(len(self._buffer))]
-            while self._remaining > 0:
-                parts.append(self._read_chunk(self._remaining))
-            return b"".join(parts)
+        if size < 0:
+            size = READ_BUFFER
         if size == 0:
             return b""
         if self._offset < len(self._buffer):
@@ -74,7 +90,15 @@ class BodyReader(io.BufferedIOBase):
         self._buffer, self._offset = self._read_chunk(min(READ_BUFFER, self._remaining)), 0
         return self._take(size)
 
-    read1 = read  # one backend read at most, as BufferedIOBase.read1 promises
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def readinto1(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self.read1(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
     def _take(self, size: int) -> bytes:
         end = min(self._offset + size, len(self._buffer))

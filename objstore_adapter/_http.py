@@ -9,7 +9,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
+from typing import Any
 
+from requests.structures import CaseInsensitiveDict
 from urllib3.util import Timeout as Urllib3Timeout
 
 from ._info import ObjectInfo
@@ -51,6 +53,37 @@ def object_headers(info: ObjectInfo, path: str) -> dict[str, str]:
     if info.etag is not None:
         headers["ETag"] = info.etag
     return headers
+
+
+class BadHeader(ValueError):
+    """A request header whose value cannot be sent on as HTTP text."""
+
+
+_FORBIDDEN_IN_VALUES = re.compile(r"[\r\n\x00]")
+
+
+def text_headers(headers: Mapping[Any, str | bytes]) -> CaseInsensitiveDict[str]:
+    """The request's headers with every name and value as text.
+
+    requests accepts ``str`` and ``bytes`` alike (HTTPie sends bytes); HTTP header text is
+    Latin-1. Bytes are decoded as such; a ``str`` that Latin-1 cannot encode, or any value with
+    a line break or NUL, raises :class:`BadHeader` naming the header.
+    """
+    text: CaseInsensitiveDict[str] = CaseInsensitiveDict()
+    for name, value in headers.items():
+        name_text = name.decode("latin-1") if isinstance(name, bytes) else name
+        if isinstance(value, bytes):
+            value_text = value.decode("latin-1")
+        else:
+            try:
+                value.encode("latin-1")
+            except UnicodeEncodeError:
+                raise BadHeader(f"the {name_text} header is not Latin-1 text") from None
+            value_text = value
+        if _FORBIDDEN_IN_VALUES.search(value_text):
+            raise BadHeader(f"the {name_text} header holds a line break or NUL")
+        text[name_text] = value_text
+    return text
 
 
 def reason(status: int) -> str:
