@@ -21,7 +21,7 @@ from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
 from . import _info
 from ._body import ChunkSource
 from ._http import ByteRange, Timeouts
-from ._info import ObjectInfo
+from ._info import ObjectInfo, Representation
 from ._listing import listing_entries
 from ._presigned import PresignedRefused, can_presign, open_presigned
 
@@ -100,16 +100,23 @@ class Backend:
             fs.rm_file(path)
         fs.invalidate_cache(path)
 
-    def write_options(self, content_type: str) -> dict[str, Any]:
-        """Options for ``fs.open(path, "wb", ...)`` that store the content type."""
+    def write_options(self, stored: Representation) -> dict[str, Any]:
+        """Options for ``fs.open(path, "wb", ...)`` and ``fs.pipe_file`` that store the type,
+        the stored headers and the metadata, as far as the backend keeps them."""
         return {}
+
+    def write_whole(
+        self, fs: AbstractFileSystem, path: str, data: bytes, stored: Representation
+    ) -> None:
+        """Store a body that fits in one block with one request."""
+        fs.pipe_file(path, data, **self.write_options(stored))
 
     def write(
         self,
         fs: AbstractFileSystem,
         path: str,
         chunks: Iterable[bytes],
-        content_type: str,
+        stored: Representation,
         timeouts: Timeouts,
     ) -> None:
         """Stream ``chunks`` to ``path``, committing only once every chunk is written.
@@ -117,7 +124,7 @@ class Backend:
         The file is opened without autocommit, so a failure part way (the caller's body or
         the store) discards what was written: no object, no partial object.
         """
-        options = self.write_options(content_type)
+        options = self.write_options(stored)
         if getattr(fs, "local_file", False):  # keys have no folders to create; files do
             fs.makedirs(fs._parent(path), exist_ok=True)
         body = iter(chunks)
@@ -128,7 +135,7 @@ class Backend:
             if size >= WRITE_BLOCK:
                 break
         else:  # the whole body fits in one block: one request, nothing to clean up
-            fs.pipe_file(path, b"".join(first), **options)
+            self.write_whole(fs, path, b"".join(first), stored)
             fs.invalidate_cache(path)
             return
         file = fs.open(path, "wb", autocommit=False, block_size=WRITE_BLOCK, **options)
@@ -211,8 +218,13 @@ class S3Backend(Backend):
             return None
         return info, body, served
 
-    def write_options(self, content_type: str) -> dict[str, Any]:
-        return {"ContentType": content_type}
+    def write_options(self, stored: Representation) -> dict[str, Any]:
+        options: dict[str, Any] = {"ContentType": stored.content_type}
+        for name, value in stored.headers.items():
+            options[name.replace("-", "")] = value  # Cache-Control → CacheControl, ...
+        if stored.metadata:
+            options["Metadata"] = dict(stored.metadata)
+        return options
 
     def _call(self, fs: Any, method: str, path: str, timeouts: Timeouts, **extra: str) -> Any:
         bucket, key, version = _bucket_key(fs, path)
@@ -246,26 +258,34 @@ class GCSBackend(Backend):
         byte_range: ByteRange | None = None,
     ) -> tuple[ObjectInfo, ChunkSource]:
         _bucket_key(fs, path)
-        extra = {"Range": f"bytes={byte_range.start}-{byte_range.end}"} if byte_range else {}
+        # The stored bytes, as S3 and Azure serve them: GCS decompresses a gzip object for
+        # clients that do not accept gzip, and aiohttp would decompress it for us.
+        extra = {"Accept-Encoding": "gzip"}
+        if byte_range:
+            extra["Range"] = f"bytes={byte_range.start}-{byte_range.end}"
         response = sync(fs.loop, _gcs_get, fs, fs.url(path), path, extra, timeout=timeouts.request)
         _widen_read_buffer(response)
-        headers = response.headers
-        size = _info.total_size(headers.get("Content-Range"), headers.get("Content-Length"))
-        info = ObjectInfo(
-            size=size,
-            content_type=_info.stored_type(headers.get("Content-Type")),
-            last_modified=_info.to_datetime(headers.get("Last-Modified")),
-            etag=_info.quote_etag(headers.get("ETag")),
-        )
+        info = _info.from_http_headers(response.headers)
         return info, LoopBody(fs.loop, response.content.read, _aclose(response), timeouts.read)
 
-    def write_options(self, content_type: str) -> dict[str, Any]:
-        return {"content_type": content_type}
+    def write_options(self, stored: Representation) -> dict[str, Any]:
+        # GCS keeps no Expires; the other stored headers are its "fixed-key metadata".
+        fixed = {
+            name.lower().replace("-", "_"): value
+            for name, value in stored.headers.items()
+            if name != "Expires"
+        }
+        return {
+            "content_type": stored.content_type,
+            "fixed_key_metadata": fixed or None,
+            "metadata": dict(stored.metadata) or None,
+        }
 
 
 async def _gcs_get(fs: Any, url: str, path: str, headers: dict[str, str] | None = None) -> Any:
     await fs._set_session()
-    response = await fs.session.get(url, headers=fs._get_headers(headers))
+    # Bodies are passed on as stored; the reader applies any Content-Encoding.
+    response = await fs.session.get(url, headers=fs._get_headers(headers), auto_decompress=False)
     if response.status >= 400:
         await response.read()
         response.release()
@@ -325,8 +345,29 @@ class AzureBackend(Backend):
         chunks = _AzureChunks(blob, start, end + 1, props.etag)
         return info, LoopBody(fs.loop, chunks.read, _noop_close, timeouts.read)
 
-    def write_options(self, content_type: str) -> dict[str, Any]:
-        return {"content_settings": {"content_type": content_type}}
+    def write_options(self, stored: Representation) -> dict[str, Any]:
+        # Azure keeps no Expires; the other stored headers are its content settings.
+        settings = {"content_type": stored.content_type}
+        for name, value in stored.headers.items():
+            if name != "Expires":
+                settings[name.lower().replace("-", "_")] = value
+        return {"content_settings": settings, "metadata": dict(stored.metadata) or None}
+
+    def write_whole(
+        self, fs: AbstractFileSystem, path: str, data: bytes, stored: Representation
+    ) -> None:
+        # adlfs' pipe_file sets the blob's metadata itself: upload through the blob client.
+        from azure.storage.blob import ContentSettings
+
+        options = self.write_options(stored)
+        sync(
+            fs.loop,
+            self._blob_client(fs, path).upload_blob,
+            data,
+            overwrite=True,
+            content_settings=ContentSettings(**options["content_settings"]),
+            metadata=options["metadata"],
+        )
 
     def _properties(self, fs: AbstractFileSystem, path: str, timeouts: Timeouts) -> Any:
         from azure.core.exceptions import ResourceNotFoundError
@@ -362,6 +403,7 @@ class _AzureChunks:
             etag=self._etag,
             match_condition=MatchConditions.IfNotModified,
             max_concurrency=1,
+            decompress=False,  # the stored bytes: Content-Encoding is the reader's to apply
         )
         data: bytes = await download.readall()
         self._offset += len(data)
@@ -375,6 +417,7 @@ def _azure_info(props: Any) -> ObjectInfo:
         content_type=_info.stored_type(getattr(settings, "content_type", None)),
         last_modified=_info.to_datetime(props.last_modified),
         etag=_info.quote_etag(props.etag),
+        headers=_info.stored_headers({"content_settings": settings, "metadata": props.metadata}),
     )
 
 
@@ -440,7 +483,7 @@ class MemoryBackend(Backend):
         fs: AbstractFileSystem,
         path: str,
         chunks: Iterable[bytes],
-        content_type: str,
+        stored: Representation,
         timeouts: Timeouts,
     ) -> None:
         fs.pipe_file(path, b"".join(chunks))

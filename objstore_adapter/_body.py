@@ -236,6 +236,9 @@ def raw_response(
         preload_content=False,
         decode_content=False,
         enforce_content_length=True,
+        # Closed only when the caller closes it, as io wrappers (TextIOWrapper, GzipFile) expect;
+        # the backend's connection is released as soon as the body is complete regardless.
+        auto_close=False,
         request_method=method,
         request_url=url,
         version=11,

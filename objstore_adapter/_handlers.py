@@ -19,9 +19,9 @@ from ._errors import STATUS_MESSAGES
 from ._http import (
     CONDITIONAL_HEADERS,
     UNSATISFIABLE,
+    BadHeader,
     ByteRange,
     Timeouts,
-    content_type_for,
     http_date,
     object_headers,
     parse_range,
@@ -29,7 +29,7 @@ from ._http import (
     precondition_status,
     range_applies,
     reason,
-    valid_media_type,
+    representation,
 )
 from ._info import ObjectInfo
 from ._listing import listing_body
@@ -139,6 +139,9 @@ def head_object(target: Target, request: requests.PreparedRequest, timeouts: Tim
 def put_object(target: Target, request: requests.PreparedRequest, timeouts: Timeouts) -> Reply:
     """PUT: store the body, streamed to the backend; 201 when created, 204 when replaced.
 
+    The type and the representation headers (``Content-Encoding``, ``Cache-Control``, ...,
+    ``X-Object-Meta-*``) are stored with it where the backend can keep them.
+
     ``If-None-Match: *`` creates only; ``If-Match`` replaces only the version named. A body
     that fails part way leaves no object behind, and the failure reaches the caller.
     """
@@ -149,11 +152,11 @@ def put_object(target: Target, request: requests.PreparedRequest, timeouts: Time
     status = precondition_status(request.headers, existing, "PUT")
     if status is not None:
         return error_reply(412, target.url, _validators(existing) if existing else {})
-    content_type = request.headers.get("Content-Type")
-    if content_type is not None and not valid_media_type(content_type):
-        return error_reply(400, target.url, detail="Content-Type is not a media type")
-    stored_type = content_type or content_type_for(target.path, None)
-    backend.write(target.fs, target.path, request_chunks(request.body), stored_type, timeouts)
+    try:
+        stored = representation(request.headers, target.path)
+    except BadHeader as exc:
+        return error_reply(400, target.url, detail=str(exc))
+    backend.write(target.fs, target.path, request_chunks(request.body), stored, timeouts)
     info = backend.stat(target.fs, target.path, timeouts)
     headers = {**_validators(info), "Content-Length": "0"}
     return Reply(204 if existing else 201, headers)

@@ -14,7 +14,7 @@ from typing import Any
 from requests.structures import CaseInsensitiveDict
 from urllib3.util import Timeout as Urllib3Timeout
 
-from ._info import ObjectInfo
+from ._info import META_PREFIX, STORED_HEADERS, ObjectInfo, Representation
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
@@ -52,7 +52,29 @@ def object_headers(info: ObjectInfo, path: str) -> dict[str, str]:
         headers["Last-Modified"] = http_date(info.last_modified)
     if info.etag is not None:
         headers["ETag"] = info.etag
+    headers.update(info.headers)
     return headers
+
+
+def representation(headers: Mapping[str, str], path: str) -> Representation:
+    """What a PUT's headers ask the store to keep: the type (else one guessed from the key),
+    :data:`STORED_HEADERS`, and ``X-Object-Meta-*`` as user metadata.
+
+    Raises:
+        BadHeader: the ``Content-Type`` is not a media type, or a metadata name is empty.
+    """
+    content_type = headers.get("Content-Type")
+    if content_type is not None and not valid_media_type(content_type):
+        raise BadHeader("Content-Type is not a media type")
+    stored = {name: value for name in STORED_HEADERS if (value := headers.get(name))}
+    metadata = {}
+    for name, value in headers.items():
+        if name.lower().startswith(META_PREFIX.lower()):
+            key = name[len(META_PREFIX) :].lower()
+            if not re.fullmatch(_TOKEN, key):
+                raise BadHeader(f"{name} names no metadata key")
+            metadata[key] = value
+    return Representation(content_type_for(path, content_type), stored, metadata)
 
 
 class BadHeader(ValueError):

@@ -4,6 +4,11 @@ Every backend describes an object differently: s3fs says ``ETag``/``LastModified
 ``ContentType``, gcsfs ``etag``/``updated``/``contentType``, adlfs ``etag``/``last_modified``/
 ``content_settings``, local files ``mtime``. This module is the one place those spellings
 become an :class:`ObjectInfo`.
+
+What a store keeps with an object besides its type (``Content-Encoding``, ``Cache-Control``,
+``Content-Disposition``, ``Content-Language``, ``Expires``) is part of the representation and
+travels under those header names; user metadata travels as ``X-Object-Meta-<name>`` headers on
+every backend, whatever the store calls it (``x-amz-meta-``, ``x-goog-meta-``, Azure metadata).
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 #: What stores record when the uploader named no type (S3: binary/octet-stream; GCS and Azure:
@@ -19,15 +24,55 @@ from typing import Any
 _UNSPECIFIED_TYPES = frozenset({"", "binary/octet-stream", "application/octet-stream"})
 
 
+#: Representation headers a store keeps with an object, as GET and HEAD answer them.
+STORED_HEADERS = (
+    "Cache-Control",
+    "Content-Disposition",
+    "Content-Encoding",
+    "Content-Language",
+    "Expires",
+)
+
+#: The one header prefix for user metadata, on every backend.
+META_PREFIX = "X-Object-Meta-"
+
+#: How each backend spells the stored headers in its metadata dicts (S3 and GCS resources,
+#: adlfs' content settings).
+_SPELLINGS: Mapping[str, tuple[str, ...]] = {
+    "Cache-Control": ("CacheControl", "cacheControl", "cache_control"),
+    "Content-Disposition": ("ContentDisposition", "contentDisposition", "content_disposition"),
+    "Content-Encoding": ("ContentEncoding", "contentEncoding", "content_encoding"),
+    "Content-Language": ("ContentLanguage", "contentLanguage", "content_language"),
+    "Expires": ("ExpiresString", "Expires", "expires"),
+}
+
+#: Metadata prefixes of the stores' own HTTP answers.
+_HTTP_META_PREFIXES = ("x-amz-meta-", "x-goog-meta-", "x-ms-meta-")
+
+#: Metadata adlfs writes for its own bookkeeping on every blob: not the user's.
+_BOOKKEEPING_METADATA = frozenset({"is_directory", "hdi_isfolder"})
+
+
 @dataclass(frozen=True)
 class ObjectInfo:
-    """Size and validators of one object (or a directory marker)."""
+    """Size and validators of one object (or a directory marker), and the representation
+    headers (:data:`STORED_HEADERS`, ``X-Object-Meta-*``) stored with it."""
 
     size: int
     content_type: str | None = None
     last_modified: dt.datetime | None = None
     etag: str | None = None
     is_dir: bool = False
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Representation:
+    """What a PUT asks the store to keep with the bytes: type, stored headers, metadata."""
+
+    content_type: str
+    headers: Mapping[str, str] = field(default_factory=dict)  # of STORED_HEADERS
+    metadata: Mapping[str, str] = field(default_factory=dict)  # names in lower case
 
 
 def quote_etag(etag: str | None) -> str | None:
@@ -86,6 +131,57 @@ def _content_type(info: Mapping[str, Any]) -> str | None:
     return stored_type(value)
 
 
+def _header_text(value: Any) -> str | None:
+    if isinstance(value, dt.datetime):
+        return email.utils.format_datetime(value.astimezone(dt.timezone.utc), usegmt=True)
+    if isinstance(value, str) and value:
+        return value
+    return None
+
+
+def stored_headers(info: Mapping[str, Any]) -> dict[str, str]:
+    """The stored headers and user metadata of a backend metadata dict (S3 ``HeadObject``,
+    a GCS object resource, adlfs' ``info()``), as response headers."""
+    settings = info.get("content_settings")
+    if settings is not None and not isinstance(settings, Mapping):  # azure's ContentSettings
+        settings = {
+            key: getattr(settings, key, None) for keys in _SPELLINGS.values() for key in keys
+        }
+    sources = [info, settings] if isinstance(settings, Mapping) else [info]
+    headers = {}
+    for name, keys in _SPELLINGS.items():
+        value = next(
+            (text for src in sources for key in keys if (text := _header_text(src.get(key)))),
+            None,
+        )
+        if value is not None:
+            headers[name] = value
+    metadata = _first(info, "Metadata", "metadata")
+    if isinstance(metadata, Mapping):
+        headers.update(meta_headers(metadata))
+    return headers
+
+
+def meta_headers(metadata: Mapping[str, Any]) -> dict[str, str]:
+    """User metadata as ``X-Object-Meta-<name>`` headers, without backend bookkeeping."""
+    return {
+        f"{META_PREFIX}{name}": str(value)
+        for name, value in metadata.items()
+        if name.lower() not in _BOOKKEEPING_METADATA and value is not None
+    }
+
+
+def http_stored_headers(fields: Mapping[str, str]) -> dict[str, str]:
+    """The stored headers and user metadata in a store's own HTTP answer (S3, GCS)."""
+    headers = {name: value for name in STORED_HEADERS if (value := fields.get(name))}
+    for name, value in fields.items():
+        lower = name.lower()
+        for prefix in _HTTP_META_PREFIXES:
+            if lower.startswith(prefix):
+                headers[f"{META_PREFIX}{lower[len(prefix) :]}"] = value
+    return headers
+
+
 def _first(info: Mapping[str, Any], *keys: str) -> Any:
     for key in keys:
         value = info.get(key)
@@ -112,6 +208,7 @@ def from_fsspec(info: Mapping[str, Any]) -> ObjectInfo:
         last_modified=modified,
         etag=quote_etag(etag) if isinstance(etag, str) else None,
         is_dir=is_dir,
+        headers=stored_headers(info),
     )
 
 
@@ -135,4 +232,17 @@ def from_s3_response(response: Mapping[str, Any]) -> ObjectInfo:
         content_type=_content_type(response),
         last_modified=to_datetime(response.get("LastModified")),
         etag=quote_etag(response.get("ETag")),
+        headers=stored_headers(response),
+    )
+
+
+def from_http_headers(fields: Mapping[str, str]) -> ObjectInfo:
+    """Normalise a store's own answer to a GET (S3 presigned, GCS media): the whole object's
+    size (from ``Content-Range`` for a range), validators and stored headers."""
+    return ObjectInfo(
+        size=total_size(fields.get("Content-Range"), fields.get("Content-Length")),
+        content_type=stored_type(fields.get("Content-Type")),
+        last_modified=to_datetime(fields.get("Last-Modified")),
+        etag=quote_etag(fields.get("ETag")),
+        headers=http_stored_headers(fields),
     )

@@ -137,12 +137,7 @@ def open_presigned(
             raise PermissionError(f"{bucket}/{key}")
         raise PresignedRefused(response.status)
     fields = response.headers
-    info = ObjectInfo(
-        size=_info.total_size(fields.get("Content-Range"), fields.get("Content-Length")),
-        content_type=_info.stored_type(fields.get("Content-Type")),
-        last_modified=_info.to_datetime(fields.get("Last-Modified")),
-        etag=_info.quote_etag(fields.get("ETag")),
-    )
+    info = _info.from_http_headers(fields)
     served = _served_range(fields.get("Content-Range")) if response.status == 206 else None
     return info, PresignedBody(response), served
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import gzip
 import hashlib
 import json
 import os
@@ -431,3 +432,98 @@ def test_generator_upload_holds_bounded_memory(store: Store) -> None:
 
     assert large < 40 * 2**20, f"uploading 48 MiB peaked at {large} bytes"
     assert large - small < 4 * 2**20, f"peak grew from {small} to {large} bytes with size"
+
+
+# --- What the store keeps with an object ------------------------------------------------------
+
+#: What a backend cannot keep of the stored headers, with the reason.
+CANNOT_STORE_HEADERS = {
+    "memory": "fsspec's memory filesystem keeps no metadata",
+    "file": "a local file has no stored metadata",
+}
+CANNOT_STORE_EXPIRES = {
+    "gs": "GCS keeps no Expires with an object",
+    "az": "Azure Blob Storage keeps no Expires with a blob",
+}
+
+STORED = {
+    "Cache-Control": "max-age=60, public",
+    "Content-Disposition": 'attachment; filename="report.csv"',
+    "Content-Encoding": "identity",
+    "Content-Language": "fr-CA",
+    "Expires": "Thu, 01 Dec 2044 16:00:00 GMT",
+    "X-Object-Meta-owner": "team-data",
+}
+
+
+def _cannot_store(request: pytest.FixtureRequest, store: Store, header: str) -> None:
+    reason = CANNOT_STORE_HEADERS.get(store.name)
+    if header == "Expires":
+        reason = reason or CANNOT_STORE_EXPIRES.get(store.name)
+    if reason:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
+
+
+@pytest.mark.parametrize("header", sorted(STORED))
+def test_put_stores_the_representation_headers(
+    request: pytest.FixtureRequest, store: Store, header: str
+) -> None:
+    _cannot_store(request, store, header)
+    url = store.url("stored/report.csv")
+
+    put = store.session.put(url, data=b"a,b\n", headers={header: STORED[header]})
+    got = store.session.get(url)
+    head = store.session.head(url)
+
+    assert put.status_code == 201
+    assert got.headers.get(header) == STORED[header]
+    assert head.headers.get(header) == STORED[header]
+    assert got.content == b"a,b\n"
+
+
+@pytest.mark.slow
+def test_streamed_put_stores_the_representation_headers(
+    request: pytest.FixtureRequest, store: Store
+) -> None:
+    _cannot_store(request, store, "Cache-Control")
+    url = store.url("stored/big.bin")
+
+    def blocks() -> Iterator[bytes]:
+        for _ in range(9):  # past one upload block: the multipart / block-list path
+            yield b"z" * 2**20
+
+    headers = {"Cache-Control": "no-store", "X-Object-Meta-origin": "generator"}
+    assert store.session.put(url, data=blocks(), headers=headers).status_code == 201
+
+    head = store.session.head(url)
+    assert head.headers.get("Cache-Control") == "no-store"
+    assert head.headers.get("X-Object-Meta-origin") == "generator"
+    assert head.headers["Content-Length"] == str(9 * 2**20)
+
+
+def test_a_gzip_object_is_decoded_by_requests_as_over_http(
+    request: pytest.FixtureRequest, store: Store
+) -> None:
+    _cannot_store(request, store, "Content-Encoding")
+    text = b"hello object store\n" * 500
+    packed = gzip.compress(text)
+    url = store.url("stored/hello.txt")
+    headers = {"Content-Encoding": "gzip", "Content-Type": "text/plain"}
+    store.session.put(url, data=packed, headers=headers)
+
+    decoded = store.session.get(url)
+    raw = store.session.get(url, stream=True)
+
+    assert decoded.headers["Content-Encoding"] == "gzip"
+    assert decoded.headers["Content-Length"] == str(len(packed))
+    assert decoded.content == text  # requests decodes, as it does over HTTP
+    assert raw.raw.read() == packed  # the stored bytes
+    ranged = store.session.get(url, headers={"Range": "bytes=0-1"}, stream=True)
+    assert ranged.raw.read() == packed[:2]  # a range of the stored bytes
+
+
+def test_a_bad_metadata_name_is_400(store: Store) -> None:
+    response = store.session.put(store.url("stored/x"), data=b"x", headers={"X-Object-Meta-": "v"})
+
+    assert response.status_code == 400
+    assert "X-Object-Meta-" in response.json()["detail"]
