@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -23,7 +23,7 @@ from ._body import ChunkSource
 from ._http import ByteRange, Timeouts
 from ._info import ObjectInfo, Representation
 from ._listing import listing_entries
-from ._presigned import PresignedRefused, can_presign, open_presigned
+from ._presigned import PresignedRefused, StoreAnswer, can_presign, open_presigned
 
 #: Block size for generic ``fs.open`` reads: big enough that a sequential read costs few
 #: backend requests, small enough to stay well inside the memory budget of one stream.
@@ -69,14 +69,20 @@ class Backend:
         file.seek(byte_range.start)
         return info, file
 
-    def open_range(
-        self, fs: AbstractFileSystem, path: str, timeouts: Timeouts, start: int, end: int | None
-    ) -> tuple[ObjectInfo, ChunkSource, ByteRange] | None:
-        """One request for ``bytes=start-[end]`` where the store resolves the range itself.
+    def open_direct(
+        self,
+        fs: AbstractFileSystem,
+        path: str,
+        timeouts: Timeouts,
+        span: tuple[int, int | None] | None,
+        conditions: Mapping[str, str],
+    ) -> StoreAnswer | None:
+        """One request for a GET whose range (``bytes=start-[end]``) and preconditions the
+        store resolves itself.
 
-        Returns the metadata, the body and the range served, or ``None`` when the backend
-        cannot (or the store would not) answer that way; then the caller reads the metadata
-        and asks :meth:`open` for an absolute range.
+        Returns the store's answer, or ``None`` when the backend cannot (or the store would
+        not) answer that way; then the caller reads the metadata, judges, and asks
+        :meth:`open` for an absolute range.
         """
         return None
 
@@ -190,10 +196,11 @@ class S3Backend(Backend):
     ) -> tuple[ObjectInfo, ChunkSource]:
         if can_presign(fs):
             bucket, key, version = _bucket_key(fs, path)
-            header = f"bytes={byte_range.start}-{byte_range.end}" if byte_range else None
+            header = {"Range": f"bytes={byte_range.start}-{byte_range.end}"} if byte_range else {}
             with contextlib.suppress(PresignedRefused):
-                info, body, _ = open_presigned(fs, bucket, key, version, timeouts, header)
-                return info, body
+                answer = open_presigned(fs, bucket, key, version, timeouts, header)
+                if answer.body is not None:
+                    return answer.info, answer.body
         extra = {"Range": f"bytes={byte_range.start}-{byte_range.end}"} if byte_range else {}
         response = self._call(fs, "get_object", path, timeouts, **extra)
         body = response["Body"]
@@ -202,21 +209,29 @@ class S3Backend(Backend):
             fs.loop, body.read, body.aclose, timeouts.read
         )
 
-    def open_range(
-        self, fs: AbstractFileSystem, path: str, timeouts: Timeouts, start: int, end: int | None
-    ) -> tuple[ObjectInfo, ChunkSource, ByteRange] | None:
+    def open_direct(
+        self,
+        fs: AbstractFileSystem,
+        path: str,
+        timeouts: Timeouts,
+        span: tuple[int, int | None] | None,
+        conditions: Mapping[str, str],
+    ) -> StoreAnswer | None:
         if not can_presign(fs):
             return None
         bucket, key, version = _bucket_key(fs, path)
-        header = f"bytes={start}-{'' if end is None else end}"
+        headers = dict(conditions)
+        if span is not None:
+            start, end = span
+            headers["Range"] = f"bytes={start}-{'' if end is None else end}"
         try:
-            info, body, served = open_presigned(fs, bucket, key, version, timeouts, header)
+            answer = open_presigned(fs, bucket, key, version, timeouts, headers)
         except PresignedRefused:  # 416 among others: the careful path answers it
             return None
-        if served is None:  # the whole object came back: let the careful path decide
-            body.close()
+        if span is not None and answer.body is not None and answer.served is None:
+            answer.body.close()  # the whole object came back: let the careful path decide
             return None
-        return info, body, served
+        return answer
 
     def write_options(self, stored: Representation) -> dict[str, Any]:
         options: dict[str, Any] = {"ContentType": stored.content_type}

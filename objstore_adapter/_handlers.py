@@ -30,6 +30,7 @@ from ._http import (
     range_applies,
     reason,
     representation,
+    store_conditions,
 )
 from ._info import ObjectInfo
 from ._listing import listing_body
@@ -85,12 +86,18 @@ def get_object(target: Target, request: requests.PreparedRequest, timeouts: Time
     backend = backend_for(target.fs)
     headers = request.headers
     conditional = "If-Range" in headers or any(name in headers for name in CONDITIONAL_HEADERS)
-    simple = None if conditional else parse_simple_range(headers.get("Range"))
-    if simple is not None:  # let the store resolve the range: one request, not two
-        opened = backend.open_range(target.fs, target.path, timeouts, *simple)
-        if opened is not None:
-            info, source, served = opened
-            return _ranged_reply(target, info, source, served)
+    simple = parse_simple_range(headers.get("Range"))
+    conditions = store_conditions(headers)
+    if (
+        conditions is not None
+        and (conditions or simple is not None)
+        and (simple is not None or "Range" not in headers)
+    ):  # let the store resolve the range and preconditions: one request, not two
+        answer = backend.open_direct(target.fs, target.path, timeouts, simple, conditions)
+        if answer is not None:
+            if answer.body is None:
+                return _stopped(answer.status, answer.info, target.url)
+            return _ranged_reply(target, answer.info, answer.body, answer.served)
     byte_range: ByteRange | None = None
     if "Range" in headers or conditional:
         info = backend.stat(target.fs, target.path, timeouts)

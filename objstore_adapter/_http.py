@@ -300,5 +300,39 @@ def range_applies(headers: Mapping[str, str], info: ObjectInfo) -> bool:
     )
 
 
+def store_conditions(headers: Mapping[str, str]) -> dict[str, str] | None:
+    """A GET's preconditions as a store that evaluates them itself (S3) should get them.
+
+    RFC 9110 ignores ``If-Unmodified-Since`` beside ``If-Match`` and ``If-Modified-Since``
+    beside ``If-None-Match``; stores and emulators do not all agree, so those are dropped
+    here. ``None`` where only the adapter can judge as RFC 9110 does: ``If-Range``, ``*``,
+    lists of tags, a weak tag in ``If-Match``, a date that does not parse.
+    """
+    if "If-Range" in headers:
+        return None
+    conditions = {}
+    if_match = headers.get("If-Match")
+    if if_match is not None:
+        tags = _etags(if_match)
+        if len(tags) != 1 or tags[0] == "*" or tags[0].startswith("W/"):
+            return None
+        conditions["If-Match"] = tags[0]
+    elif (unmodified := headers.get("If-Unmodified-Since")) is not None:
+        if _http_date(unmodified) is None:
+            return None
+        conditions["If-Unmodified-Since"] = unmodified
+    if_none_match = headers.get("If-None-Match")
+    if if_none_match is not None:
+        tags = _etags(if_none_match)
+        if len(tags) != 1 or tags[0] == "*":
+            return None
+        conditions["If-None-Match"] = tags[0].removeprefix("W/")  # weak comparison
+    elif (modified := headers.get("If-Modified-Since")) is not None:
+        if _http_date(modified) is None:
+            return None
+        conditions["If-Modified-Since"] = modified
+    return conditions
+
+
 #: Request headers that make a GET or HEAD look at the object's validators first.
 CONDITIONAL_HEADERS = ("If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since")

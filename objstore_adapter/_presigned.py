@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import urllib3
@@ -96,24 +98,33 @@ class PresignedBody:
         self._response.release_conn()
 
 
+@dataclass(frozen=True)
+class StoreAnswer:
+    """A store's own answer to a GET whose range and preconditions it resolved itself."""
+
+    status: int  # 200, 206, or 304/412 when a precondition stopped it
+    info: ObjectInfo  # for 304/412 only the validators the store sent
+    body: PresignedBody | None  # None for 304/412
+    served: ByteRange | None  # the range served; None: the whole object
+
+
 def open_presigned(
     fs: Any,
     bucket: str,
     key: str,
     version: str | None,
     timeouts: Timeouts,
-    range_header: str | None,
-) -> tuple[ObjectInfo, PresignedBody, ByteRange | None]:
-    """GetObject through a presigned URL: the object's metadata, its streaming body, and the
-    range served (``None``: the whole object)."""
+    headers: Mapping[str, str],
+) -> StoreAnswer:
+    """GetObject through a presigned URL, with ``headers`` (``Range``, preconditions) sent
+    as they are: the store's answer, with the streaming body."""
     url = sync(fs.loop, _sign, fs, bucket, key, version, timeout=timeouts.request)
-    headers = {"Range": range_header} if range_header else {}
     failure: BaseException | None = None
     try:
         response = _pool(fs).request(
             "GET",
             url,
-            headers=headers,
+            headers=dict(headers),
             preload_content=False,
             decode_content=False,
             redirect=False,
@@ -131,15 +142,20 @@ def open_presigned(
     if response.status >= 300:
         response.read()
         response.release_conn()
+        if response.status in (304, 412):
+            return StoreAnswer(
+                response.status, _info.from_http_headers(response.headers), None, None
+            )
         if response.status == 404:
             raise FileNotFoundError(f"{bucket}/{key}")
         if response.status in (401, 403):
             raise PermissionError(f"{bucket}/{key}")
         raise PresignedRefused(response.status)
     fields = response.headers
-    info = _info.from_http_headers(fields)
     served = _served_range(fields.get("Content-Range")) if response.status == 206 else None
-    return info, PresignedBody(response), served
+    return StoreAnswer(
+        response.status, _info.from_http_headers(fields), PresignedBody(response), served
+    )
 
 
 def _served_range(content_range: str | None) -> ByteRange | None:

@@ -265,3 +265,60 @@ def test_forked_children_use_their_own_connections(s3_store: Any) -> None:
     assert parent == [expected] * 20
     assert results == [[expected] * 20] * 2
     assert [child.exitcode for child in children] == [0, 0]
+
+
+@pytest.mark.parametrize(
+    ("conditions", "status"),
+    [
+        ({"If-None-Match": "{etag}"}, 304),
+        ({"If-None-Match": "W/{etag}", "If-Modified-Since": "Sat, 01 Jan 2000 00:00:00 GMT"}, 304),
+        ({"If-None-Match": '"other"', "If-Modified-Since": "Fri, 01 Jan 2100 00:00:00 GMT"}, 200),
+        ({"If-Modified-Since": "Fri, 01 Jan 2100 00:00:00 GMT"}, 304),
+        ({"If-Match": "{etag}", "If-Unmodified-Since": "Sat, 01 Jan 2000 00:00:00 GMT"}, 200),
+        ({"If-Match": '"other"'}, 412),
+        ({"If-Unmodified-Since": "Sat, 01 Jan 2000 00:00:00 GMT"}, 412),
+        ({"If-Match": '"other"', "If-None-Match": "{etag}"}, 412),  # If-Match first
+        ({"If-None-Match": '"other"', "Range": "bytes=1-2"}, 206),
+    ],
+)
+def test_conditional_get_is_one_request_the_store_judges(
+    proxy: RecordingProxy, put: Any, conditions: dict[str, str], status: int
+) -> None:
+    url = put("conditional.txt", b"hello")
+    session = objstore_adapter.session(s3_registry(proxy.endpoint))
+    etag = session.head(url).headers["ETag"]
+    proxy.requests.clear()
+
+    headers = {name: value.format(etag=etag) for name, value in conditions.items()}
+    response = session.get(url, headers=headers)
+
+    assert response.status_code == status
+    assert [method for method, _ in proxy.requests] == ["GET"]
+    if status == 304:
+        assert response.headers["ETag"] == etag
+        assert response.content == b""
+    if status == 200:
+        assert response.content == b"hello"
+    if status == 206:
+        assert response.content == b"el"
+
+
+@pytest.mark.parametrize(
+    ("conditions", "status"),
+    [
+        ({"If-None-Match": "*"}, 304),
+        ({"If-None-Match": '"a", "b"'}, 200),
+        ({"If-Range": '"x"', "Range": "bytes=0-1"}, 200),
+    ],
+)
+def test_conditionals_a_store_may_judge_differently_are_judged_here(
+    proxy: RecordingProxy, put: Any, conditions: dict[str, str], status: int
+) -> None:
+    url = put("judged-here.txt", b"hello")
+    session = objstore_adapter.session(s3_registry(proxy.endpoint))
+
+    response = session.get(url, headers=conditions)
+
+    assert response.status_code == status
+    expected = ["HEAD"] if status == 304 else ["HEAD", "GET"]
+    assert [method for method, _ in proxy.requests] == expected
