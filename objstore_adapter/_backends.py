@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
@@ -19,11 +20,11 @@ from fsspec.asyn import AsyncFileSystem, sync
 from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
 
 from . import _info
-from ._body import ChunkSource
+from ._body import ChunkSource, StoreAnswer
 from ._http import ByteRange, Timeouts
 from ._info import ObjectInfo, Representation
 from ._listing import listing_entries
-from ._presigned import PresignedRefused, StoreAnswer, can_presign, open_presigned
+from ._presigned import PresignedRefused, can_presign, open_presigned
 
 #: Block size for generic ``fs.open`` reads: big enough that a sequential read costs few
 #: backend requests, small enough to stay well inside the memory budget of one stream.
@@ -335,12 +336,13 @@ def _aclose(response: Any) -> Callable[[], Awaitable[None]]:
 
 
 class AzureBackend(Backend):
-    """adlfs: blob properties for metadata, then the bytes in ranged GETs of :data:`AZURE_CHUNK`.
+    """adlfs: blob properties for metadata; the bytes in ranged GETs of :data:`AZURE_CHUNK`.
 
     The Azure SDK streams a blob as a series of ranged GETs anyway, and its default first
-    request buffers 32 MiB; asking for the ranges here keeps memory at one chunk. Each range
-    is conditional on the ETag, so a blob replaced mid-stream fails the read instead of
-    splicing two versions.
+    request buffers 32 MiB; asking for the ranges here keeps memory at one chunk. The first
+    range carries the blob's properties and the caller's preconditions, so a GET of a blob
+    up to one chunk is one request; every later range is conditional on the first one's ETag,
+    so a blob replaced mid-stream fails the read instead of splicing two versions.
     """
 
     def stat(self, fs: AbstractFileSystem, path: str, timeouts: Timeouts) -> ObjectInfo:
@@ -353,12 +355,68 @@ class AzureBackend(Backend):
         timeouts: Timeouts,
         byte_range: ByteRange | None = None,
     ) -> tuple[ObjectInfo, ChunkSource]:
+        span = (byte_range.start, byte_range.end) if byte_range else None
+        answer = self.open_direct(fs, path, timeouts, span, {})
+        if answer is None or answer.body is None:  # an empty blob has no range to ask for
+            props = self._properties(fs, path, timeouts)
+            return _azure_info(props), LoopBody(fs.loop, _no_bytes, _noop_close, None)
+        return answer.info, answer.body
+
+    def open_direct(
+        self,
+        fs: AbstractFileSystem,
+        path: str,
+        timeouts: Timeouts,
+        span: tuple[int, int | None] | None,
+        conditions: Mapping[str, str],
+    ) -> StoreAnswer | None:
+        from azure.core import MatchConditions
+
+        options: dict[str, Any] = {}
+        if "If-Match" in conditions and "If-None-Match" in conditions:
+            return None  # the SDK takes one ETag condition
+        if "If-Match" in conditions:
+            options.update(
+                etag=conditions["If-Match"], match_condition=MatchConditions.IfNotModified
+            )
+        if "If-None-Match" in conditions:
+            options.update(
+                etag=conditions["If-None-Match"], match_condition=MatchConditions.IfModified
+            )
+        for header, option in (
+            ("If-Modified-Since", "if_modified_since"),
+            ("If-Unmodified-Since", "if_unmodified_since"),
+        ):
+            if header in conditions:
+                options[option] = _info.to_datetime(conditions[header])
+        start, end = span if span is not None else (0, None)
+        length = AZURE_CHUNK if end is None else min(AZURE_CHUNK, end - start + 1)
         blob = self._blob_client(fs, path)
-        props = self._properties(fs, path, timeouts)
-        info = _azure_info(props)
-        start, end = (byte_range.start, byte_range.end) if byte_range else (0, info.size - 1)
-        chunks = _AzureChunks(blob, start, end + 1, props.etag)
-        return info, LoopBody(fs.loop, chunks.read, _noop_close, timeouts.read)
+        found = sync(
+            fs.loop,
+            _azure_first_range,
+            blob,
+            path,
+            start,
+            length,
+            options,
+            timeout=timeouts.request,
+        )
+        if isinstance(found, StoreAnswer):
+            return found
+        if found is None:
+            return None
+        props, first = found
+        # A ranged download's properties give the range's size; Content-Range the blob's.
+        size = _info.total_size(getattr(props, "content_range", None), props.size)
+        info = dataclasses.replace(_azure_info(props), size=size)
+        if start >= info.size:  # Azurite serves an empty range here; HTTP says 416
+            return None
+        stop = info.size if end is None else min(end + 1, info.size)
+        chunks = _AzureChunks(blob, start + len(first), stop, props.etag, first)
+        body = LoopBody(fs.loop, chunks.read, _noop_close, timeouts.read)
+        served = ByteRange(start, stop - 1) if span is not None else None
+        return StoreAnswer(206 if served else 200, info, body, served)
 
     def write_options(self, stored: Representation) -> dict[str, Any]:
         # Azure keeps no Expires; the other stored headers are its content settings.
@@ -399,14 +457,48 @@ class AzureBackend(Backend):
         return fs.service_client.get_blob_client(container, blob, version_id=version)
 
 
+async def _azure_first_range(
+    blob: Any, path: str, start: int, length: int, options: dict[str, Any]
+) -> tuple[Any, bytes] | StoreAnswer | None:
+    """The first range of a blob with its properties; a 304/412 answer when a precondition
+    stopped it; ``None`` when the range is not satisfiable (the careful path answers)."""
+    from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+
+    try:
+        download = await blob.download_blob(
+            offset=start, length=length, max_concurrency=1, decompress=False, **options
+        )
+        first: bytes = await download.readall()
+    except ResourceNotFoundError as exc:
+        raise FileNotFoundError(path) from exc
+    except HttpResponseError as exc:
+        if exc.status_code in (304, 412):  # the SDK's class differs by condition: not the status
+            info = _info.from_http_headers(getattr(exc.response, "headers", None) or {})
+            if exc.status_code == 304 and info.etag is None:
+                return None  # a 304 must name the validators (Azurite's does not): ask them
+            return StoreAnswer(exc.status_code, info, None, None)
+        if exc.status_code == 416:
+            return None
+        raise
+    return download.properties, first
+
+
+async def _no_bytes(n: int) -> bytes:
+    return b""
+
+
 class _AzureChunks:
-    def __init__(self, blob: Any, start: int, stop: int, etag: str) -> None:
+    def __init__(self, blob: Any, start: int, stop: int, etag: str, first: bytes = b"") -> None:
         self._blob = blob
         self._offset = start
         self._stop = stop
         self._etag = etag
+        self._first = first  # read with the properties, before any further range
 
     async def read(self, n: int) -> bytes:
+        if self._first:
+            part, self._first = self._first[:n], self._first[n:]
+            return part
         length = min(n, AZURE_CHUNK, self._stop - self._offset)
         if length <= 0:
             return b""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Protocol
 
 from requests import exceptions as rex
@@ -18,6 +19,8 @@ from urllib3 import HTTPResponse
 from urllib3.exceptions import IncompleteRead, ProtocolError, ReadTimeoutError
 
 from ._errors import BodySourceError, describe, outcome_for
+from ._http import ByteRange
+from ._info import ObjectInfo
 
 #: Reads smaller than this are served from one backend read of READ_BUFFER bytes.
 SMALL_READ = 64 * 1024
@@ -30,6 +33,16 @@ class ChunkSource(Protocol):
     def read(self, n: int) -> bytes: ...
 
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class StoreAnswer:
+    """A store's own answer to a GET whose range and preconditions it resolved itself."""
+
+    status: int  # 200, 206, or 304/412 when a precondition stopped it
+    info: ObjectInfo  # for 304/412 only the validators the store sent
+    body: ChunkSource | None  # None for 304/412
+    served: ByteRange | None  # the range served; None: the whole object
 
 
 class BodyReader(io.BufferedIOBase):

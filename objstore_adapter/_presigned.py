@@ -11,7 +11,6 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import urllib3
@@ -20,8 +19,8 @@ from fsspec.spec import AbstractFileSystem
 from urllib3.exceptions import MaxRetryError
 
 from . import _info
+from ._body import StoreAnswer
 from ._http import ByteRange, Timeouts
-from ._info import ObjectInfo
 
 #: Signed URLs live only as long as one request needs them to.
 EXPIRES_SECONDS = 900
@@ -96,16 +95,6 @@ class PresignedBody:
         if self._response.length_remaining:  # unread bytes: this connection cannot be reused
             self._response.close()
         self._response.release_conn()
-
-
-@dataclass(frozen=True)
-class StoreAnswer:
-    """A store's own answer to a GET whose range and preconditions it resolved itself."""
-
-    status: int  # 200, 206, or 304/412 when a precondition stopped it
-    info: ObjectInfo  # for 304/412 only the validators the store sent
-    body: PresignedBody | None  # None for 304/412
-    served: ByteRange | None  # the range served; None: the whole object
 
 
 def open_presigned(

@@ -11,6 +11,7 @@ import requests
 import objstore_adapter
 from objstore_adapter import SchemeRegistry
 
+from ._proxy import RecordingProxy
 from .conftest import Store, azurite_connection_string, free_port
 
 
@@ -65,3 +66,40 @@ def test_az_aliases_and_container_prefix(
     assert response.status_code == 404
     with pytest.raises(requests.HTTPError, match="404"):
         response.raise_for_status()
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "requests_made"),
+    [
+        ({}, 200, 1),  # properties come with the first range
+        ({"Range": "bytes=2-5"}, 206, 1),
+        ({"If-Match": '"0x0000000000000"'}, 412, 1),  # the store judges
+        ({"If-Unmodified-Since": "Sat, 01 Jan 2000 00:00:00 GMT"}, 412, 1),
+        ({"If-Modified-Since": "Sat, 01 Jan 2000 00:00:00 GMT"}, 200, 1),
+    ],
+)
+def test_az_get_of_a_small_blob_is_one_request(
+    az_store: Store,
+    azurite_endpoint: str,
+    headers: dict[str, str],
+    status: int,
+    requests_made: int,
+) -> None:
+    az_store.write("small.txt", b"0123456789", None)
+    with RecordingProxy(int(azurite_endpoint.rsplit(":", 1)[1])) as proxy:
+        registry = SchemeRegistry()
+        registry.register(
+            "az",
+            connection_string=azurite_connection_string(proxy.endpoint),
+            skip_instance_cache=True,
+        )
+        session = objstore_adapter.session(registry)
+
+        response = session.get(az_store.url("small.txt"), headers=headers)
+
+        assert response.status_code == status
+        assert len(proxy.requests) == requests_made, proxy.requests
+    if status == 200:
+        assert response.content == b"0123456789"
+    if status == 206:
+        assert response.content == b"2345"
