@@ -189,7 +189,8 @@ def list_prefix(target: Target, request: requests.PreparedRequest, timeouts: Tim
     entries = backend_for(target.fs).list(target.fs, target.path, timeouts)
     if not entries:
         raise FileNotFoundError(target.path)
-    return Reply(200, {"Content-Type": "application/json"}, listing_body(target.url, entries))
+    body = listing_body(target.url, entries, target.percent_encoded)
+    return Reply(200, {"Content-Type": "application/json"}, body)
 
 
 HANDLERS: dict[str, Handler] = {

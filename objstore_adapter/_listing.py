@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 from ._info import from_fsspec
 
@@ -39,11 +40,20 @@ def listing_entries(path: str, found: Sequence[Mapping[str, Any]]) -> list[dict[
     return entries
 
 
-def listing_body(url: str, entries: Sequence[Mapping[str, Any]]) -> Iterator[bytes]:
-    """The listing document, encoded piece by piece so a large one is never one string."""
+def listing_body(
+    url: str, entries: Sequence[Mapping[str, Any]], percent_encoded: bool = False
+) -> Iterator[bytes]:
+    """The listing document, encoded piece by piece so a large one is never one string.
+
+    Each entry's ``url`` leads back to it: percent-encoded where the scheme's paths are
+    (file://), literal where keys are (object stores).
+    """
     base = url if url.endswith("/") else url + "/"
     yield b'{"url": ' + json.dumps(url).encode() + b', "entries": ['
     for index, entry in enumerate(entries):
-        item = {"name": entry["name"], "url": base + entry["name"], **entry}
+        name = entry["name"]
+        if percent_encoded:  # file names that are not UTF-8 arrive as surrogate escapes
+            name = quote(name, errors="surrogateescape")
+        item = {"name": entry["name"], "url": base + name, **entry}
         yield (b", " if index else b"") + json.dumps(item).encode()
     yield b"]}"

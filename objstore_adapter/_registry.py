@@ -142,6 +142,13 @@ class Target:
         return self.url.endswith("/")
 
 
+    @property
+    def percent_encoded(self) -> bool:
+        """True where the URL's path is percent-encoded (file:// per RFC 8089); object-store
+        keys are taken literally."""
+        return _serves_files(self.route)
+
+
 class SchemeRegistry:
     """Map URL schemes and prefixes to fsspec filesystems.
 

@@ -178,3 +178,15 @@ def test_object_store_keys_stay_literal() -> None:
 
     assert session.get("memory://literal-keys/a%20b%2e%2e").content == b"encoded"
     assert session.get("memory://literal-keys/a b..").status_code == 404
+
+
+def test_listing_urls_lead_back_to_every_file(tmp_path: Path) -> None:
+    for name in FUNNY_NAMES:
+        (tmp_path / name).write_bytes(name.encode("utf-8", "surrogateescape"))
+    session = _file_session("file")
+
+    listing = session.get(tmp_path.as_uri() + "/").json()
+
+    assert sorted(entry["name"] for entry in listing["entries"]) == sorted(FUNNY_NAMES)
+    for entry in listing["entries"]:
+        assert session.get(entry["url"]).content == entry["name"].encode("utf-8", "surrogateescape")
