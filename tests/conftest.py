@@ -1,8 +1,15 @@
-"""Real local servers for the suite, started once per session on free ports."""
+"""Real local servers for the suite, started once per session on free ports.
+
+The suite talks only to this machine: before any SDK is imported (some read their settings at
+import time), credential discovery that would leave it is switched off or pointed at a loopback
+refuser, and a socket guard refuses, and fails the run for, any connection outside 127.0.0.0/8.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import ipaddress
 import os
 import platform
 import socket
@@ -16,15 +23,107 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import fsspec
-import pytest
-import requests
-from gcsfs.core import GCSFileSystem
+from ._proxy import CLOUD_DISCOVERY_VARIABLES, call_out_refuser, offline_environment
 
-import objstore_adapter
-from objstore_adapter import SchemeRegistry
+os.environ.update(offline_environment())
+for _name in CLOUD_DISCOVERY_VARIABLES:
+    os.environ.pop(_name, None)
 
-from ._proxy import RecordingProxy
+import fsspec  # noqa: E402 - after the environment above, which SDKs read when imported
+import pytest  # noqa: E402
+import requests  # noqa: E402
+from gcsfs.core import GCSFileSystem  # noqa: E402
+
+import objstore_adapter  # noqa: E402
+from objstore_adapter import SchemeRegistry  # noqa: E402
+
+from ._proxy import RecordingProxy  # noqa: E402
+
+#: Every attempt to connect outside this machine, refused by the guard below.
+OFF_MACHINE: list[str] = []
+
+
+def _on_this_machine(host: object) -> bool:
+    if not isinstance(host, str):
+        return False
+    if host == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:  # a name: resolving it could already leave the machine
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
+
+
+def _refuse_off_machine(sock: socket.socket, address: Any) -> None:
+    if sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return  # Unix sockets and the like stay on the machine
+    host = address[0] if isinstance(address, tuple) else address
+    if _on_this_machine(host):
+        return
+    target = f"{host}:{address[1]}" if isinstance(address, tuple) else str(host)
+    OFF_MACHINE.append(target)
+    raise ConnectionRefusedError(
+        errno.ECONNREFUSED,
+        f"the test suite talks only to 127.0.0.0/8: connection to {target} refused",
+    )
+
+
+def _guard_sockets() -> None:
+    """Refuse, before any packet is sent, sockets that connect or send off this machine."""
+    connect, connect_ex, sendto = (
+        socket.socket.connect,
+        socket.socket.connect_ex,
+        socket.socket.sendto,
+    )
+
+    def guarded_connect(self: socket.socket, address: Any) -> None:
+        _refuse_off_machine(self, address)
+        connect(self, address)
+
+    def guarded_connect_ex(self: socket.socket, address: Any) -> int:
+        _refuse_off_machine(self, address)
+        return connect_ex(self, address)
+
+    def guarded_sendto(self: socket.socket, data: Any, *args: Any) -> int:
+        _refuse_off_machine(self, args[-1])
+        return sendto(self, data, *args)
+
+    socket.socket.connect = guarded_connect  # type: ignore[method-assign,assignment]
+    socket.socket.connect_ex = guarded_connect_ex  # type: ignore[method-assign,assignment]
+    socket.socket.sendto = guarded_sendto  # type: ignore[method-assign,assignment]
+
+
+_guard_sockets()
+
+
+@pytest.fixture(autouse=True)
+def _stays_on_this_machine() -> Iterator[None]:
+    """Fail the test that tried to connect off the machine, even if it swallowed the error."""
+    before = len(OFF_MACHINE)
+    yield
+    if len(OFF_MACHINE) > before:
+        pytest.fail(f"connections outside 127.0.0.0/8 were attempted: {OFF_MACHINE[before:]}")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if OFF_MACHINE:  # fixtures and servers too, outside any one test
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if OFF_MACHINE:
+        terminalreporter.section("connections refused: outside 127.0.0.0/8")
+        for target in OFF_MACHINE:
+            terminalreporter.write_line(target)
+    refused = call_out_refuser().refused
+    if refused:
+        terminalreporter.section("call-outs refused by the loopback refuser")
+        for line in refused:
+            terminalreporter.write_line(line)
+
 
 # Canary credentials: tests assert they never show up where a user could see them.
 S3_KEY = "AKIACANARYKEY0000001"

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import pickle
+import subprocess
+import sys
+import textwrap
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -159,3 +163,48 @@ def test_dot_segments_cannot_escape_a_registered_prefix(tmp_path: Path) -> None:
             session.get(url)
     with pytest.raises(requests.exceptions.InvalidSchema):
         session.get(f"file://{tmp_path}/outside.txt")
+
+
+# Tests stay on this machine.
+
+
+def test_the_socket_guard_fails_a_run_that_connects_off_this_machine(tmp_path: Path) -> None:
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    (tmp_path / "test_off_machine.py").write_text(
+        textwrap.dedent(
+            """
+            import socket
+
+            def test_connects_off_the_machine_and_swallows_the_error():
+                with socket.socket() as sock:
+                    sock.settimeout(2)
+                    try:
+                        sock.connect(("10.255.255.1", 9))
+                    except OSError as exc:
+                        print("connect raised:", exc)
+
+            def test_stays_home():
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", 0))
+            """
+        )
+    )
+    suite = Path(__file__).parents[1]
+    plugins = ["-p", "tests.conftest", "-p", "no:cacheprovider"]
+
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", *plugins, "-q", "-s", "-rA", "test_off_machine.py"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(suite)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == pytest.ExitCode.TESTS_FAILED, result.stdout + result.stderr
+    out = result.stdout
+    # The guard refused before connecting: its own error, not a timeout or "unreachable".
+    assert "connect raised: [Errno 111] the test suite talks only to 127.0.0.0/8" in out
+    assert "ERROR test_off_machine.py::test_connects_off_the_machine_and_swallows_the_error" in out
+    assert "PASSED test_off_machine.py::test_stays_home" in out
+    assert "10.255.255.1:9" in out
