@@ -15,9 +15,17 @@ from requests.utils import get_encoding_from_headers
 from urllib3.exceptions import ReadTimeoutError
 
 from ._body import iterator_stream, raw_response
-from ._errors import BodySourceError, describe, outcome_for
+from ._errors import (
+    BackendConfigError,
+    BodySourceError,
+    configuration_error,
+    describe,
+    error_headers,
+    outcome_for,
+)
 from ._handlers import HANDLERS, Reply, error_reply
 from ._http import BadHeader, Timeouts, reason, text_headers
+from ._redact import stand_in
 from ._registry import SchemeRegistry
 
 logger = logging.getLogger("objstore_adapter")
@@ -88,14 +96,22 @@ class ObjectStoreAdapter(BaseAdapter):
         url = request.url or ""
         outcome = outcome_for(exc)
         if isinstance(outcome, int):
-            return error_reply(outcome, url)
+            return error_reply(outcome, url, error_headers(exc, outcome))
+        if outcome is BackendConfigError:  # a setting the backend reads only when it connects
+            route = self.registry.route_for(url)
+            error = configuration_error(route.prefix, route.protocol, route.options, exc)
+            error.request = request
+            raise error from error.__cause__
+        # Chained as a redacted copy: SDK exceptions quote signed URLs and tokens, and
+        # tracebacks print every exception in the chain.
+        cause = stand_in(exc)
         if outcome is None:
             raise rex.RequestException(
                 f"{request.method} {url} failed: unexpected {describe(exc)} from the backend",
                 request=request,
-            ) from exc
+            ) from cause
         message = f"{request.method} {url} failed: {describe(exc)}"
-        raise outcome(message, request=request) from exc
+        raise outcome(message, request=request) from cause
 
     def build_response(self, request: requests.PreparedRequest, reply: Reply) -> requests.Response:
         """Turn a :class:`Reply` into a ``requests.Response`` whose body is read lazily."""

@@ -21,6 +21,7 @@ from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
 
 from . import _info
 from ._body import ChunkSource, StoreAnswer
+from ._errors import status_error
 from ._http import ByteRange, Timeouts
 from ._info import ObjectInfo, Representation
 from ._listing import listing_entries
@@ -305,7 +306,7 @@ async def _gcs_get(fs: Any, url: str, path: str, headers: dict[str, str] | None 
     if response.status >= 400:
         await response.read()
         response.release()
-        raise _status_error(response.status, path)
+        raise _status_error(response.status, path, response.headers)
     return response
 
 
@@ -320,12 +321,9 @@ def _widen_read_buffer(response: Any) -> None:
         setter(STREAM_CHUNK)
 
 
-def _status_error(status: int, path: str) -> OSError:
-    if status == 404:
-        return FileNotFoundError(path)
-    if status in (401, 403):
-        return PermissionError(path)
-    return OSError(f"the store answered {status} for {path}")
+def _status_error(status: int, path: str, headers: Any = None) -> OSError:
+    # The backend contract's exception, chained from the status and headers (Retry-After).
+    return status_error(status, path, headers)
 
 
 def _aclose(response: Any) -> Callable[[], Awaitable[None]]:

@@ -21,6 +21,7 @@ from urllib3.exceptions import IncompleteRead, ProtocolError, ReadTimeoutError
 from ._errors import BodySourceError, describe, outcome_for
 from ._http import ByteRange
 from ._info import ObjectInfo
+from ._redact import stand_in
 
 #: Reads smaller than this are served from one backend read of READ_BUFFER bytes.
 SMALL_READ = 64 * 1024
@@ -223,12 +224,18 @@ def request_chunks(body: object) -> Iterator[bytes]:
 
 
 def _stream_error(exc: Exception, url: str) -> Exception:
-    """Map a failure while reading to the urllib3 error requests expects from ``raw``."""
+    """Raise the urllib3 error requests expects from ``raw`` for a failure while reading.
+
+    It raises rather than returns so that the error is chained only from a redacted copy of
+    ``exc``: requests re-raises it inside ``ChunkedEncodingError``, and every exception in
+    that chain is printed (SDK errors quote signed URLs and echoed signatures) and pickled.
+    """
     outcome = outcome_for(exc)
     message = f"reading the body of {url} failed ({describe(exc)})"
+    copy = stand_in(exc)
     if isinstance(outcome, type) and issubclass(outcome, rex.Timeout):
-        return ReadTimeoutError(None, url, message)  # type: ignore[arg-type]
-    return ProtocolError(message, exc)
+        raise ReadTimeoutError(None, url, message) from copy  # type: ignore[arg-type]
+    raise ProtocolError(message, copy) from copy
 
 
 def raw_response(

@@ -1,11 +1,23 @@
 """One table from backend exceptions to what the caller sees.
 
-Storage outcomes (no such object, access denied) become HTTP statuses; transport failures become
-``requests`` exceptions, raised with ``request=`` and chained from the backend exception::
+An error the store answered carries its HTTP status somewhere: botocore's ``ClientError``
+(which s3fs turns into an ``OSError`` raised from it), azure's ``HttpResponseError``, gcsfs's
+``HttpError``, aiohttp's ``ClientResponseError``, or the :class:`StoreStatusError` the adapter
+attaches to its own requests. That status decides, whatever class the SDK raised::
+
+    401, 403 → 403   404 → 404   409, 412 → 412   416 → 416
+    429, 503 → 503 with the store's Retry-After   other 4xx → 400   anything else → 502
+
+(401 is kept for requests the adapter could not sign at all: no credentials anywhere.)
+
+Every other exception maps by class through :data:`EXCEPTION_TABLE`: storage outcomes become
+HTTP statuses; transport failures become ``requests`` exceptions, raised with ``request=`` and
+chained from a redacted copy of the backend exception (see ``_redact``)::
 
     requests.RequestException
     ├── InvalidSchema ── BackendNotInstalled (a backend package is missing)
     ├── InvalidURL
+    ├── BackendConfigError (also ValueError: a filesystem cannot be built from its options)
     ├── ConnectionError ── ConnectTimeout (also Timeout)
     ├── Timeout ── ReadTimeout
     └── ChunkedEncodingError        (a body cut short while streaming)
@@ -16,9 +28,27 @@ in an exception's MRO that the table names decides, so the most specific entry w
 
 from __future__ import annotations
 
-from typing import TypeAlias
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any, TypeAlias
 
 from requests import exceptions as rex
+
+from ._redact import redact, stand_in
+
+
+class BackendNotInstalled(rex.InvalidSchema):
+    """A registered scheme needs a backend package that is not installed."""
+
+
+class BackendConfigError(rex.RequestException, ValueError):
+    """A route's filesystem cannot be built or connected with the options it was given.
+
+    The message names the route and the option to check, never an option's value.
+    """
+
 
 #: An HTTP status for the error response, or the requests exception to raise.
 Outcome: TypeAlias = "int | type[rex.RequestException]"
@@ -36,12 +66,26 @@ EXCEPTION_TABLE: dict[str, Outcome] = {
     "builtins.ValueError": 400,
     "azure.core.exceptions.ResourceNotFoundError": 404,
     "azure.core.exceptions.ClientAuthenticationError": 403,
+    "azure.identity._exceptions.CredentialUnavailableError": 401,
     "azure.core.exceptions.ResourceExistsError": 412,
     "azure.core.exceptions.ResourceModifiedError": 412,
+    "google.auth.exceptions.RefreshError": 403,  # the token endpoint refused the credentials
+    # Answers without a status, that the store did send.
     "azure.core.exceptions.HttpResponseError": 502,
     "gcsfs.retry.HttpError": 502,
     # The store answered with an error the table does not know more precisely.
     "builtins.OSError": 502,
+    # Settings that only take effect when the backend first connects (s3fs builds its
+    # botocore client on the first request).
+    "botocore.exceptions.ProfileNotFound": BackendConfigError,
+    "botocore.exceptions.ConfigNotFound": BackendConfigError,
+    "botocore.exceptions.ConfigParseError": BackendConfigError,
+    "botocore.exceptions.InvalidConfigError": BackendConfigError,
+    "botocore.exceptions.CredentialRetrievalError": BackendConfigError,
+    "botocore.exceptions.UnknownCredentialError": BackendConfigError,
+    "botocore.exceptions.UnknownSignatureVersionError": BackendConfigError,
+    "botocore.exceptions.InvalidEndpointConfigurationError": BackendConfigError,
+    "google.auth.exceptions.DefaultCredentialsError": BackendConfigError,
     # Transport failures.
     # The adapter's own deadline for a request to the store: fsspec cannot tell whether it
     # was spent connecting or waiting, so the exception is both ConnectionError and Timeout.
@@ -62,6 +106,7 @@ EXCEPTION_TABLE: dict[str, Outcome] = {
     "azure.core.exceptions.IncompleteReadError": rex.ChunkedEncodingError,
     "azure.core.exceptions.ServiceRequestError": rex.ConnectionError,
     "azure.core.exceptions.ServiceResponseError": rex.ConnectionError,
+    "google.auth.exceptions.TransportError": rex.ConnectionError,
     "builtins.ConnectionError": rex.ConnectionError,
     # urllib3, for S3 bodies fetched through presigned URLs.
     "urllib3.exceptions.NewConnectionError": rex.ConnectionError,  # a ConnectTimeoutError too
@@ -81,11 +126,140 @@ STATUS_MESSAGES = {
     412: "precondition failed",
     416: "range not satisfiable",
     502: "the object store answered with an error",
+    503: "the object store is unavailable or throttling: retry later",
 }
 
 
-class BackendNotInstalled(rex.InvalidSchema):
-    """A registered scheme needs a backend package that is not installed."""
+def status_for(store_status: int) -> int:
+    """The status the caller gets when the store answered ``store_status``."""
+    if store_status in (401, 403):  # the credentials given were refused
+        return 403
+    if store_status in (404, 416):
+        return store_status
+    if store_status in (409, 412):
+        return 412
+    if store_status in (429, 503):
+        return 503
+    if 400 <= store_status < 500:
+        return 400
+    return 502
+
+
+@dataclass(frozen=True)
+class StoreAnswer:
+    """The HTTP status and headers of an error the store answered."""
+
+    status: int
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+class StoreStatusError(Exception):
+    """The store answered ``status`` to a request the adapter made itself.
+
+    Such a request raises ``FileNotFoundError`` (404), ``PermissionError`` (401, 403) or
+    ``OSError`` chained from this, as s3fs chains botocore's ``ClientError``.
+    """
+
+    def __init__(self, status: int, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(f"the store answered {status}")
+        self.status = status
+        self.headers = dict(headers or {})
+
+
+def status_error(status: int, path: str, headers: Mapping[str, str] | None = None) -> OSError:
+    """The backend contract's exception for an error status the store answered for ``path``."""
+    error: OSError
+    if status == 404:
+        error = FileNotFoundError(path)
+    elif status in (401, 403):
+        error = PermissionError(path)
+    else:
+        error = OSError(f"the store answered {status} for {path}")
+    error.__cause__ = StoreStatusError(status, headers)
+    return error
+
+
+def store_answer(exc: BaseException) -> StoreAnswer | None:
+    """The status (and headers) the store answered, found on ``exc`` or the exceptions it was
+    raised from; ``None`` when the failure was not an answer from the store."""
+    for link in _chain(exc):
+        answer = _answer_of(link)
+        if answer is not None:
+            return answer
+    return None
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        yield link
+        link = link.__cause__ or (None if link.__suppress_context__ else link.__context__)
+
+
+def _answer_of(exc: BaseException) -> StoreAnswer | None:
+    status: object = None
+    headers: Any = None
+    response = getattr(exc, "response", None)
+    if isinstance(response, Mapping):  # botocore ClientError
+        metadata = response.get("ResponseMetadata") or {}
+        status, headers = metadata.get("HTTPStatusCode"), metadata.get("HTTPHeaders")
+    elif getattr(exc, "status_code", None) is not None:  # azure HttpResponseError
+        status, headers = getattr(exc, "status_code", None), getattr(response, "headers", None)
+    elif getattr(exc, "status", None) is not None:  # aiohttp ClientResponseError, ours
+        status, headers = getattr(exc, "status", None), getattr(exc, "headers", None)
+    elif any(_dotted(cls) == "gcsfs.retry.HttpError" for cls in type(exc).__mro__):
+        status = getattr(exc, "code", None)  # an int, or its text
+        status = int(status) if isinstance(status, str) and status.isdigit() else status
+    else:
+        status = _gcsfs_validated_status(exc)
+    if not isinstance(status, int) or isinstance(status, bool) or not 300 <= status <= 599:
+        return None
+    return StoreAnswer(status, _header_dict(headers))
+
+
+def _gcsfs_validated_status(exc: BaseException) -> object:
+    """The status gcsfs's ``validate_response(status, ...)`` was judging when it raised
+    ``exc``: it turns a 403 into a bare ``OSError("Forbidden: ...")`` that carries none."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return None
+    frame = tb.tb_frame
+    if frame.f_globals.get("__name__") != "gcsfs.retry":
+        return None
+    if frame.f_code.co_name != "validate_response":
+        return None
+    return frame.f_locals.get("status")
+
+
+def _header_dict(headers: Any) -> dict[str, str]:
+    if not headers:
+        return {}
+    try:
+        return {str(name).lower(): str(value) for name, value in headers.items()}
+    except (AttributeError, TypeError):
+        return {}
+
+
+_DELAY_SECONDS = re.compile(r"\d{1,10}")
+
+
+def error_headers(exc: BaseException, status: int) -> dict[str, str]:
+    """Headers the error response passes on from the store: its ``Retry-After`` on a 503."""
+    answer = store_answer(exc)
+    if status != 503 or answer is None:
+        return {}
+    value = answer.headers.get("retry-after", "").strip()
+    if _DELAY_SECONDS.fullmatch(value):
+        return {"Retry-After": value}
+    try:
+        parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return {}  # neither delay-seconds nor an HTTP-date: not worth passing on
+    return {"Retry-After": value}
 
 
 class BodySourceError(Exception):
@@ -104,7 +278,11 @@ def _dotted(cls: type) -> str:
 
 
 def outcome_for(exc: BaseException) -> Outcome | None:
-    """The table's outcome for ``exc``, or ``None`` when no class in its MRO is listed."""
+    """What ``exc`` becomes: the store's own status when it answered one, else the table's
+    outcome for the first class in its MRO that the table lists (``None``: none is)."""
+    answer = store_answer(exc)
+    if answer is not None:
+        return status_for(answer.status)
     for cls in type(exc).__mro__:
         outcome = EXCEPTION_TABLE.get(_dotted(cls))
         if outcome is not None:
@@ -115,3 +293,92 @@ def outcome_for(exc: BaseException) -> Outcome | None:
 def describe(exc: BaseException) -> str:
     """Name an exception without its text, which may quote signed URLs or keys."""
     return type(exc).__name__
+
+
+def configuration_error(
+    prefix: str, protocol: str, options: Mapping[str, Any], exc: BaseException
+) -> BackendConfigError:
+    """A :class:`BackendConfigError` for route ``prefix`` whose ``protocol`` filesystem failed
+    with ``exc`` while it was built or connected.
+
+    It names the option to check (the one whose value the failure mentions or was handling,
+    else the options given) and quotes the backend's message with every option's value
+    removed; the backend exception is chained only as a redacted copy.
+    """
+    scheme = prefix.split("://", 1)[0]
+    values = {
+        text: f"<{name}>"
+        for name, value in options.items()
+        for text in _option_strings(value)
+        if len(text) >= _MIN_VALUE
+    }
+    detail = redact(" ".join(str(exc).split()), values)[:300] or "no message"
+    blamed = _blame(options, exc)
+    if blamed:
+        check = "check the option " + " or ".join(repr(name) for name in blamed)
+    elif options:
+        check = "options given: " + ", ".join(sorted(map(str, options)))
+    else:
+        check = "no options given"
+    message = (
+        f"the {scheme}:// route {prefix!r} cannot build its {protocol!r} filesystem "
+        f"({describe(exc)}: {detail}); {check}"
+    )
+    error = BackendConfigError(message)
+    error.__cause__ = stand_in(exc, values)
+    return error
+
+
+#: Shorter option values ("anon", "test") are too common in messages to look for or redact.
+_MIN_VALUE = 6
+
+
+def _option_strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _option_strings(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _option_strings(item)
+    elif value is not None and not isinstance(value, (bool, int, float)):
+        yield str(value)  # a path
+
+
+def _blame(options: Mapping[str, Any], exc: BaseException) -> list[str]:
+    """The options a failure points at, by three clues in turn: its text quotes an option's
+    value; its text names an option; a frame it was raised through was handling the
+    option's value (gcsfs reports an unreadable token file without naming it)."""
+    texts = [str(link) for link in _chain(exc)]
+    quoted = [
+        name
+        for name, value in options.items()
+        if any(len(s) >= _MIN_VALUE and s in text for s in _option_strings(value) for text in texts)
+    ]
+    if quoted:
+        return quoted
+    named = [
+        name
+        for name in options
+        if any(re.search(rf"\b{re.escape(str(name))}\b", text) for text in texts)
+    ]
+    if named:
+        return named
+    objects = {id(value): name for name, value in options.items() if _traceable(value)}
+    for link in _chain(exc):
+        frames = []
+        tb = link.__traceback__
+        while tb is not None:
+            frames.append(tb.tb_frame)
+            tb = tb.tb_next
+        for frame in reversed(frames):  # innermost first
+            for local in frame.f_locals.values():
+                if id(local) in objects:
+                    return [objects[id(local)]]
+    return []
+
+
+def _traceable(value: Any) -> bool:
+    # Interned small values (True, 0, "a") are the same object everywhere: no clue.
+    return isinstance(value, (str, bytes, Mapping, list, tuple)) and len(value) >= _MIN_VALUE

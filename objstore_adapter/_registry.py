@@ -20,8 +20,9 @@ import fsspec
 from fsspec.spec import AbstractFileSystem
 from requests.exceptions import InvalidSchema, InvalidURL
 
-from ._errors import BackendNotInstalled
+from ._errors import BackendConfigError, BackendNotInstalled, configuration_error
 from ._fileurl import local_path, within
+from ._redact import install_log_filter, remember, secret_values
 
 #: Cloud schemes served out of the box. Local ones (file, memory) must be registered.
 DEFAULT_SCHEMES: Mapping[str, str] = {
@@ -311,13 +312,15 @@ class SchemeRegistry:
 
 
 def _build(route: Route) -> AbstractFileSystem:
+    remember(secret_values(route.options))
+    failure: BackendConfigError | None = None
     try:
         if route.protocol in _FS_CLASSES:
             cls = _import(_FS_CLASSES[route.protocol])
         else:
             cls = fsspec.get_filesystem_class(route.protocol)
+        install_log_filter()  # the backend's modules are imported: so are their loggers
         fs: AbstractFileSystem = cls(**route.options)
-        return fs
     except ImportError as exc:
         extra = _EXTRAS.get(route.protocol)
         hint = (
@@ -328,6 +331,11 @@ def _build(route: Route) -> AbstractFileSystem:
         raise BackendNotInstalled(
             f"{route.scheme}:// URLs need a backend that is not installed: {hint}"
         ) from exc
+    except Exception as exc:  # bad options, unreadable credentials, a token refused
+        failure = configuration_error(route.prefix, route.protocol, route.options, exc)
+    if failure is not None:
+        raise failure  # outside the except block: only the redacted copy is chained
+    return fs
 
 
 def _import(dotted: str) -> Any:

@@ -1,26 +1,45 @@
-"""Secrets and trust boundaries: what never leaks, what is never followed or escaped."""
+"""Secrets and trust boundaries: what never leaks, what is never followed or escaped.
+
+Canary credentials go through each backend's own credential handling (botocore signing and
+presigning, gcsfs and google-auth's token exchange, the Azure SDK's SAS and shared-key
+signing) and then must not appear in anything a user can see: responses, exceptions printed
+with their whole chain, their reprs and pickles, and log records of every logger at DEBUG.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
 import pickle
+import re
 import subprocess
 import sys
 import textwrap
 import threading
-from collections.abc import Iterator
+import traceback
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 import requests
 
 import objstore_adapter
 from objstore_adapter import SchemeRegistry
+from objstore_adapter._backends import AZURE_CHUNK
 
-from .conftest import free_port, moto_server
+from ._proxy import RecordingProxy
+from .conftest import (
+    AZURITE_KEY,
+    Store,
+    free_port,
+    moto_server,
+)
 
 CANARY_KEY = "AKIACANARY9999999999"
 CANARY_SECRET = "zz-canary-secret-7f3a9c1e5b"
@@ -163,6 +182,320 @@ def test_dot_segments_cannot_escape_a_registered_prefix(tmp_path: Path) -> None:
             session.get(url)
     with pytest.raises(requests.exceptions.InvalidSchema):
         session.get(f"file://{tmp_path}/outside.txt")
+
+
+# Canary credentials through each backend's own credential handling.
+
+CANARY_SESSION_TOKEN = "IQoJcanary-session-token-4d2b8e0f"
+CANARY_ACCESS_TOKEN = "ya29.canary-access-token-8b1f3c"
+CANARY_SIG = "Q2FuYXJ5U2lnbmF0dXJl+canary/sig="
+CANARY_ACCOUNT_KEY = "Q2FuYXJ5QWNjb3VudEtleUNhbmFyeUFjY291bnRLZXk="
+
+#: A signature or token left in a URL or header (azure-core redacts as "REDACTED" itself).
+UNREDACTED = re.compile(
+    r"(?i)\b(x-amz-signature|x-amz-security-token|signature|sig|access_token)="
+    r"(?!<redacted>|REDACTED)[^&\s'\"<>]{6,}"
+    r"|\bbearer\s+(?!<redacted>|REDACTED)\S{6,}"
+)
+
+
+class Visible:
+    """Everything a user could read: answers, exceptions (whole chain), reprs, pickles."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def response(self, response: requests.Response) -> None:
+        self.texts += [response.text, str(response.headers), repr(response.raw.headers)]
+
+    def exception(self, exc: BaseException) -> None:
+        self.texts.append("".join(traceback.format_exception(exc)))
+        seen: set[int] = set()
+        link: BaseException | None = exc
+        while link is not None and id(link) not in seen:  # every link, printed or not
+            seen.add(id(link))
+            self.texts += ["".join(traceback.format_exception(link)), repr(link), str(link)]
+            with contextlib.suppress(Exception):
+                self.texts.append(repr(pickle.dumps(link)))
+            link = link.__cause__ or link.__context__
+
+    def call(self, send: Callable[[], requests.Response]) -> None:
+        """Send a request: record its answer, or the exception it raised."""
+        try:
+            response = send()
+            response.content  # noqa: B018 - a streamed body may fail only when read
+        except requests.RequestException as exc:
+            self.exception(exc)
+        else:
+            self.response(response)
+
+    def logs(self, caplog: pytest.LogCaptureFixture) -> None:
+        self.texts += [record.getMessage() for record in caplog.records]
+        self.texts.append(caplog.text)  # formatted, with tracebacks
+
+    def assert_clean(self, *secrets: str) -> None:
+        everything = "\n".join(self.texts)
+        for secret in secrets:
+            assert secret not in everything, f"a canary leaked: {secret[:12]}..."
+        leaked = UNREDACTED.search(everything)
+        assert leaked is None, f"unredacted: {everything[leaked.start() - 80 : leaked.end()]}"
+
+
+def _faults(visible: Visible, session: requests.Session, url: str, proxy: RecordingProxy) -> None:
+    """A body cut short, a stalled store, an error status and a refusal, through ``proxy``."""
+    proxy.cut_body_after = 3
+    visible.call(lambda: session.get(url))
+    visible.call(lambda: session.get(url, stream=True))
+    proxy.cut_body_after = None
+    proxy.stall_seconds = 2
+    visible.call(lambda: session.get(url, timeout=0.5))
+    proxy.stall_seconds = 0
+    for status in (403, 500, 503):
+        proxy.answer(status, {"Retry-After": "1"}, times=None)
+        visible.call(lambda: session.get(url))
+        visible.call(lambda: session.head(url))
+        proxy._canned.clear()
+
+
+def _every_method(visible: Visible, session: requests.Session, url: str) -> None:
+    """Each method on ``url``, a 404 and a listing; ``url`` exists again afterwards."""
+    for method in ("GET", "HEAD", "PUT", "DELETE", "GET", "PUT"):  # the object is back
+        visible.call(lambda m=method: session.request(m, url, data=b"canary body"))  # type: ignore[misc]
+    visible.call(lambda: session.get(url.rsplit("/", 1)[0] + "/"))
+
+
+@pytest.fixture
+def all_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    caplog.set_level(logging.DEBUG)  # every logger, the backends' and their transports'
+    return caplog
+
+
+def test_s3_session_token_never_leaks(
+    s3_store: Store, moto_endpoint: str, all_logs: pytest.LogCaptureFixture
+) -> None:
+    s3_store.write("canary.txt", b"stored bytes", None)
+    url = s3_store.url("canary.txt")
+    visible = Visible()
+    options = {
+        "key": CANARY_KEY,
+        "secret": CANARY_SECRET,
+        "token": CANARY_SESSION_TOKEN,  # X-Amz-Security-Token, in every presigned URL too
+        "config_kwargs": {"retries": {"total_max_attempts": 1}},
+    }
+    with RecordingProxy(int(moto_endpoint.rsplit(":", 1)[1])) as proxy:
+        registry = SchemeRegistry()
+        registry.register("s3", endpoint_url=proxy.endpoint, **options)  # type: ignore[arg-type]
+        session = objstore_adapter.session(registry)
+        _every_method(visible, session, url)
+        _faults(visible, session, url, proxy)
+        seen_by_store = "\n".join(path for _, path in proxy.requests)
+        headers_seen = "\n".join(json.dumps(h) for h in proxy.request_headers)
+    dead = SchemeRegistry()
+    dead.register("s3", endpoint_url=f"http://127.0.0.1:{free_port()}", **options)  # type: ignore[arg-type]
+    visible.call(lambda: objstore_adapter.session(dead).get(url, timeout=2))
+    visible.texts += [repr(registry), repr(session.adapters), repr(dead)]
+    visible.logs(all_logs)
+
+    assert CANARY_SESSION_TOKEN in seen_by_store + headers_seen, "the token was used"
+    assert "x-amz-security-token=" in seen_by_store.lower(), "a presigned GET carried it"
+    visible.assert_clean(CANARY_SESSION_TOKEN, CANARY_SECRET, CANARY_KEY)
+
+
+class _TokenEndpoint(BaseHTTPRequestHandler):
+    """Google's OAuth token endpoint, on loopback: grants the canary access token."""
+
+    grants: list[str]
+    refuse = False
+
+    def do_POST(self) -> None:
+        form = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+        self.grants.append(form)
+        document: dict[str, object]
+        if self.refuse:
+            status, document = 400, {"error": "invalid_grant", "error_description": "refused"}
+        else:
+            status = 200
+            document = {"access_token": CANARY_ACCESS_TOKEN, "expires_in": 3600}
+            document["token_type"] = "Bearer"
+        body = json.dumps(document).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def token_endpoint() -> Iterator[type[_TokenEndpoint]]:
+    handler = type("Handler", (_TokenEndpoint,), {"grants": []})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    handler.url = f"http://127.0.0.1:{server.server_address[1]}/token"  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield handler
+    server.shutdown()
+    server.server_close()
+
+
+def _service_account(token_uri: str) -> dict[str, str]:
+    """A service account's key file, as gcsfs takes it: signed JWTs go to ``token_uri``."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    return {
+        "type": "service_account",
+        "project_id": "test",
+        "private_key_id": "canary-key-id-0c9e",
+        "private_key": pem,
+        "client_email": "canary@test.iam.gserviceaccount.com",
+        "client_id": "1",
+        "token_uri": token_uri,
+    }
+
+
+def test_gcs_tokens_never_leak(
+    gs_store: Store,
+    gcs_endpoint: str,
+    token_endpoint: Any,
+    all_logs: pytest.LogCaptureFixture,
+) -> None:
+    gs_store.write("canary.txt", b"stored bytes", None)
+    url = gs_store.url("canary.txt")
+    account = _service_account(token_endpoint.url)
+    key_line = account["private_key"].splitlines()[5]
+    visible = Visible()
+    with RecordingProxy(int(gcs_endpoint.rsplit(":", 1)[1])) as proxy:
+        registry = SchemeRegistry()
+        registry.register("gs", endpoint_url=proxy.endpoint, token=account, project="test")
+        session = objstore_adapter.session(registry)
+        _every_method(visible, session, url)
+        _faults(visible, session, url, proxy)
+        authorizations = [
+            value
+            for h in proxy.request_headers
+            for k, value in h.items()
+            if k.lower() == "authorization"
+        ]
+    token_endpoint.refuse = True
+    refused = SchemeRegistry()
+    refused.register("gs", endpoint_url=gcs_endpoint, token=account, project="test")
+    for method in ("GET", "HEAD"):
+        response = objstore_adapter.session(refused).request(method, url)
+        assert response.status_code == 403, "a refused token is access denied"
+        visible.response(response)
+    visible.texts += [repr(registry), repr(refused)]
+    visible.logs(all_logs)
+
+    assert token_endpoint.grants, "gcsfs asked the loopback token endpoint"
+    assert f"Bearer {CANARY_ACCESS_TOKEN}" in authorizations, "and used what it granted"
+    visible.assert_clean(CANARY_ACCESS_TOKEN, key_line, "canary-key-id-0c9e")
+
+
+def _azure_registry(endpoint: str, credentials: str) -> SchemeRegistry:
+    registry = SchemeRegistry()
+    registry.register(
+        "az",
+        connection_string=f"BlobEndpoint={endpoint}/devstoreaccount1;{credentials}",
+        skip_instance_cache=True,
+    )
+    return registry
+
+
+def _azure_error(detail: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><Error><Code>AuthenticationFailed</Code>'
+        "<Message>Server failed to authenticate the request.</Message>"
+        f"<AuthenticationErrorDetail>{detail}</AuthenticationErrorDetail></Error>"
+    ).encode()
+
+
+def test_azure_sas_and_account_keys_never_leak(
+    az_store: Store,
+    az_container: str,
+    azurite_endpoint: str,
+    all_logs: pytest.LogCaptureFixture,
+) -> None:
+    from azure.storage.blob import ContainerSasPermissions, generate_container_sas
+
+    az_store.write("canary.txt", b"stored bytes", None)
+    url = az_store.url("canary.txt")
+    sas = generate_container_sas(
+        "devstoreaccount1",
+        az_container,
+        account_key=AZURITE_KEY,
+        permission=ContainerSasPermissions(read=True, write=True, delete=True, list=True),
+        expiry=datetime.now(timezone.utc) + timedelta(hours=1),
+    )
+    signature = dict(part.split("=", 1) for part in sas.split("&"))["sig"]  # URL-encoded
+    visible = Visible()
+    with RecordingProxy(int(azurite_endpoint.rsplit(":", 1)[1])) as proxy:
+        registry = _azure_registry(proxy.endpoint, f"SharedAccessSignature={sas}")
+        fs: Any = registry.filesystem(registry.route_for(url))
+        fs.service_client._config.retry_policy.total_retries = 0  # not an adlfs option
+        session = objstore_adapter.session(registry)
+        _every_method(visible, session, url)
+        _faults(visible, session, url, proxy)
+        seen_by_store = "\n".join(path for _, path in proxy.requests)
+        # Azure quotes the request's signature when it refuses one; here it does so for the
+        # second range read of a blob: an error while streaming the body.
+        az_store.write("large.bin", b"x" * (AZURE_CHUNK + 1), None)
+        url = az_store.url("large.bin")
+        echo = f"The MAC signature found in the HTTP request '{unquote(signature)}' is not"
+        refusal = {"x-ms-error-code": "AuthenticationFailed"}
+        proxy.answer(403, refusal, _azure_error(echo), methods=("GET",), skip=1)
+        before = len(visible.texts)
+        visible.call(lambda: session.get(url))
+        assert "ChunkedEncodingError" in visible.texts[before], "the read failed while streaming"
+    canary_sas = sas.replace(signature, CANARY_SIG.replace("+", "%2B").replace("/", "%2F"))
+    refused = [
+        _azure_registry(azurite_endpoint, f"SharedAccessSignature={canary_sas}"),
+        _azure_registry(
+            azurite_endpoint, f"AccountName=devstoreaccount1;AccountKey={CANARY_ACCOUNT_KEY}"
+        ),
+    ]
+    for denied in refused:
+        for method in ("GET", "HEAD", "PUT", "DELETE"):
+            response = objstore_adapter.session(denied).request(method, url, data=b"x")
+            assert response.status_code == 403, method
+            visible.response(response)
+    visible.texts += [repr(registry), *map(repr, refused)]
+    visible.logs(all_logs)
+
+    assert f"sig={signature}" in seen_by_store, "the SAS signed every request"
+    visible.assert_clean(
+        signature,
+        unquote(signature),
+        CANARY_SIG,
+        CANARY_SIG.replace("+", "%2B"),
+        CANARY_ACCOUNT_KEY,
+        AZURITE_KEY,
+    )
+
+
+def test_a_build_error_never_quotes_a_raw_token(
+    gcs_endpoint: str, all_logs: pytest.LogCaptureFixture
+) -> None:
+    registry = SchemeRegistry()
+    registry.register("gs", endpoint_url=gcs_endpoint, token=CANARY_ACCESS_TOKEN)
+    visible = Visible()
+
+    # gcsfs asks Google's tokeninfo endpoint about a raw token, with the token in the URL:
+    # the suite's loopback refuser answers for Google, and the error quotes that URL.
+    with pytest.raises(requests.RequestException) as caught:
+        objstore_adapter.session(registry).get("gs://bucket/key")
+    visible.exception(caught.value)
+    visible.logs(all_logs)
+
+    assert "'token'" in str(caught.value)
+    visible.assert_clean(CANARY_ACCESS_TOKEN)
 
 
 # Tests stay on this machine.
