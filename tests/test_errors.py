@@ -72,7 +72,7 @@ class Proxied:
 
 def _no_sdk_retries(name: str, registry: SchemeRegistry, url: str) -> None:
     """Turn the SDKs' own retries off where the registry options cannot: Azure's retry
-    policy (3 retries after 15 s, 18 s and 24 s by default) is not an adlfs option."""
+    policy (3 retries, 81 s in all by default) is not an adlfs option."""
     if name == "az":
         fs: Any = registry.filesystem(registry.route_for(url))
         fs.service_client._config.retry_policy.total_retries = 0
