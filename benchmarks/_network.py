@@ -193,13 +193,13 @@ def _measure_small(job: Job) -> dict[str, Any]:
 
 
 @contextmanager
-def link_to(endpoint: str, link: str, settings: Settings) -> Iterator[str]:
+def link_to(endpoint: str, link: str, latency_ms: float, bandwidth_mib: float) -> Iterator[str]:
     """The endpoint as seen through ``link``: the server itself, or a shaping proxy."""
     if link == "direct":
         yield endpoint
         return
-    bandwidth = settings.bandwidth_mib * MiB if settings.bandwidth_mib else None
-    with ShapingProxy(endpoint, settings.latency_ms / 1000, bandwidth) as proxy:
+    bandwidth = bandwidth_mib * MiB if bandwidth_mib else None
+    with ShapingProxy(endpoint, latency_ms / 1000, bandwidth) as proxy:
         yield proxy.endpoint
 
 
@@ -320,7 +320,8 @@ def benchmark(settings: Settings) -> dict[str, Any]:
                 bucket = unique_bucket("network")
                 _fill_bucket(client, bucket, source, settings)
                 for link in settings.links:
-                    with link_to(endpoint, link, settings) as url:
+                    shape = (settings.latency_ms, settings.bandwidth_mib)
+                    with link_to(endpoint, link, *shape) as url:
                         todo = jobs(settings, url, bucket, source, sha256)
                         where = f"{server} {link}"
                         runs.setdefault(server, {})[link] = measure_link(
