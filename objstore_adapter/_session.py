@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import requests
+from requests.exceptions import InvalidSchema
 
 from ._adapter import ObjectStoreAdapter
 from ._registry import LOCAL_PROTOCOLS, SchemeRegistry
@@ -57,7 +58,10 @@ class ObjectStoreSession(requests.Session):
         source = resp.request.url.split(":", 1)[0].lower()
         scheme = target.split(":", 1)[0].lower() if "://" in target else source
         if source in ("http", "https") and scheme in self.registry.schemes():
-            protocol = self.registry.route_for(target).protocol
+            try:
+                protocol = self.registry.route_for(target).protocol
+            except InvalidSchema:  # a served scheme, but outside every route (a file:// root)
+                return None
             if protocol in LOCAL_PROTOCOLS or not self.follow_redirects_to_object_stores:
                 return None
         return target

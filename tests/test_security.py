@@ -155,6 +155,21 @@ def test_web_redirects_to_object_stores_need_the_opt_in(redirector: Any, s3_stor
     assert followed.history[0].status_code == 302
 
 
+def test_a_redirect_outside_every_file_root_is_answered_not_raised(
+    redirector: Any, tmp_path: Path
+) -> None:
+    (tmp_path / "root").mkdir()
+    registry = SchemeRegistry()
+    registry.register((tmp_path / "root").as_uri() + "/", protocol="file")
+    session = objstore_adapter.session(registry)
+    redirector.target = (tmp_path / "elsewhere.txt").as_uri()
+
+    response = session.get(redirector.base)
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == redirector.target
+
+
 def test_pickled_session_keeps_the_redirect_rule(redirector: Any, tmp_path: Path) -> None:
     registry = SchemeRegistry()
     registry.register("file")
