@@ -29,8 +29,10 @@ def test_requests_cache_revalidates_with_304s(
     assert first.content == second.content == b"a,b\n1,2\n"
     assert not first.from_cache
     assert second.from_cache
-    # Revalidation asked for the object's metadata only: no body crossed the wire.
-    assert [method for method, _ in proxy.requests] == ["HEAD"]
+    # Revalidation was one conditional GET, which the store answered 304: no body crossed.
+    assert [method for method, _ in proxy.requests] == ["GET"]
+    sent = {name.lower(): value for name, value in proxy.request_headers[-1].items()}
+    assert sent["if-none-match"] == first.headers["ETag"]
 
     s3_client.put_object(Bucket=s3_bucket, Key="cached/data.csv", Body=b"a,b\n3,4\n")
     third = session.get(url)
