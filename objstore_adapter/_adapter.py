@@ -78,6 +78,7 @@ class ObjectStoreAdapter(BaseAdapter):
         else:
             target = self.registry.resolve(url)
             timeouts = Timeouts.from_requests(timeout)
+            failure: Exception | None = None
             try:
                 reply = handler(target, _with_text_headers(request), timeouts)
             except BadHeader as exc:
@@ -85,7 +86,9 @@ class ObjectStoreAdapter(BaseAdapter):
             except BodySourceError as exc:
                 raise exc.original from None  # the caller's body broke: theirs to see
             except Exception as exc:
-                reply = self._error_reply(exc, request)
+                failure = exc
+            if failure is not None:  # outside the except block: no unredacted __context__
+                reply = self._error_reply(failure, request)
         logger.debug("%s %s -> %d", method, url, reply.status)
         response = self.build_response(request, reply)
         if not stream:

@@ -20,7 +20,7 @@ from fsspec.asyn import AsyncFileSystem, sync
 from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
 
 from . import _info
-from ._body import ChunkSource, StoreAnswer
+from ._body import ChunkSource, StoreGet
 from ._errors import status_error
 from ._http import ByteRange, Timeouts
 from ._info import ObjectInfo, Representation
@@ -78,7 +78,7 @@ class Backend:
         timeouts: Timeouts,
         span: tuple[int, int | None] | None,
         conditions: Mapping[str, str],
-    ) -> StoreAnswer | None:
+    ) -> StoreGet | None:
         """One request for a GET whose range (``bytes=start-[end]``) and preconditions the
         store resolves itself.
 
@@ -218,7 +218,7 @@ class S3Backend(Backend):
         timeouts: Timeouts,
         span: tuple[int, int | None] | None,
         conditions: Mapping[str, str],
-    ) -> StoreAnswer | None:
+    ) -> StoreGet | None:
         if not can_presign(fs):
             return None
         bucket, key, version = _bucket_key(fs, path)
@@ -367,7 +367,7 @@ class AzureBackend(Backend):
         timeouts: Timeouts,
         span: tuple[int, int | None] | None,
         conditions: Mapping[str, str],
-    ) -> StoreAnswer | None:
+    ) -> StoreGet | None:
         from azure.core import MatchConditions
 
         options: dict[str, Any] = {}
@@ -400,7 +400,7 @@ class AzureBackend(Backend):
             options,
             timeout=timeouts.request,
         )
-        if isinstance(found, StoreAnswer):
+        if isinstance(found, StoreGet):
             return found
         if found is None:
             return None
@@ -414,7 +414,7 @@ class AzureBackend(Backend):
         chunks = _AzureChunks(blob, start + len(first), stop, props.etag, first)
         body = LoopBody(fs.loop, chunks.read, _noop_close, timeouts.read)
         served = ByteRange(start, stop - 1) if span is not None else None
-        return StoreAnswer(206 if served else 200, info, body, served)
+        return StoreGet(206 if served else 200, info, body, served)
 
     def write_options(self, stored: Representation) -> dict[str, Any]:
         # Azure keeps no Expires; the other stored headers are its content settings.
@@ -457,7 +457,7 @@ class AzureBackend(Backend):
 
 async def _azure_first_range(
     blob: Any, path: str, start: int, length: int, options: dict[str, Any]
-) -> tuple[Any, bytes] | StoreAnswer | None:
+) -> tuple[Any, bytes] | StoreGet | None:
     """The first range of a blob with its properties; a 304/412 answer when a precondition
     stopped it; ``None`` when the range is not satisfiable (the careful path answers)."""
     from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
@@ -474,7 +474,7 @@ async def _azure_first_range(
             info = _info.from_http_headers(getattr(exc.response, "headers", None) or {})
             if exc.status_code == 304 and info.etag is None:
                 return None  # a 304 must name the validators (Azurite's does not): ask them
-            return StoreAnswer(exc.status_code, info, None, None)
+            return StoreGet(exc.status_code, info, None, None)
         if exc.status_code == 416:
             return None
         raise

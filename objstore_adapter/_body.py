@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NoReturn, Protocol
 
 from requests import exceptions as rex
 from urllib3 import HTTPResponse
@@ -37,7 +37,7 @@ class ChunkSource(Protocol):
 
 
 @dataclass(frozen=True)
-class StoreAnswer:
+class StoreGet:
     """A store's own answer to a GET whose range and preconditions it resolved itself."""
 
     status: int  # 200, 206, or 304/412 when a precondition stopped it
@@ -125,11 +125,14 @@ class BodyReader(io.BufferedIOBase):
     def _read_chunk(self, n: int) -> bytes:
         if self._source is None:
             raise ProtocolError(f"Connection broken: the body of {self._url} failed earlier")
+        failure: Exception | None = None
         try:
             data = self._source.read(n)
         except Exception as exc:
+            failure = exc
+        if failure is not None:  # raised outside the except block: no unredacted __context__
             self._release()
-            raise _stream_error(exc, self._url) from exc
+            _stream_error(failure, self._url)
         if not data:
             received = self._length - self._remaining
             self._release()
@@ -223,7 +226,7 @@ def request_chunks(body: object) -> Iterator[bytes]:
         raise BodySourceError(exc) from exc
 
 
-def _stream_error(exc: Exception, url: str) -> Exception:
+def _stream_error(exc: Exception, url: str) -> NoReturn:
     """Raise the urllib3 error requests expects from ``raw`` for a failure while reading.
 
     It raises rather than returns so that the error is chained only from a redacted copy of

@@ -19,7 +19,8 @@ from fsspec.spec import AbstractFileSystem
 from urllib3.exceptions import MaxRetryError
 
 from . import _info
-from ._body import StoreAnswer
+from ._body import StoreGet
+from ._errors import status_error
 from ._http import ByteRange, Timeouts
 
 #: Signed URLs live only as long as one request needs them to.
@@ -104,7 +105,7 @@ def open_presigned(
     version: str | None,
     timeouts: Timeouts,
     headers: Mapping[str, str],
-) -> StoreAnswer:
+) -> StoreGet:
     """GetObject through a presigned URL, with ``headers`` (``Range``, preconditions) sent
     as they are: the store's answer, with the streaming body."""
     url = sync(fs.loop, _sign, fs, bucket, key, version, timeout=timeouts.request)
@@ -118,7 +119,13 @@ def open_presigned(
             decode_content=False,
             redirect=False,
             retries=urllib3.Retry(
-                total=2, connect=2, read=0, status=0, redirect=0, backoff_factor=0.1
+                total=2,
+                connect=2,
+                read=0,
+                status=0,
+                redirect=0,
+                backoff_factor=0.1,
+                respect_retry_after_header=False,  # a 503's Retry-After is the caller's to see
             ),
             timeout=urllib3.Timeout(connect=timeouts.connect, read=timeouts.read),
         )
@@ -132,17 +139,15 @@ def open_presigned(
         response.read()
         response.release_conn()
         if response.status in (304, 412):
-            return StoreAnswer(
-                response.status, _info.from_http_headers(response.headers), None, None
-            )
+            return StoreGet(response.status, _info.from_http_headers(response.headers), None, None)
         if response.status == 404:
-            raise FileNotFoundError(f"{bucket}/{key}")
+            raise status_error(404, f"{bucket}/{key}", response.headers)
         if response.status in (401, 403):
-            raise PermissionError(f"{bucket}/{key}")
+            raise status_error(response.status, f"{bucket}/{key}", response.headers)
         raise PresignedRefused(response.status)
     fields = response.headers
     served = _served_range(fields.get("Content-Range")) if response.status == 206 else None
-    return StoreAnswer(
+    return StoreGet(
         response.status, _info.from_http_headers(fields), PresignedBody(response), served
     )
 

@@ -142,7 +142,6 @@ class Target:
         """True for a URL that names a "directory" (ends with ``/``)."""
         return self.url.endswith("/")
 
-
     @property
     def percent_encoded(self) -> bool:
         """True where the URL's path is percent-encoded (file:// per RFC 8089); object-store

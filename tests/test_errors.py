@@ -113,18 +113,8 @@ def test_the_status_the_store_answered_decides(
 @pytest.mark.parametrize("store_status", [429, 503])
 @pytest.mark.parametrize("method", ["GET", "HEAD"])
 def test_throttling_is_503_with_the_stores_retry_after(
-    proxied: Proxied, method: str, store_status: int, request: pytest.FixtureRequest
+    proxied: Proxied, method: str, store_status: int
 ) -> None:
-    if proxied.name == "s3" and method == "GET":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                raises=requests.ConnectionError,
-                reason="the presigned GET's urllib3 Retry(status=0) honours Retry-After, so "
-                "it raises ResponseError instead of handing the 503 back "
-                "(_presigned.open_presigned needs respect_retry_after_header=False)",
-            )
-        )
     proxied.store.write("object.txt", b"stored bytes", None)
     body = b""
     if proxied.name == "s3":
