@@ -7,13 +7,14 @@ Example:
 """
 
 from ._adapter import ObjectStoreAdapter
-from ._errors import BackendNotInstalled
+from ._errors import BackendConfigError, BackendNotInstalled
 from ._registry import SchemeRegistry
 from ._session import ObjectStoreSession, mount, session
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BackendConfigError",
     "BackendNotInstalled",
     "ObjectStoreAdapter",
     "ObjectStoreSession",

@@ -16,6 +16,7 @@ from objstore_adapter import ObjectStoreAdapter, SchemeRegistry
 
 def test_public_names_are_pinned() -> None:
     assert objstore_adapter.__all__ == [
+        "BackendConfigError",
         "BackendNotInstalled",
         "ObjectStoreAdapter",
         "ObjectStoreSession",
