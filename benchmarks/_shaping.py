@@ -16,6 +16,10 @@ Bodies stream through in slices of at most 64 KiB (never a whole body in memory)
 while both sides allow it. One thread per client connection. ``Expect: 100-continue`` is
 answered by the proxy itself (after the latency), so clients that wait for it are not held
 up by a proxy that relays one message at a time.
+
+``python benchmarks/_shaping.py`` checks it against a local server: a kept-alive small GET
+takes the latency plus about a millisecond, one connection moves 40 MiB/s, four move four
+times that, and a PUT body is capped the same way.
 """
 
 from __future__ import annotations

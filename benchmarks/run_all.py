@@ -9,7 +9,8 @@ Each benchmark runs as its own script in a fresh interpreter (``bench_large.py``
 ``bench_overhead.py``), starting and stopping its own servers (moto; SeaweedFS for
 ``network``) where it needs them, and repeats each measurement ``--repeats`` times (medians
 are reported). ``--quick`` shrinks sizes and counts so the whole run takes a few minutes (the
-network benchmark under two); the full run takes longer. Written to ``benchmarks/results/``:
+network benchmark about two); the full run takes longer (the network benchmark about eight).
+Written to ``benchmarks/results/``:
 
 * ``report.md``: the report printed at the end, one section per benchmark;
 * ``results.json``: every benchmark's full results (and ``<name>.json`` per benchmark);
