@@ -10,6 +10,7 @@ from ._adapter import ObjectStoreAdapter
 from ._errors import BackendConfigError, BackendNotInstalled
 from ._registry import SchemeRegistry
 from ._session import ObjectStoreSession, mount, session
+from ._transfer import TransferConfig
 
 __version__ = "0.1.0"
 
@@ -19,6 +20,7 @@ __all__ = [
     "ObjectStoreAdapter",
     "ObjectStoreSession",
     "SchemeRegistry",
+    "TransferConfig",
     "__version__",
     "mount",
     "session",

@@ -21,11 +21,12 @@ from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
 
 from . import _info
 from ._body import ChunkSource, StoreGet
-from ._errors import status_error
+from ._errors import status_error, store_answer
 from ._http import ByteRange, Timeouts
 from ._info import ObjectInfo, Representation
 from ._listing import listing_entries
 from ._presigned import PresignedRefused, can_presign, open_presigned
+from ._transfer import VersionChanged
 
 #: Block size for generic ``fs.open`` reads: big enough that a sequential read costs few
 #: backend requests, small enough to stay well inside the memory budget of one stream.
@@ -87,6 +88,26 @@ class Backend:
         :meth:`open` for an absolute range.
         """
         return None
+
+    def can_resume(self, fs: AbstractFileSystem, info: ObjectInfo) -> bool:
+        """True when :meth:`open_part` can fetch more of the version ``info`` describes."""
+        return False
+
+    def open_part(
+        self,
+        fs: AbstractFileSystem,
+        path: str,
+        timeouts: Timeouts,
+        start: int,
+        stop: int,
+        info: ObjectInfo,
+    ) -> ChunkSource:
+        """Bytes ``start`` to ``stop - 1`` of the version ``info`` describes, streamed.
+
+        Raises:
+            VersionChanged: the store holds another version of the object now.
+        """
+        raise NotImplementedError
 
     def list(self, fs: AbstractFileSystem, path: str, timeouts: Timeouts) -> list[dict[str, Any]]:
         """Listing entries for what lies directly under the prefix ``path``."""
@@ -235,6 +256,39 @@ class S3Backend(Backend):
             return None
         return answer
 
+    def can_resume(self, fs: AbstractFileSystem, info: ObjectInfo) -> bool:
+        return info.etag is not None
+
+    def open_part(
+        self,
+        fs: AbstractFileSystem,
+        path: str,
+        timeouts: Timeouts,
+        start: int,
+        stop: int,
+        info: ObjectInfo,
+    ) -> ChunkSource:
+        assert info.etag is not None  # can_resume said so
+        span = f"bytes={start}-{stop - 1}"
+        if can_presign(fs):
+            bucket, key, version = _bucket_key(fs, path)
+            with contextlib.suppress(PresignedRefused):
+                headers = {"Range": span, "If-Match": info.etag}
+                answer = open_presigned(fs, bucket, key, version, timeouts, headers)
+                if answer.body is None:
+                    raise VersionChanged(path)
+                return answer.body
+        try:
+            response = self._call(fs, "get_object", path, timeouts, Range=span, IfMatch=info.etag)
+        except Exception as exc:
+            refused = store_answer(exc)
+            if refused is not None and refused.status == 412:
+                raise VersionChanged(path) from None
+            raise
+        body = response["Body"]
+        _widen_read_buffer(getattr(body, "raw_stream", None))
+        return LoopBody(fs.loop, body.read, body.aclose, timeouts.read)
+
     def write_options(self, stored: Representation) -> dict[str, Any]:
         options: dict[str, Any] = {"ContentType": stored.content_type}
         for name, value in stored.headers.items():
@@ -284,6 +338,28 @@ class GCSBackend(Backend):
         _widen_read_buffer(response)
         info = _info.from_http_headers(response.headers)
         return info, LoopBody(fs.loop, response.content.read, _aclose(response), timeouts.read)
+
+    def can_resume(self, fs: AbstractFileSystem, info: ObjectInfo) -> bool:
+        return info.generation is not None
+
+    def open_part(
+        self,
+        fs: AbstractFileSystem,
+        path: str,
+        timeouts: Timeouts,
+        start: int,
+        stop: int,
+        info: ObjectInfo,
+    ) -> ChunkSource:
+        # Pinned by generation: that version's bytes, or 404 once it is gone (replaced).
+        url = f"{fs.url(path)}&generation={info.generation}"
+        headers = {"Accept-Encoding": "gzip", "Range": f"bytes={start}-{stop - 1}"}
+        try:
+            response = sync(fs.loop, _gcs_get, fs, url, path, headers, timeout=timeouts.request)
+        except FileNotFoundError:
+            raise VersionChanged(path) from None
+        _widen_read_buffer(response)
+        return LoopBody(fs.loop, response.content.read, _aclose(response), timeouts.read)
 
     def write_options(self, stored: Representation) -> dict[str, Any]:
         # GCS keeps no Expires; the other stored headers are its "fixed-key metadata".
@@ -416,6 +492,22 @@ class AzureBackend(Backend):
         served = ByteRange(start, stop - 1) if span is not None else None
         return StoreGet(206 if served else 200, info, body, served)
 
+    def can_resume(self, fs: AbstractFileSystem, info: ObjectInfo) -> bool:
+        return info.etag is not None
+
+    def open_part(
+        self,
+        fs: AbstractFileSystem,
+        path: str,
+        timeouts: Timeouts,
+        start: int,
+        stop: int,
+        info: ObjectInfo,
+    ) -> ChunkSource:
+        assert info.etag is not None  # can_resume said so
+        chunks = _AzureChunks(self._blob_client(fs, path), start, stop, info.etag)
+        return LoopBody(fs.loop, chunks.read, _noop_close, timeouts.read)
+
     def write_options(self, stored: Representation) -> dict[str, Any]:
         # Azure keeps no Expires; the other stored headers are its content settings.
         settings = {"content_type": stored.content_type}
@@ -501,15 +593,19 @@ class _AzureChunks:
         if length <= 0:
             return b""
         from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceModifiedError
 
-        download = await self._blob.download_blob(
-            offset=self._offset,
-            length=length,
-            etag=self._etag,
-            match_condition=MatchConditions.IfNotModified,
-            max_concurrency=1,
-            decompress=False,  # the stored bytes: Content-Encoding is the reader's to apply
-        )
+        try:
+            download = await self._blob.download_blob(
+                offset=self._offset,
+                length=length,
+                etag=self._etag,
+                match_condition=MatchConditions.IfNotModified,
+                max_concurrency=1,
+                decompress=False,  # the stored bytes: Content-Encoding is the reader's to apply
+            )
+        except ResourceModifiedError as exc:
+            raise VersionChanged(self._blob.blob_name) from exc
         data: bytes = await download.readall()
         self._offset += len(data)
         return data

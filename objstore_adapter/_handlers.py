@@ -35,6 +35,7 @@ from ._http import (
 from ._info import ObjectInfo
 from ._listing import listing_body
 from ._registry import Target
+from ._transfer import ResumingSource
 
 
 @dataclass
@@ -97,7 +98,7 @@ def get_object(target: Target, request: requests.PreparedRequest, timeouts: Time
         if answer is not None:
             if answer.body is None:
                 return _stopped(answer.status, answer.info, target.url)
-            return _ranged_reply(target, answer.info, answer.body, answer.served)
+            return _ranged_reply(target, answer.info, answer.body, answer.served, timeouts)
     byte_range: ByteRange | None = None
     if "Range" in headers or conditional:
         info = backend.stat(target.fs, target.path, timeouts)
@@ -114,20 +115,46 @@ def get_object(target: Target, request: requests.PreparedRequest, timeouts: Time
         if isinstance(wanted, ByteRange):
             byte_range = wanted
     info, source = backend.open(target.fs, target.path, timeouts, byte_range)
-    return _ranged_reply(target, info, source, byte_range)
+    return _ranged_reply(target, info, source, byte_range, timeouts)
 
 
 def _ranged_reply(
-    target: Target, info: ObjectInfo, source: ChunkSource, served: ByteRange | None
+    target: Target,
+    info: ObjectInfo,
+    source: ChunkSource,
+    served: ByteRange | None,
+    timeouts: Timeouts,
 ) -> Reply:
     """200 with the whole object, or 206 with the ``served`` range of it (which may be all of
     it: ``bytes=0-`` is 206 with ``Content-Range``, as every object store answers)."""
     headers = object_headers(info, target.path)
+    start, stop = (served.start, served.end + 1) if served else (0, info.size)
+    source = _healing(target, info, source, start, stop, timeouts)
     if served is None:
         return Reply(200, headers, body_stream(source, info.size, target.url))
     headers["Content-Length"] = str(served.length)
     headers["Content-Range"] = served.content_range(info.size)
     return Reply(206, headers, body_stream(source, served.length, target.url))
+
+
+def _healing(
+    target: Target,
+    info: ObjectInfo,
+    source: ChunkSource,
+    start: int,
+    stop: int,
+    timeouts: Timeouts,
+) -> ChunkSource:
+    """``source``, resumed from where it was cut (same version) as the route allows."""
+    config = target.route.transfer
+    backend = backend_for(target.fs)
+    if config.max_attempts <= 1 or not backend.can_resume(target.fs, info):
+        return source
+
+    def open_rest(first: int, end: int) -> ChunkSource:
+        return backend.open_part(target.fs, target.path, timeouts, first, end, info)
+
+    return ResumingSource(source, open_rest, start, stop, config)
 
 
 def head_object(target: Target, request: requests.PreparedRequest, timeouts: Timeouts) -> Reply:

@@ -64,6 +64,7 @@ class ObjectInfo:
     etag: str | None = None
     is_dir: bool = False
     headers: Mapping[str, str] = field(default_factory=dict)
+    generation: str | None = None  # GCS: the version a ranged read can be pinned to
 
 
 @dataclass(frozen=True)
@@ -245,4 +246,5 @@ def from_http_headers(fields: Mapping[str, str]) -> ObjectInfo:
         last_modified=to_datetime(fields.get("Last-Modified")),
         etag=quote_etag(fields.get("ETag")),
         headers=http_stored_headers(fields),
+        generation=fields.get("x-goog-generation"),
     )

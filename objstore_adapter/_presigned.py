@@ -73,9 +73,10 @@ async def _sign(fs: Any, bucket: str, key: str, version: str | None) -> str:
 
 
 class PresignedRefused(Exception):
-    """The store answered a presigned GET with an error other than 404/403 (a 5xx, or an
-    emulator that does not take query-string auth): worth one more try through s3fs, whose
-    botocore client retries and reports S3's errors precisely."""
+    """The store answered a presigned GET with an error that may be the URL's, not the
+    object's (a 400 from an emulator that does not take query-string auth, a redirect to
+    another region): worth one more try through s3fs, whose botocore client reports S3's
+    errors precisely. Denials, failures and throttling are raised as what they are."""
 
     def __init__(self, status: int) -> None:
         super().__init__(f"presigned GET answered {status}")
@@ -142,7 +143,10 @@ def open_presigned(
             return StoreGet(response.status, _info.from_http_headers(response.headers), None, None)
         if response.status == 404:
             raise status_error(404, f"{bucket}/{key}", response.headers)
-        if response.status in (401, 403):
+        if response.status in (401, 403, 429, 503):
+            # Denied or throttling: the transfer policy decides whether to try again (and
+            # when: Retry-After). Other errors get a second opinion from s3fs (moto, for one,
+            # answers 500 to a presigned GET whose credentials it refuses).
             raise status_error(response.status, f"{bucket}/{key}", response.headers)
         raise PresignedRefused(response.status)
     fields = response.headers

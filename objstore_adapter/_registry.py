@@ -23,6 +23,7 @@ from requests.exceptions import InvalidSchema, InvalidURL
 from ._errors import BackendConfigError, BackendNotInstalled, configuration_error
 from ._fileurl import local_path, within
 from ._redact import install_log_filter, remember, secret_values
+from ._transfer import DEFAULT_TRANSFER, TransferConfig
 
 #: Cloud schemes served out of the box. Local ones (file, memory) must be registered.
 DEFAULT_SCHEMES: Mapping[str, str] = {
@@ -82,6 +83,7 @@ class Route:
     prefix: str
     protocol: str
     options: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    transfer: TransferConfig = DEFAULT_TRANSFER
 
     @property
     def scheme(self) -> str:
@@ -171,7 +173,14 @@ class SchemeRegistry:
         self._pid = os.getpid()
         self._lock = threading.Lock()
 
-    def register(self, prefix: str, protocol: str | None = None, **storage_options: Any) -> None:
+    def register(
+        self,
+        prefix: str,
+        protocol: str | None = None,
+        *,
+        transfer: TransferConfig | None = None,
+        **storage_options: Any,
+    ) -> None:
         """Serve URLs starting with ``prefix`` through fsspec ``protocol``.
 
         Args:
@@ -179,6 +188,8 @@ class SchemeRegistry:
                 ``"s3://bucket/team/"``). For a URL, the longest registered prefix wins.
             protocol: the fsspec protocol. Defaults to the protocol the prefix's scheme
                 already maps to, else the scheme itself.
+            transfer: how requests on this route retry and heal (a :class:`TransferConfig`);
+                a URL prefix inherits its scheme's, else the defaults.
             **storage_options: passed to ``fsspec.filesystem(protocol, ...)``. A URL prefix
                 starts from the options of its scheme and overrides them.
 
@@ -204,8 +215,10 @@ class SchemeRegistry:
         options = dict(storage_options)
         if "://" in prefix and parent is not None and parent.protocol == protocol:
             options = {**parent.options, **options}
+        if transfer is None:
+            transfer = parent.transfer if parent is not None else DEFAULT_TRANSFER
         with self._lock:
-            self._routes[prefix] = Route(prefix, protocol, options)
+            self._routes[prefix] = Route(prefix, protocol, options, transfer)
             # Routes derived from this one may have changed: rebuild filesystems lazily.
             self._filesystems.clear()
 

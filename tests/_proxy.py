@@ -43,6 +43,7 @@ class RecordingProxy:
         self.request_headers: list[dict[str, str]] = []
         self.stall_seconds = 0.0
         self.cut_body_after: int | None = None
+        self.cuts_left: int | None = None  # how many bodies to cut; None: every one
         self.cut_request_after: int | None = None
         self.hold_body: threading.Event | None = None
         self._canned: list[CannedAnswer] = []
@@ -94,7 +95,7 @@ class RecordingProxy:
                     return
                 if proxy.hold_body is not None:
                     proxy.hold_body.wait(30)
-                if proxy.cut_body_after is not None and response.status < 300:
+                if proxy.cut_body_after is not None and response.status < 300 and proxy._take_cut():
                     self.wfile.write(payload[: proxy.cut_body_after])
                     self.wfile.flush()
                     self.connection.shutdown(socket.SHUT_RDWR)
@@ -117,6 +118,15 @@ class RecordingProxy:
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def _take_cut(self) -> bool:
+        with self._canned_lock:
+            if self.cuts_left is None:
+                return True
+            if self.cuts_left <= 0:
+                return False
+            self.cuts_left -= 1
+            return True
 
     @property
     def endpoint(self) -> str:

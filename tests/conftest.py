@@ -321,10 +321,15 @@ def gcs_bucket(gcs_endpoint: str) -> str:
     return name
 
 
-def gcs_registry(endpoint: str) -> SchemeRegistry:
+def gcs_registry(endpoint: str, **options: Any) -> SchemeRegistry:
     registry = SchemeRegistry()
     registry.register(
-        "gs", endpoint_url=endpoint, token="anon", project="test", skip_instance_cache=True
+        "gs",
+        endpoint_url=endpoint,
+        token="anon",
+        project="test",
+        skip_instance_cache=True,
+        **options,
     )
     return registry
 
@@ -393,10 +398,13 @@ def az_container(azurite_endpoint: str) -> str:
     return name
 
 
-def az_registry(endpoint: str) -> SchemeRegistry:
+def az_registry(endpoint: str, **options: Any) -> SchemeRegistry:
     registry = SchemeRegistry()
     registry.register(
-        "az", connection_string=azurite_connection_string(endpoint), skip_instance_cache=True
+        "az",
+        connection_string=azurite_connection_string(endpoint),
+        skip_instance_cache=True,
+        **options,
     )
     return registry
 
@@ -445,3 +453,43 @@ CANNOT_STORE_CONTENT_TYPE = {
 def store(request: pytest.FixtureRequest) -> Store:
     value: Store = request.getfixturevalue(f"{request.param}_store")
     return value
+
+
+@dataclass
+class Proxied:
+    """A backend reached through a proxy that can cut, stall or answer in the store's place."""
+
+    name: str
+    session: requests.Session
+    proxy: RecordingProxy
+    store: Store  # the same objects, reached directly
+
+    def url(self, key: str) -> str:
+        return self.store.url(key)
+
+
+def _no_sdk_retries(name: str, registry: SchemeRegistry, url: str) -> None:
+    """Turn the SDKs' own retries off where the registry options cannot: Azure's retry
+    policy (3 retries, 81 s in all by default) is not an adlfs option."""
+    if name == "az":
+        fs: Any = registry.filesystem(registry.route_for(url))
+        fs.service_client._config.retry_policy.total_retries = 0
+
+
+@contextlib.contextmanager
+def proxied_store(request: pytest.FixtureRequest, name: str, **options: Any) -> Iterator[Proxied]:
+    """``name``'s store (s3, gs, az) reached through a :class:`RecordingProxy`, with the SDKs'
+    own retries off so that only the adapter's (``options``, e.g. ``transfer=``) act."""
+    store: Store = request.getfixturevalue(f"{name}_store")
+    upstream = {"s3": "moto_endpoint", "gs": "gcs_endpoint", "az": "azurite_endpoint"}[name]
+    port = int(request.getfixturevalue(upstream).rsplit(":", 1)[1])
+    with RecordingProxy(port) as proxy:
+        if name == "s3":  # botocore tries 5xx five times by default, ignoring Retry-After
+            one_attempt = {"retries": {"total_max_attempts": 1}}
+            registry = s3_registry(proxy.endpoint, config_kwargs=one_attempt, **options)
+        elif name == "gs":
+            registry = gcs_registry(proxy.endpoint, **options)
+        else:
+            registry = az_registry(proxy.endpoint, **options)
+        _no_sdk_retries(name, registry, store.base)
+        yield Proxied(name, objstore_adapter.session(registry), proxy, store)

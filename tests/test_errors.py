@@ -12,24 +12,21 @@ import json
 import traceback
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
 
 import objstore_adapter
-from objstore_adapter import SchemeRegistry
+from objstore_adapter import SchemeRegistry, TransferConfig
 
-from ._proxy import RecordingProxy, call_out_refuser
+from ._proxy import call_out_refuser
 from .conftest import (
     AZURITE_KEY,
+    Proxied,
     Store,
-    az_registry,
     azurite_connection_string,
-    gcs_registry,
-    s3_registry,
+    proxied_store,
 )
 
 #: What the store answers → what the caller gets.
@@ -57,43 +54,11 @@ SLOW_DOWN = (
 UPLOAD_METHOD = {"s3": "PUT", "gs": "POST", "az": "PUT"}
 
 
-@dataclass
-class Proxied:
-    """A backend reached through a proxy that can answer in the store's place."""
-
-    name: str
-    session: requests.Session
-    proxy: RecordingProxy
-    store: Store  # the same objects, reached directly
-
-    def url(self, key: str) -> str:
-        return self.store.url(key)
-
-
-def _no_sdk_retries(name: str, registry: SchemeRegistry, url: str) -> None:
-    """Turn the SDKs' own retries off where the registry options cannot: Azure's retry
-    policy (3 retries, 81 s in all by default) is not an adlfs option."""
-    if name == "az":
-        fs: Any = registry.filesystem(registry.route_for(url))
-        fs.service_client._config.retry_policy.total_retries = 0
-
-
 @pytest.fixture(params=["s3", "gs", "az"])
 def proxied(request: pytest.FixtureRequest) -> Iterator[Proxied]:
-    name = request.param
-    store: Store = request.getfixturevalue(f"{name}_store")
-    upstream = {"s3": "moto_endpoint", "gs": "gcs_endpoint", "az": "azurite_endpoint"}[name]
-    port = int(request.getfixturevalue(upstream).rsplit(":", 1)[1])
-    with RecordingProxy(port) as proxy:
-        if name == "s3":  # botocore tries 5xx five times by default, ignoring Retry-After
-            one_attempt = {"retries": {"total_max_attempts": 1}}
-            registry = s3_registry(proxy.endpoint, config_kwargs=one_attempt)
-        elif name == "gs":
-            registry = gcs_registry(proxy.endpoint)
-        else:
-            registry = az_registry(proxy.endpoint)
-        _no_sdk_retries(name, registry, store.base)
-        yield Proxied(name, objstore_adapter.session(registry), proxy, store)
+    # The adapter's own retries are off here: each test sees the store's first answer.
+    with proxied_store(request, request.param, transfer=TransferConfig(max_attempts=1)) as p:
+        yield p
 
 
 @pytest.mark.parametrize(("store_status", "expected"), STATUS_MAP)

@@ -21,6 +21,7 @@ def test_public_names_are_pinned() -> None:
         "ObjectStoreAdapter",
         "ObjectStoreSession",
         "SchemeRegistry",
+        "TransferConfig",
         "__version__",
         "mount",
         "session",

@@ -16,10 +16,12 @@ import pytest
 import requests
 
 import objstore_adapter
-from objstore_adapter import SchemeRegistry
+from objstore_adapter import SchemeRegistry, TransferConfig
 
 from ._proxy import RecordingProxy
 from .conftest import S3_KEY, S3_SECRET, free_port, moto_server, s3_registry
+
+NO_RETRIES = TransferConfig(max_attempts=1)
 
 
 @pytest.fixture
@@ -75,8 +77,9 @@ def test_response_returns_before_the_body_is_sent(proxy: RecordingProxy, put: An
 def test_a_cut_body_raises_instead_of_returning_short(
     proxy: RecordingProxy, put: Any, stream: bool
 ) -> None:
+    """With retries off, as over HTTP (tests/test_healing.py: with them on, it resumes)."""
     url = put("cut.bin", os.urandom(3 * 2**20))
-    session = objstore_adapter.session(s3_registry(proxy.endpoint))
+    session = objstore_adapter.session(s3_registry(proxy.endpoint, transfer=NO_RETRIES))
     proxy.cut_body_after = 2**20
 
     def read_all() -> int:
@@ -99,9 +102,14 @@ def test_stall_before_the_answer_raises_timeout(proxy: RecordingProxy, put: Any)
     assert time.monotonic() - started < 5
 
 
-def test_stall_in_the_body_raises_read_timeout(proxy: RecordingProxy, put: Any) -> None:
+@pytest.mark.parametrize("attempts", [1, 3])
+def test_stall_in_the_body_raises_read_timeout(
+    proxy: RecordingProxy, put: Any, attempts: int
+) -> None:
+    """A body that never comes raises, with retries off or once they are spent."""
     url = put("stall-body.txt", b"x" * 1000)
-    session = objstore_adapter.session(s3_registry(proxy.endpoint))
+    transfer = TransferConfig(max_attempts=attempts, backoff_base=0.01)
+    session = objstore_adapter.session(s3_registry(proxy.endpoint, transfer=transfer))
     proxy.hold_body = threading.Event()
 
     started = time.monotonic()

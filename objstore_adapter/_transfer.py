@@ -1,0 +1,191 @@
+"""Transfer policy: when a failed request is tried again, and how a cut body heals.
+
+One place decides, for every backend, in the spirit of botocore's retry handler:
+
+- a request that is safe to repeat (GET, HEAD, DELETE) is tried again after a connection
+  error, a reset, a timeout or a 500/502/503/504/429 from the store, with exponential backoff
+  and full jitter, honouring the store's ``Retry-After``;
+- a body cut mid-stream resumes from the offset already delivered, asking the store for the
+  rest of the *same version* (``Range: bytes=N-`` pinned by ETag); if the object changed in
+  between, the reader gets an error, never bytes from two versions.
+
+Its settings live in one dataclass, :class:`TransferConfig`, given per route.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from requests import exceptions as rex
+
+from ._body import ChunkSource
+from ._errors import outcome_for, store_answer
+
+T = TypeVar("T")
+
+#: Methods whose request can be sent again without changing the outcome (RFC 9110 §9.2.2).
+IDEMPOTENT = frozenset({"GET", "HEAD", "DELETE", "PUT"})
+
+#: Statuses a store answers for a passing fault or throttling: worth another try.
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class TransferConfig:
+    """How requests to one route heal, like boto3's ``TransferConfig`` and retry config.
+
+    Args:
+        max_attempts: tries per request, the first included; 1 turns retries and resuming
+            off (a cut body then raises, as it does over HTTP).
+        backoff_base: seconds before the first retry; doubled each time, with full jitter.
+        backoff_max: the longest single wait, in seconds.
+        retry_deadline: seconds a request may spend retrying in all; the caller's
+            ``timeout=`` bounds each attempt as well.
+    """
+
+    max_attempts: int = 5
+    backoff_base: float = 0.1
+    backoff_max: float = 5.0
+    retry_deadline: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts counts the first try: it must be at least 1")
+        if self.backoff_base < 0 or self.backoff_max < 0 or self.retry_deadline < 0:
+            raise ValueError("backoff and deadline seconds cannot be negative")
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait before try ``attempt + 1`` (``attempt`` counts from 1)."""
+        backoff = random.uniform(0, min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1)))
+        if retry_after is not None:
+            return max(backoff, min(retry_after, self.backoff_max))
+        return backoff
+
+
+DEFAULT_TRANSFER = TransferConfig()
+NO_RETRIES = TransferConfig(max_attempts=1)
+
+
+def retryable(exc: BaseException) -> bool:
+    """True for a failure a later try may not meet: the store unreachable, slow, cut off,
+    failing or throttling; never a definite answer (404, 403, 412, a bad request)."""
+    answer = store_answer(exc)
+    if answer is not None:
+        return answer.status in RETRY_STATUSES
+    outcome = outcome_for(exc)
+    return isinstance(outcome, type) and issubclass(
+        outcome, (rex.ConnectionError, rex.Timeout, rex.ChunkedEncodingError)
+    )
+
+
+def retry_after(exc: BaseException) -> float | None:
+    """The store's ``Retry-After`` on ``exc``, in seconds, if it sent one."""
+    answer = store_answer(exc)
+    value = answer.headers.get("retry-after", "").strip() if answer else ""
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def call_with_retries(
+    config: TransferConfig, call: Callable[[], T], budget: float | None = None
+) -> T:
+    """``call()``, tried again on :func:`retryable` failures as ``config`` allows, and for at
+    most ``budget`` seconds in all (the caller's timeout) where one is given."""
+    seconds = config.retry_deadline if budget is None else min(config.retry_deadline, budget)
+    deadline = time.monotonic() + seconds
+    attempt = 1
+    while True:
+        try:
+            return call()
+        except Exception as exc:
+            if attempt >= config.max_attempts or not retryable(exc):
+                raise
+            pause = config.delay(attempt, retry_after(exc))
+            if time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        attempt += 1
+
+
+class VersionChanged(Exception):
+    """The object was replaced while its body was being read: the rest cannot be fetched."""
+
+
+#: Opens bytes ``start`` to ``stop - 1`` of the version being read; raises
+#: :class:`VersionChanged` when the store holds another version now.
+OpenRest = Callable[[int, int], ChunkSource]
+
+
+class ResumingSource:
+    """A body that, cut short, asks the store for the rest of the same version.
+
+    Reads go to ``source`` until it fails or ends before ``stop``; then ``open_rest`` is asked
+    for ``[offset, stop)`` and reading goes on there, as long as ``config`` allows. What
+    cannot be healed is raised (or ends the body early), and the body's length guard turns it
+    into the ``ChunkedEncodingError`` requests raises for a cut HTTP body.
+    """
+
+    def __init__(
+        self,
+        source: ChunkSource,
+        open_rest: OpenRest,
+        start: int,
+        stop: int,
+        config: TransferConfig,
+    ) -> None:
+        self._source: ChunkSource | None = source
+        self._open_rest = open_rest
+        self._offset = start
+        self._stop = stop
+        self._config = config
+        self._resumed = 0
+
+    def read(self, n: int) -> bytes:
+        while True:
+            failure: Exception | None = None
+            try:
+                data = self._source.read(n) if self._source is not None else b""
+            except Exception as exc:
+                failure, data = exc, b""
+            if data or self._offset >= self._stop:
+                self._offset += len(data)
+                return data
+            if failure is not None and not retryable(failure):
+                raise failure
+            if not self._resume():
+                if failure is not None:
+                    raise failure
+                return b""  # ended early: the length guard reports it
+
+    def _resume(self) -> bool:
+        if self._resumed + 1 >= self._config.max_attempts:
+            return False
+        self._resumed += 1
+        self._close_current()
+        time.sleep(self._config.delay(self._resumed))
+        self._source = call_with_retries(
+            self._config, lambda: self._open_rest(self._offset, self._stop)
+        )
+        return True
+
+    def _close_current(self) -> None:
+        source, self._source = self._source, None
+        if source is not None:
+            with contextlib.suppress(Exception):  # the connection is broken already
+                source.close()
+
+    def close(self) -> None:
+        self._close_current()
