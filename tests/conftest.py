@@ -38,6 +38,8 @@ import objstore_adapter  # noqa: E402
 from objstore_adapter import SchemeRegistry  # noqa: E402
 
 from ._proxy import RecordingProxy  # noqa: E402
+from ._seaweed import s3_client as seaweed_client  # noqa: E402
+from ._seaweed import seaweed_server  # noqa: E402
 
 #: Every attempt to connect outside this machine, refused by the guard below.
 OFF_MACHINE: list[str] = []
@@ -441,7 +443,43 @@ def file_store(tmp_path: Path) -> Store:
     return Store("file", session, registry, tmp_path.as_uri(), write, encode_keys=True)
 
 
-BACKENDS = ["s3", "gs", "az", "memory", "file"]
+@pytest.fixture(scope="session")
+def seaweed_endpoint() -> Iterator[str]:
+    """SeaweedFS (``weed mini``): a real S3 server, which checks request signatures."""
+    with seaweed_server(S3_KEY, S3_SECRET) as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="session")
+def seaweed_s3_client(seaweed_endpoint: str) -> Any:
+    """A boto3 client for SeaweedFS: an independent way to write and inspect objects."""
+    return seaweed_client(seaweed_endpoint, S3_KEY, S3_SECRET)
+
+
+@pytest.fixture(scope="session")
+def seaweed_bucket(seaweed_s3_client: Any) -> str:
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    seaweed_s3_client.create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def seaweed_store(seaweed_endpoint: str, seaweed_s3_client: Any, seaweed_bucket: str) -> Store:
+    """SeaweedFS through the s3:// scheme: the conformance suite on a real S3 server."""
+    prefix = uuid.uuid4().hex[:8]
+    registry = s3_registry(seaweed_endpoint)
+
+    def write(key: str, data: bytes, content_type: str | None) -> None:
+        extra = {"ContentType": content_type} if content_type else {}
+        seaweed_s3_client.put_object(
+            Bucket=seaweed_bucket, Key=f"{prefix}/{key}", Body=data, **extra
+        )
+
+    base = f"s3://{seaweed_bucket}/{prefix}"
+    return Store("seaweed", objstore_adapter.session(registry), registry, base, write)
+
+
+BACKENDS = ["s3", "seaweed", "gs", "az", "memory", "file"]
 #: What a backend cannot store, with the reason: tests needing it are marked xfail per backend.
 CANNOT_STORE_CONTENT_TYPE = {
     "memory": "fsspec's memory filesystem keeps no content type",

@@ -100,6 +100,10 @@ def metadata_store(store: Store, request: pytest.FixtureRequest) -> Store:
     return store
 
 
+#: The boto3 client fixture of each S3 server.
+S3_CLIENTS = {"s3": "s3_client", "seaweed": "seaweed_s3_client"}
+
+
 def stored_metadata(
     store: Store, key: str, request: pytest.FixtureRequest
 ) -> dict[str, Any] | None:
@@ -107,8 +111,9 @@ def stored_metadata(
     ``None`` for local backends, which have no client but the adapter's."""
     container, prefix = store.base.split("://", 1)[1].split("/", 1)
     name = f"{prefix}/{key}"
-    if store.name == "s3":
-        head = request.getfixturevalue("s3_client").head_object(Bucket=container, Key=name)
+    if store.name in S3_CLIENTS:
+        client = request.getfixturevalue(S3_CLIENTS[store.name])
+        head = client.head_object(Bucket=container, Key=name)
         return {"encoding": head.get("ContentEncoding"), "cache": head.get("CacheControl")}
     if store.name == "gs":
         endpoint = request.getfixturevalue("gcs_endpoint")
@@ -146,10 +151,10 @@ def write_natively(
     """Write with the backend's own client and HTTP metadata, as other tools would."""
     container, prefix = store.base.split("://", 1)[1].split("/", 1)
     name = f"{prefix}/{key}"
-    if store.name == "s3":
+    if store.name in S3_CLIENTS:
         extra = {"ContentEncoding": encoding} if encoding else {}
         extra |= {"CacheControl": cache_control} if cache_control else {}
-        request.getfixturevalue("s3_client").put_object(
+        request.getfixturevalue(S3_CLIENTS[store.name]).put_object(
             Bucket=container, Key=name, Body=data, ContentType=content_type, **extra
         )
     elif store.name == "gs":
