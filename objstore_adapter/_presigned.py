@@ -72,6 +72,31 @@ async def _sign(fs: Any, bucket: str, key: str, version: str | None) -> str:
     return url
 
 
+def _sign_here(fs: Any, bucket: str, key: str, version: str | None) -> str | None:
+    """Sign in the calling thread, skipping the hop to fsspec's event loop.
+
+    Signing is local work: with credentials at hand, aiobotocore's coroutine finishes without
+    ever waiting, so it is run to its end here. Where it would wait (credentials to refresh,
+    a client not built yet, per-bucket region clients), ``None``: sign on the loop instead.
+    """
+    client = getattr(fs, "_s3", None)
+    if client is None or getattr(fs, "cache_regions", False):
+        return None
+    params = {"Bucket": bucket, "Key": key}
+    if version:
+        params["VersionId"] = version
+    coroutine = client.generate_presigned_url(
+        "get_object", Params=params, ExpiresIn=EXPIRES_SECONDS
+    )
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        url: str = done.value
+        return url
+    coroutine.close()  # it waited on something: nothing was signed
+    return None
+
+
 class PresignedRefused(Exception):
     """The store answered a presigned GET with an error that may be the URL's, not the
     object's (a 400 from an emulator that does not take query-string auth, a redirect to
@@ -109,7 +134,9 @@ def open_presigned(
 ) -> StoreGet:
     """GetObject through a presigned URL, with ``headers`` (``Range``, preconditions) sent
     as they are: the store's answer, with the streaming body."""
-    url = sync(fs.loop, _sign, fs, bucket, key, version, timeout=timeouts.request)
+    url = _sign_here(fs, bucket, key, version) or sync(
+        fs.loop, _sign, fs, bucket, key, version, timeout=timeouts.request
+    )
     failure: BaseException | None = None
     try:
         response = _pool(fs).request(
