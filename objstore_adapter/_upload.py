@@ -1,0 +1,315 @@
+"""Large uploads sent as parts in parallel, with bounded memory, committed only when complete.
+
+The caller's body arrives as an iterator of chunks. :func:`upload_parts` cuts it into parts of
+``part_size`` and sends up to ``max_concurrency`` of them at once from a thread pool, holding
+at most ``max_concurrency + 1`` parts (the ones in flight and the one being read). Once every
+part is stored the upload is committed; a failure of the caller's body or of the store aborts
+it instead, so no object and no pending upload is left behind, and re-raises.
+
+Each store says how parts are kept through a :class:`PartStore`:
+
+- S3: a multipart upload (``CreateMultipartUpload``, ``UploadPart``,
+  ``CompleteMultipartUpload``, ``AbortMultipartUpload``). The parts go through presigned
+  ``UploadPart`` URLs sent with urllib3 from the worker threads, so several sockets are written
+  at once without crossing to fsspec's event-loop thread (the GET path does the same, see
+  ``_presigned``); the other calls, and every call where a presigned URL cannot say what the
+  filesystem would send, go through s3fs's own client.
+- Azure: blocks staged in parallel (``Put Block``) and committed with ``Put Block List``.
+- GCS has no parallel form that commits atomically: a resumable upload takes its chunks in
+  order, one at a time (composing separately uploaded objects would leave them visible in
+  the bucket while the upload runs). GCS keeps the sequential stream of ``Backend.write``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any, Protocol
+
+import urllib3
+from fsspec.asyn import sync
+from urllib3.exceptions import MaxRetryError
+
+from ._errors import status_error
+from ._http import Timeouts
+from ._presigned import EXPIRES_SECONDS, _pool, can_presign
+from ._transfer import RETRY_STATUSES, TransferConfig, call_with_retries
+
+
+class PartStore(Protocol):
+    """Where the parts of one upload go, and how they become one object (or none)."""
+
+    def begin(self) -> None:
+        """Start the upload; nothing is visible until :meth:`commit`."""
+
+    def send(self, number: int, data: bytes) -> str:
+        """Store part ``number`` (from 1); returns what :meth:`commit` needs to name it."""
+
+    def commit(self, tokens: list[str]) -> None:
+        """Make the object from the parts, in order, named by :meth:`send`'s tokens."""
+
+    def abort(self) -> None:
+        """Throw away every part stored so far; called at most once, after every send."""
+
+
+def iter_parts(chunks: Iterable[bytes], part_size: int) -> Iterator[bytes]:
+    """The bytes of ``chunks`` regrouped into parts of ``part_size`` (the last may be shorter;
+    an empty body is one empty part), each copied once whatever the chunks' sizes."""
+    pending = bytearray()
+    produced = False
+    for chunk in chunks:
+        view = memoryview(chunk)
+        while len(view):
+            if not pending and len(view) >= part_size:  # a large chunk: slice it directly
+                part, view = bytes(view[:part_size]), view[part_size:]
+                produced = True
+                yield part
+                continue
+            take = part_size - len(pending)
+            pending += view[:take]
+            view = view[take:]
+            if len(pending) == part_size:
+                part, pending = bytes(pending), bytearray()
+                produced = True
+                yield part
+    if pending or not produced:
+        yield bytes(pending)
+
+
+def upload_parts(store: PartStore, chunks: Iterable[bytes], config: TransferConfig) -> int:
+    """Send ``chunks`` to ``store`` in parts, in parallel, and commit them as one object.
+
+    Args:
+        store: where the parts go.
+        chunks: the body, in order.
+        config: ``part_size`` and ``max_concurrency``; each part is tried as its retry
+            settings allow (a part is held in memory until stored, so it can be sent again).
+
+    Returns:
+        The number of parts sent.
+
+    Raises:
+        Exception: the first failure, of the caller's body or of the store, after the upload
+            was aborted.
+    """
+    store.begin()
+    tokens: dict[int, str] = {}
+    in_flight: set[Future[str]] = set()
+    numbers: dict[Future[str], int] = {}
+    pool = ThreadPoolExecutor(config.max_concurrency, thread_name_prefix="objstore-upload")
+    try:
+        for number, part in enumerate(iter_parts(chunks, config.part_size), start=1):
+            if len(in_flight) >= config.max_concurrency:
+                _collect(in_flight, numbers, tokens, FIRST_COMPLETED)
+            future = pool.submit(_send, store, number, part, config)
+            numbers[future] = number
+            in_flight.add(future)
+            del part  # the pool holds it until sent: memory is the parts in flight, plus one
+        _collect(in_flight, numbers, tokens, ALL_COMPLETED)
+        store.commit([tokens[n] for n in sorted(tokens)])
+    except BaseException:
+        # Parts not started are dropped; a part being sent is waited for, or it could
+        # outlive the abort and leave a part of an upload that no longer exists.
+        pool.shutdown(wait=True, cancel_futures=True)
+        with contextlib.suppress(Exception):  # the first failure is the one to report
+            store.abort()
+        raise
+    finally:
+        pool.shutdown(wait=True)
+    return len(tokens)
+
+
+def _send(store: PartStore, number: int, data: bytes, config: TransferConfig) -> str:
+    return call_with_retries(config, lambda: store.send(number, data))
+
+
+def _collect(
+    in_flight: set[Future[str]],
+    numbers: dict[Future[str], int],
+    tokens: dict[int, str],
+    until: str,
+) -> None:
+    """Wait for one part (``FIRST_COMPLETED``) or all of them (``ALL_COMPLETED``), keeping
+    their tokens; a part that failed raises here."""
+    done, _ = wait(in_flight, return_when=until)
+    for future in done:
+        in_flight.discard(future)
+        tokens[numbers.pop(future)] = future.result()
+
+
+# --- S3 ----------------------------------------------------------------------------------------
+
+
+class S3Parts:
+    """An S3 multipart upload of ``path`` through s3fs, its parts presigned where possible.
+
+    Args:
+        fs: an ``s3fs.S3FileSystem``.
+        path: ``bucket/key``.
+        options: ``CreateMultipartUpload`` parameters (``ContentType``, ``Metadata``, ...),
+            as ``S3Backend.write_options`` builds them.
+        timeouts: the caller's ``timeout=``; a part's socket waits are bounded by its read
+            timeout.
+    """
+
+    def __init__(self, fs: Any, path: str, options: Mapping[str, Any], timeouts: Timeouts) -> None:
+        bucket, key, _ = fs.split_path(path)
+        if not key:
+            raise IsADirectoryError(path)
+        self._fs = fs
+        self._path = path
+        self._where = {"Bucket": bucket, "Key": key}
+        self._options = dict(options)
+        self._timeouts = timeouts
+        self._presign = can_presign(fs)
+        self._upload_id = ""
+
+    def begin(self) -> None:
+        answer = self._call(
+            "create_multipart_upload", self._timeouts.request, **self._where, **self._options
+        )
+        self._upload_id = answer["UploadId"]
+
+    def send(self, number: int, data: bytes) -> str:
+        if self._presign:
+            presigned = self._send_presigned(number, data)
+            if presigned is not None:
+                return presigned
+            self._presign = False  # the store took no presigned part: s3fs from now on
+        answer = self._call(
+            "upload_part",
+            None,
+            **self._where,
+            UploadId=self._upload_id,
+            PartNumber=number,
+            Body=data,
+        )
+        etag: str = answer["ETag"]
+        return etag
+
+    def commit(self, tokens: list[str]) -> None:
+        parts = [{"PartNumber": n, "ETag": etag} for n, etag in enumerate(tokens, start=1)]
+        self._call(
+            "complete_multipart_upload",
+            None,
+            **self._where,
+            UploadId=self._upload_id,
+            MultipartUpload={"Parts": parts},
+        )
+
+    def abort(self) -> None:
+        self._call(
+            "abort_multipart_upload",
+            self._timeouts.request,
+            **self._where,
+            UploadId=self._upload_id,
+        )
+
+    def _call(self, method: str, timeout: float | None, **kwargs: Any) -> Any:
+        return sync(self._fs.loop, self._fs._call_s3, method, timeout=timeout, **kwargs)
+
+    def _send_presigned(self, number: int, data: bytes) -> str | None:
+        """The part's ETag; ``None`` when the store refused the URL itself (an emulator
+        without query-string auth, a redirect): then s3fs, which reports precisely, retries."""
+        url = sync(self._fs.loop, self._sign, number, timeout=self._timeouts.request)
+        failure: BaseException | None = None
+        try:
+            response = _pool(self._fs).request(
+                "PUT",
+                url,
+                body=data,
+                redirect=False,
+                retries=urllib3.Retry(total=0, connect=0, read=0, status=0, redirect=0),
+                timeout=urllib3.Timeout(connect=self._timeouts.connect, read=self._timeouts.read),
+            )
+        except MaxRetryError as exc:  # report what failed, not that retrying did
+            failure = exc.reason or exc
+        if failure is not None:
+            raise failure  # outside the except block: no cycle through MaxRetryError
+        etag = response.headers.get("ETag")
+        if response.status < 300 and etag:
+            return str(etag)
+        if response.status in (401, 403, 404) or response.status in RETRY_STATUSES:
+            raise status_error(response.status, self._path, response.headers)
+        return None
+
+    async def _sign(self, number: int) -> str:
+        await self._fs.set_session()
+        client = await self._fs.get_s3(self._where["Bucket"])
+        params = {**self._where, "UploadId": self._upload_id, "PartNumber": number}
+        url: str = await client.generate_presigned_url(
+            "upload_part", Params=params, ExpiresIn=EXPIRES_SECONDS
+        )
+        return url
+
+
+# --- Azure -------------------------------------------------------------------------------------
+
+
+class AzureBlocks:
+    """Blocks of a block blob, staged in parallel and committed with their content settings.
+
+    Args:
+        fs: an ``adlfs.AzureBlobFileSystem``.
+        path: ``container/blob``.
+        options: ``content_settings`` (a dict of ``ContentSettings`` fields) and ``metadata``,
+            as ``AzureBackend.write_options`` builds them.
+        timeouts: the caller's ``timeout=``.
+    """
+
+    def __init__(self, fs: Any, path: str, options: Mapping[str, Any], timeouts: Timeouts) -> None:
+        container, blob, _ = fs.split_path(path)
+        if not blob:
+            raise IsADirectoryError(path)
+        self._fs = fs
+        self._blob = fs.service_client.get_blob_client(container, blob)
+        self._options = options
+        self._timeouts = timeouts
+        # Every block id of a blob must have the same length: one fixed-width form for all.
+        self._prefix = uuid.uuid4().hex[:16]
+        self._existed = True
+
+    def begin(self) -> None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            sync(self._fs.loop, self._blob.get_blob_properties, timeout=self._timeouts.request)
+        except ResourceNotFoundError:
+            self._existed = False
+
+    def send(self, number: int, data: bytes) -> str:
+        block_id = f"{self._prefix}{number:08d}"
+        sync(self._fs.loop, self._blob.stage_block, block_id, data, length=len(data))
+        return block_id
+
+    def commit(self, tokens: list[str]) -> None:
+        from azure.storage.blob import ContentSettings
+
+        sync(
+            self._fs.loop,
+            self._blob.commit_block_list,
+            tokens,
+            content_settings=ContentSettings(**self._options["content_settings"]),
+            metadata=self._options["metadata"],
+        )
+
+    def abort(self) -> None:
+        """Staged blocks have no delete of their own: Azure drops them at the blob's next
+        commit, or a week after the last one was staged. Where no blob existed before the
+        upload and none exists now (nobody committed one meanwhile), the name is deleted,
+        which drops them now (Azurite does; a store that answers 404 keeps them until
+        then). An existing blob keeps them until it is next written; its content is
+        untouched either way."""
+        if self._existed:
+            return
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            sync(self._fs.loop, self._blob.get_blob_properties, timeout=self._timeouts.request)
+            return  # someone else committed a blob under this name meanwhile: keep it
+        except ResourceNotFoundError:
+            pass
+        with contextlib.suppress(ResourceNotFoundError):
+            sync(self._fs.loop, self._blob.delete_blob, timeout=self._timeouts.request)
