@@ -3,7 +3,8 @@
 :class:`RecordingProxy` forwards every request to the upstream server and records it, so tests
 can count backend requests; on demand it stalls before answering, cuts a response body short or
 answers in the store's place (a 503 with ``Retry-After``, a 403), so tests can see how the
-adapter handles a slow, broken or refusing store.
+adapter handles a slow, broken or refusing store. Given a :class:`Chaos`, it injects such
+faults at random instead (seeded), and counts what it injected.
 
 :class:`CallOutRefuser` is where the suite sends every request that would leave the machine
 (credential discovery, metadata services, token endpoints): it refuses each with a 403.
@@ -11,9 +12,12 @@ adapter handles a slow, broken or refusing store.
 
 from __future__ import annotations
 
+import collections
 import http.client
 import os
+import random
 import socket
+import struct
 import threading
 import time
 from dataclasses import dataclass, field
@@ -34,6 +38,97 @@ class CannedAnswer:
     skip: int = 0  # matching requests to forward first
 
 
+#: S3's throttling answer, as the SlowDown faults send it.
+SLOW_DOWN = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'
+    b"<Message>Please reduce your request rate.</Message></Error>"
+)
+
+#: The faults a :class:`Chaos` injects, in the order one roll of its RNG is matched against.
+FAULTS = ("slow_down", "reset", "stall", "long_stall", "cut", "lost_answer")
+
+
+@dataclass
+class Chaos:
+    """Faults a proxy injects at random, from one seeded RNG, and how many it injected.
+
+    Each fault has a rate per request method (a method missing: never). Faults are dealt from
+    a shuffled deck per method, ``deck`` requests long, holding each fault ``rate * deck``
+    times: the order is random, the numbers are not, so a test can count on meeting each
+    fault. A fault that cannot apply (a cut of an empty body, of a HEAD) is not injected and
+    not counted. Where a fault comes in two kinds, they alternate.
+
+    - ``slow_down``: a 503 SlowDown with ``Retry-After: 0`` or ``1``; the store is not reached.
+    - ``reset``: the connection dropped (FIN or RST) once the request is read; not reached.
+    - ``stall``: the head, or the body part way, waits up to ``stall_max`` seconds.
+    - ``long_stall``: the head, or the body part way, waits ``long_stall_seconds`` (set it
+      above the client's read timeout), then the connection is dropped.
+    - ``cut``: the body ends at a random offset (0 included) and the connection is dropped.
+    - ``lost_answer``: the store did the request, but its answer is dropped (FIN or RST).
+
+    ``strip_if_match`` forwards requests without ``If-Match``: a store that ignores it, so a
+    resumed body may come from another version (to check that a test would see a splice).
+    """
+
+    seed: int
+    slow_down: dict[str, float] = field(default_factory=dict)
+    reset: dict[str, float] = field(default_factory=dict)
+    stall: dict[str, float] = field(default_factory=dict)
+    long_stall: dict[str, float] = field(default_factory=dict)
+    cut: dict[str, float] = field(default_factory=dict)
+    lost_answer: dict[str, float] = field(default_factory=dict)
+    deck: int = 100
+    stall_max: float = 0.3
+    long_stall_seconds: float = 2.5
+    strip_if_match: bool = False
+    counts: collections.Counter[str] = field(default_factory=collections.Counter)
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+        self._lock = threading.Lock()
+        self._decks: dict[str, list[str | None]] = {}
+        self._dealt: collections.Counter[str] = collections.Counter()
+
+    def draw(self, method: str) -> str | None:
+        """The fault for the next request with ``method``, if any."""
+        with self._lock:
+            deck = self._decks.get(method)
+            if not deck:
+                deck = self._decks[method] = self._shuffled(method)
+            return deck.pop()
+
+    def _shuffled(self, method: str) -> list[str | None]:
+        cards: list[str | None] = []
+        for fault in FAULTS:
+            cards += [fault] * round(getattr(self, fault).get(method, 0.0) * self.deck)
+        if len(cards) > self.deck:
+            raise ValueError(f"the fault rates for {method} add up to more than 1")
+        cards += [None] * (self.deck - len(cards))
+        self._rng.shuffle(cards)
+        return cards
+
+    def second_kind(self, fault: str) -> bool:
+        """Whether this ``fault`` is of its second kind: every other one is."""
+        with self._lock:
+            self._dealt[fault] += 1
+            return self._dealt[fault] % 2 == 0
+
+    def below(self, n: int) -> int:
+        """A random integer in ``[0, n)``."""
+        with self._lock:
+            return self._rng.randrange(n)
+
+    def seconds(self, most: float) -> float:
+        with self._lock:
+            return self._rng.uniform(0.0, most)
+
+    def injected(self, fault: str, kind: str | None = None) -> None:
+        with self._lock:
+            self.counts[fault] += 1
+            if kind:
+                self.counts[f"{fault}: {kind}"] += 1
+
+
 class RecordingProxy:
     """Forward to ``upstream_port`` on 127.0.0.1, recording ``(method, path)`` of each request."""
 
@@ -46,6 +141,7 @@ class RecordingProxy:
         self.cuts_left: int | None = None  # how many bodies to cut; None: every one
         self.cut_request_after: int | None = None
         self.hold_body: threading.Event | None = None
+        self.chaos: Chaos | None = None  # set: faults at random instead of the settings above
         self._canned: list[CannedAnswer] = []
         self._canned_lock = threading.Lock()
         proxy = self
@@ -70,27 +166,18 @@ class RecordingProxy:
                 if canned is not None:
                     self._answer(canned)
                     return
+                if proxy.chaos is not None:
+                    try:
+                        self._forward_with_chaos(proxy.chaos, body)
+                    except OSError:  # the client gave up first (its read timeout)
+                        self.close_connection = True
+                    return
                 if proxy.stall_seconds:
                     time.sleep(proxy.stall_seconds)
                     self.close_connection = True
                     return
-                upstream = http.client.HTTPConnection("127.0.0.1", proxy.upstream_port)
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
-                upstream.request(self.command, self.path, body=body, headers=headers)
-                response = upstream.getresponse()
-                payload = response.read()
-                upstream.close()
-                self.send_response(response.status, response.reason)
-                for key, value in response.getheaders():
-                    if key.lower() not in _HOP_BY_HOP and key.lower() != "content-length":
-                        self.send_header(key, value)
-                announced = response.getheader("Content-Length")
-                if self.command == "HEAD" and announced is not None:
-                    self.send_header("Content-Length", announced)
-                else:
-                    self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.flush()
+                response, payload = self._from_store(body)
+                self._send_head(response, payload)
                 if self.command == "HEAD":
                     return
                 if proxy.hold_body is not None:
@@ -102,6 +189,88 @@ class RecordingProxy:
                     self.close_connection = True
                     return
                 self.wfile.write(payload)
+
+            def _from_store(self, body: bytes | None) -> tuple[http.client.HTTPResponse, bytes]:
+                upstream = http.client.HTTPConnection("127.0.0.1", proxy.upstream_port)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
+                if proxy.chaos is not None and proxy.chaos.strip_if_match:
+                    headers = {k: v for k, v in headers.items() if k.lower() != "if-match"}
+                upstream.request(self.command, self.path, body=body, headers=headers)
+                response = upstream.getresponse()
+                payload = response.read()
+                upstream.close()
+                return response, payload
+
+            def _send_head(self, response: http.client.HTTPResponse, payload: bytes) -> None:
+                self.send_response(response.status, response.reason)
+                for key, value in response.getheaders():
+                    if key.lower() not in _HOP_BY_HOP and key.lower() != "content-length":
+                        self.send_header(key, value)
+                announced = response.getheader("Content-Length")
+                if self.command == "HEAD" and announced is not None:
+                    self.send_header("Content-Length", announced)
+                else:
+                    self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.flush()
+
+            def _drop(self, reset: bool = False) -> None:
+                """Close the connection: a FIN, or with ``reset`` an RST (unsent bytes lost)."""
+                self.close_connection = True
+                if reset:
+                    linger = struct.pack("ii", 1, 0)
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+                    self.connection.close()
+                else:
+                    self.connection.shutdown(socket.SHUT_RDWR)
+
+            def _forward_with_chaos(self, chaos: Chaos, body: bytes | None) -> None:
+                fault = chaos.draw(self.command)
+                if fault == "slow_down":
+                    retry_after = "1" if chaos.second_kind(fault) else "0"
+                    chaos.injected(fault, f"Retry-After {retry_after}")
+                    headers = {"Retry-After": retry_after, "Content-Type": "application/xml"}
+                    self._answer(CannedAnswer(503, headers, SLOW_DOWN))
+                    return
+                if fault == "reset":
+                    hard = chaos.second_kind(fault)
+                    chaos.injected(fault, "RST" if hard else "FIN")
+                    self._drop(reset=hard)
+                    return
+                if fault == "long_stall" and not chaos.second_kind(fault):
+                    chaos.injected(fault, "before the head")
+                    time.sleep(chaos.long_stall_seconds)
+                    self._drop()
+                    return
+                response, payload = self._from_store(body)
+                if fault == "lost_answer":
+                    hard = chaos.second_kind(fault)
+                    chaos.injected(fault, "RST" if hard else "FIN")
+                    self._drop(reset=hard)
+                    return
+                has_body = self.command != "HEAD" and response.status < 300 and bool(payload)
+                at = chaos.below(len(payload)) if has_body else 0
+                if fault == "stall" and not (has_body and chaos.below(2) == 0):
+                    chaos.injected(fault, "before the head")
+                    time.sleep(chaos.seconds(chaos.stall_max))
+                    fault = None
+                self._send_head(response, payload)
+                if self.command == "HEAD":
+                    return
+                if fault is None or not has_body:
+                    self.wfile.write(payload)
+                    return
+                self.wfile.write(payload[:at])
+                self.wfile.flush()
+                if fault == "stall":
+                    chaos.injected(fault, "in the body")
+                    time.sleep(chaos.seconds(chaos.stall_max))
+                    self.wfile.write(payload[at:])
+                    return
+                chaos.injected(fault, "in the body" if fault == "long_stall" else None)
+                if fault == "long_stall":
+                    time.sleep(chaos.long_stall_seconds)
+                self._drop()
 
             def _answer(self, canned: CannedAnswer) -> None:
                 self.send_response(canned.status)
