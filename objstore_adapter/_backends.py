@@ -569,6 +569,8 @@ async def _azure_first_range(
             return StoreGet(exc.status_code, info, None, None)
         if exc.status_code == 416:
             return None
+        if exc.status_code is None:  # the SDK's wrapping of a cut or failed transfer
+            raise ConnectionError(f"reading {path} from the store failed") from exc
         raise
     return download.properties, first
 

@@ -34,6 +34,7 @@ from ._http import (
 )
 from ._info import ObjectInfo
 from ._listing import listing_body
+from ._parallel import ParallelSource
 from ._registry import Target
 from ._transfer import ResumingSource
 
@@ -129,7 +130,7 @@ def _ranged_reply(
     it: ``bytes=0-`` is 206 with ``Content-Range``, as every object store answers)."""
     headers = object_headers(info, target.path)
     start, stop = (served.start, served.end + 1) if served else (0, info.size)
-    source = _healing(target, info, source, start, stop, timeouts)
+    source = _transfer_policy(target, info, source, start, stop, timeouts)
     if served is None:
         return Reply(200, headers, body_stream(source, info.size, target.url))
     headers["Content-Length"] = str(served.length)
@@ -137,7 +138,7 @@ def _ranged_reply(
     return Reply(206, headers, body_stream(source, served.length, target.url))
 
 
-def _healing(
+def _transfer_policy(
     target: Target,
     info: ObjectInfo,
     source: ChunkSource,
@@ -145,16 +146,22 @@ def _healing(
     stop: int,
     timeouts: Timeouts,
 ) -> ChunkSource:
-    """``source``, resumed from where it was cut (same version) as the route allows."""
+    """``source`` as the route's transfer settings want it read: resumed on the same version
+    where it is cut, and the rest of a large body fetched in parallel parts where the one
+    stream is slow. Both need a backend that can fetch bytes of one pinned version."""
     config = target.route.transfer
     backend = backend_for(target.fs)
-    if config.max_attempts <= 1 or not backend.can_resume(target.fs, info):
+    if not backend.can_resume(target.fs, info):
         return source
 
-    def open_rest(first: int, end: int) -> ChunkSource:
+    def open_part(first: int, end: int) -> ChunkSource:
         return backend.open_part(target.fs, target.path, timeouts, first, end, info)
 
-    return ResumingSource(source, open_rest, start, stop, config)
+    if config.max_attempts > 1:
+        source = ResumingSource(source, open_part, start, stop, config)
+    if stop - start > config.download_part_size and config.parallel_below > 0:
+        source = ParallelSource(source, open_part, start, stop, config)
+    return source
 
 
 def head_object(target: Target, request: requests.PreparedRequest, timeouts: Timeouts) -> Reply:

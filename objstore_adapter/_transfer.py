@@ -47,18 +47,36 @@ class TransferConfig:
         backoff_max: the longest single wait, in seconds.
         retry_deadline: seconds a request may spend retrying in all; the caller's
             ``timeout=`` bounds each attempt as well.
+        part_size: bytes per part of a parallel upload (S3 multipart, Azure blocks); a body
+            no larger is stored in one request. S3's smallest part is 5 MiB.
+        max_concurrency: parts of one upload sent at once; an upload holds at most
+            ``max_concurrency + 1`` parts in memory. Downloads fetch as many parts at once.
+        parallel_below: bytes per second. A GET's first ``part_size`` bytes come from one
+            stream; if they came slower than this, the rest of a larger object (or range)
+            is fetched in parts, ``max_concurrency`` at a time, over as many connections;
+            faster, the one stream goes on. ``0`` keeps one stream always.
+        download_part_size: bytes per part of a parallel download; a download holds at
+            most ``max_concurrency + 1`` parts in memory.
     """
 
     max_attempts: int = 5
     backoff_base: float = 0.1
     backoff_max: float = 5.0
     retry_deadline: float = 60.0
+    part_size: int = 8 * 2**20
+    max_concurrency: int = 10
+    parallel_below: float = 128 * 2**20
+    download_part_size: int = 4 * 2**20
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
             raise ValueError("max_attempts counts the first try: it must be at least 1")
         if self.backoff_base < 0 or self.backoff_max < 0 or self.retry_deadline < 0:
             raise ValueError("backoff and deadline seconds cannot be negative")
+        if self.part_size < 5 * 2**20:
+            raise ValueError("part_size must be at least 5 MiB, S3's smallest multipart part")
+        if self.max_concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1")
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to wait before try ``attempt + 1`` (``attempt`` counts from 1)."""
@@ -75,13 +93,13 @@ NO_RETRIES = TransferConfig(max_attempts=1)
 def retryable(exc: BaseException) -> bool:
     """True for a failure a later try may not meet: the store unreachable, slow, cut off,
     failing or throttling; never a definite answer (404, 403, 412, a bad request)."""
-    answer = store_answer(exc)
-    if answer is not None:
-        return answer.status in RETRY_STATUSES
     outcome = outcome_for(exc)
-    return isinstance(outcome, type) and issubclass(
+    if isinstance(outcome, type) and issubclass(
         outcome, (rex.ConnectionError, rex.Timeout, rex.ChunkedEncodingError)
-    )
+    ):
+        return True  # a transport failure, whatever status the SDK's exception may carry
+    answer = store_answer(exc)
+    return answer is not None and answer.status in RETRY_STATUSES
 
 
 def retry_after(exc: BaseException) -> float | None:
