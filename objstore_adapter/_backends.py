@@ -26,7 +26,8 @@ from ._http import ByteRange, Timeouts
 from ._info import ObjectInfo, Representation
 from ._listing import listing_entries
 from ._presigned import PresignedRefused, can_presign, open_presigned
-from ._transfer import VersionChanged
+from ._transfer import DEFAULT_TRANSFER, TransferConfig, VersionChanged
+from ._upload import AzureBlocks, PartStore, S3Parts, upload_parts
 
 #: Block size for generic ``fs.open`` reads: big enough that a sequential read costs few
 #: backend requests, small enough to stay well inside the memory budget of one stream.
@@ -140,6 +141,13 @@ class Backend:
         """Store a body that fits in one block with one request."""
         fs.pipe_file(path, data, **self.write_options(stored))
 
+    def part_store(
+        self, fs: AbstractFileSystem, path: str, stored: Representation, timeouts: Timeouts
+    ) -> PartStore | None:
+        """Where a body larger than one part is sent in parallel parts; ``None`` when the
+        backend has no such form (the body is then streamed block by block)."""
+        return None
+
     def write(
         self,
         fs: AbstractFileSystem,
@@ -147,6 +155,7 @@ class Backend:
         chunks: Iterable[bytes],
         stored: Representation,
         timeouts: Timeouts,
+        config: TransferConfig = DEFAULT_TRANSFER,
     ) -> None:
         """Stream ``chunks`` to ``path``, committing only once every chunk is written.
 
@@ -157,15 +166,23 @@ class Backend:
         if getattr(fs, "local_file", False):  # keys have no folders to create; files do
             fs.makedirs(fs._parent(path), exist_ok=True)
         body = iter(chunks)
+        parts = self.part_store(fs, path, stored, timeouts)
+        block = config.part_size if parts is not None else WRITE_BLOCK
         first, size = [], 0
         for chunk in body:
             first.append(chunk)
             size += len(chunk)
-            if size >= WRITE_BLOCK:
+            if size > block:
                 break
         else:  # the whole body fits in one block: one request, nothing to clean up
             self.write_whole(fs, path, b"".join(first), stored)
             fs.invalidate_cache(path)
+            return
+        if parts is not None:  # parts sent in parallel, committed once all are stored
+            try:
+                upload_parts(parts, itertools.chain(first, body), config)
+            finally:
+                fs.invalidate_cache(path)
             return
         file = fs.open(path, "wb", autocommit=False, block_size=WRITE_BLOCK, **options)
         try:
@@ -296,6 +313,11 @@ class S3Backend(Backend):
         if stored.metadata:
             options["Metadata"] = dict(stored.metadata)
         return options
+
+    def part_store(
+        self, fs: AbstractFileSystem, path: str, stored: Representation, timeouts: Timeouts
+    ) -> PartStore | None:
+        return S3Parts(fs, path, self.write_options(stored), timeouts)
 
     def _call(self, fs: Any, method: str, path: str, timeouts: Timeouts, **extra: str) -> Any:
         bucket, key, version = _bucket_key(fs, path)
@@ -532,6 +554,11 @@ class AzureBackend(Backend):
             metadata=options["metadata"],
         )
 
+    def part_store(
+        self, fs: AbstractFileSystem, path: str, stored: Representation, timeouts: Timeouts
+    ) -> PartStore | None:
+        return AzureBlocks(fs, path, self.write_options(stored), timeouts)
+
     def _properties(self, fs: AbstractFileSystem, path: str, timeouts: Timeouts) -> Any:
         from azure.core.exceptions import ResourceNotFoundError
 
@@ -688,6 +715,7 @@ class MemoryBackend(Backend):
         chunks: Iterable[bytes],
         stored: Representation,
         timeouts: Timeouts,
+        config: TransferConfig = DEFAULT_TRANSFER,
     ) -> None:
         fs.pipe_file(path, b"".join(chunks))
 

@@ -63,8 +63,8 @@ class TransferConfig:
     backoff_base: float = 0.1
     backoff_max: float = 5.0
     retry_deadline: float = 60.0
-    part_size: int = 8 * 2**20
-    max_concurrency: int = 10
+    part_size: int = 6 * 2**20
+    max_concurrency: int = 8
     parallel_below: float = 128 * 2**20
     download_part_size: int = 4 * 2**20
 
@@ -163,8 +163,10 @@ class ResumingSource:
         start: int,
         stop: int,
         config: TransferConfig,
+        budget: float | None = None,
     ) -> None:
         self._source: ChunkSource | None = source
+        self._budget = budget  # seconds for each reopening, retries included (the timeout)
         self._open_rest = open_rest
         self._offset = start
         self._stop = stop
@@ -195,7 +197,7 @@ class ResumingSource:
         self._close_current()
         time.sleep(self._config.delay(self._resumed))
         self._source = call_with_retries(
-            self._config, lambda: self._open_rest(self._offset, self._stop)
+            self._config, lambda: self._open_rest(self._offset, self._stop), self._budget
         )
         return True
 
