@@ -36,7 +36,7 @@ from ._info import ObjectInfo
 from ._listing import listing_body
 from ._parallel import ParallelSource
 from ._registry import Target
-from ._transfer import ResumingSource
+from ._transfer import ResumingSource, call_with_retries
 
 
 @dataclass
@@ -158,9 +158,9 @@ def _transfer_policy(
         return backend.open_part(target.fs, target.path, timeouts, first, end, info)
 
     if config.max_attempts > 1:
-        source = ResumingSource(source, open_part, start, stop, config)
+        source = ResumingSource(source, open_part, start, stop, config, timeouts.request)
     if stop - start > config.download_part_size and config.parallel_below > 0:
-        source = ParallelSource(source, open_part, start, stop, config)
+        source = ParallelSource(source, open_part, start, stop, config, timeouts.request)
     return source
 
 
@@ -197,7 +197,8 @@ def put_object(target: Target, request: requests.PreparedRequest, timeouts: Time
         stored = representation(request.headers, target.path)
     except BadHeader as exc:
         return error_reply(400, target.url, detail=str(exc))
-    backend.write(target.fs, target.path, request_chunks(request.body), stored, timeouts)
+    chunks = request_chunks(request.body)
+    backend.write(target.fs, target.path, chunks, stored, timeouts, target.route.transfer)
     info = backend.stat(target.fs, target.path, timeouts)
     headers = {**_validators(info), "Content-Length": "0"}
     return Reply(204 if existing else 201, headers)
@@ -214,7 +215,21 @@ def delete_object(target: Target, request: requests.PreparedRequest, timeouts: T
     status = precondition_status(request.headers, existing, "DELETE")
     if status is not None:
         return error_reply(412, target.url, _validators(existing))
-    backend.delete(target.fs, target.path, timeouts)
+    tries = 0
+
+    def remove() -> None:
+        nonlocal tries
+        tries += 1
+        try:
+            backend.delete(target.fs, target.path, timeouts)
+        except FileNotFoundError:
+            if tries == 1:
+                raise
+            # Gone on a retry: the try whose answer was lost removed it, as S3 itself says.
+
+    # Retried here, past the check above: retried whole, a removal whose answer was lost
+    # would find nothing to remove and answer 404.
+    call_with_retries(target.route.transfer, remove, timeouts.request)
     return Reply(204, {"Content-Length": "0"})
 
 

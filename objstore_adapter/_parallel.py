@@ -18,7 +18,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from ._body import ChunkSource
-from ._transfer import OpenRest, ResumingSource, TransferConfig
+from ._transfer import OpenRest, ResumingSource, TransferConfig, call_with_retries
 
 #: How much of the one stream is read before judging its speed.
 JUDGE_AFTER = 4 * 2**20
@@ -43,8 +43,10 @@ class ParallelSource:
         start: int,
         stop: int,
         config: TransferConfig,
+        budget: float | None = None,
     ) -> None:
         self._stream: ChunkSource | None = first
+        self._budget = budget
         self._open_part = open_part
         self._start = start
         self._offset = start
@@ -100,9 +102,8 @@ class ParallelSource:
 
     def _fetch(self, first: int, last: int) -> bytes:
         """One part, whole, healed as the route allows."""
-        source = ResumingSource(
-            self._open_part(first, last), self._open_part, first, last, self._config
-        )
+        opened = call_with_retries(self._config, lambda: self._open_part(first, last), self._budget)
+        source = ResumingSource(opened, self._open_part, first, last, self._config, self._budget)
         try:
             pieces, wanted = [], last - first
             while wanted > 0:

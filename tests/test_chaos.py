@@ -342,12 +342,6 @@ def test_an_object_replaced_under_many_readers_is_never_spliced(
     assert resumes(chaos_proxy) - outcomes["refused"] >= 5, "cut bodies healed too"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="a DELETE whose answer was lost is tried again, and the retry answers 404: the "
-    "first try had removed the object (S3 itself answers 204 to a repeated DELETE)",
-)
 def test_a_delete_whose_answer_was_lost_is_not_a_404(
     chaos_proxy: RecordingProxy, s3_client: Any, s3_bucket: str, prefix: str
 ) -> None:
