@@ -36,8 +36,11 @@ def test_get_serves_the_object_with_http_headers(store: Store) -> None:
     assert modified.tzinfo is not None
     assert response.headers["Last-Modified"].endswith(" GMT")
     assert response.url == store.url("data/table.csv")
-    assert response.request.method == "GET"
-    assert response.elapsed.total_seconds() >= 0
+    # What HTTPAdapter.build_response sets, and requests does not set for the adapter:
+    assert response.connection is store.session.get_adapter(store.url("data/table.csv"))
+    assert response.request.url == store.url("data/table.csv")
+    assert response.encoding == ("utf-8" if store.name == "seaweed" else "ISO-8859-1")
+    assert response.headers["content-type"] == expected_type  # case-insensitive
 
 
 def test_head_answers_like_get_without_a_body(store: Store) -> None:
@@ -273,8 +276,13 @@ def test_if_match_and_if_unmodified_since_give_412(store: Store, method: str) ->
         {"If-Match": '"other"'},
         {"If-Match": "W/" + etag},  # strong comparison
         {"If-Unmodified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"},
+        # If-Match is evaluated before If-None-Match (RFC 9110 §13.2.2): 412, not 304.
+        {"If-Match": '"other"', "If-None-Match": etag},
+        {"If-Match": '"other"', "If-None-Match": "*"},
     ):
         assert store.session.request(method, url, headers=headers).status_code == 412, headers
+    both = store.session.request(method, url, headers={"If-Match": etag, "If-None-Match": etag})
+    assert both.status_code == 304
     for headers in (
         {"If-Match": etag},
         {"If-Match": "*"},
@@ -363,6 +371,27 @@ def test_conditional_puts(store: Store) -> None:
     assert missing.status_code == 412
 
 
+def test_conditional_deletes(store: Store) -> None:
+    store.write("cond-delete.txt", b"keep me", None)
+    url = store.url("cond-delete.txt")
+    etag, _ = _validators(store, "cond-delete.txt")
+
+    for headers in (
+        {"If-Match": '"stale"'},
+        {"If-Unmodified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"},
+    ):
+        refused = store.session.delete(url, headers=headers)
+        assert refused.status_code == 412, headers
+        assert store.session.get(url).content == b"keep me", headers
+
+    assert store.session.delete(url, headers={"If-Match": etag}).status_code == 204
+    assert store.session.head(url).status_code == 404
+    store.write("cond-delete.txt", b"again", None)
+    since = {"If-Unmodified-Since": store.session.head(url).headers["Last-Modified"]}
+    assert store.session.delete(url, headers=since).status_code == 204
+    assert store.session.head(url).status_code == 404
+
+
 def test_delete_is_204_then_404(store: Store) -> None:
     store.write("gone.txt", b"bye", None)
 
@@ -434,11 +463,14 @@ def test_generator_upload_holds_bounded_memory(store: Store) -> None:
     # Two 5 MiB parts in flight at most, so that both bodies are many times what is held.
     parts = TransferConfig(part_size=5 * 2**20, max_concurrency=2)
     store.registry.register(store.url("up/"), transfer=parts)
-    small = _upload_peak(store, "up/small.bin", 24 * 2**20)
-    large = _upload_peak(store, "up/large.bin", 48 * 2**20)
+    small = _upload_peak(store, "up/small.bin", 16 * 2**20)
+    large = _upload_peak(store, "up/large.bin", 64 * 2**20)
 
-    assert large < 30 * 2**20, f"uploading 48 MiB peaked at {large} bytes"
-    assert large - small < 4 * 2**20, f"peak grew from {small} to {large} bytes with size"
+    # Bounded means the peak does not follow the size: 48 MiB more body may add a few MiB of
+    # noise (SDK buffers, tracemalloc sees every thread), never a third of the difference.
+    print(f"{store.name}: 16 MiB peaked at {small} bytes, 64 MiB at {large}")
+    assert large < 32 * 2**20, f"uploading 64 MiB peaked at {large} bytes"
+    assert large - small < 16 * 2**20, f"peak grew from {small} to {large} bytes with size"
 
 
 # --- What the store keeps with an object ------------------------------------------------------

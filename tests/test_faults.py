@@ -5,12 +5,14 @@ from __future__ import annotations
 import collections
 import os
 import random
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
 import objstore_adapter
+from objstore_adapter import SchemeRegistry, TransferConfig
 
 from ._proxy import RecordingProxy
 from .conftest import s3_registry
@@ -59,3 +61,24 @@ def test_a_cut_upload_leaves_no_object_and_raises(
             s3_client.head_object(Bucket=s3_bucket, Key=key)
         uploads = s3_client.list_multipart_uploads(Bucket=s3_bucket, Prefix=key)
         assert uploads.get("Uploads", []) == [], "an aborted multipart upload was left behind"
+
+
+@pytest.mark.parametrize("max_attempts", [1, 5])
+def test_a_body_that_ends_short_raises_where_no_transport_checks_it(
+    tmp_path: Path, max_attempts: int
+) -> None:
+    # A local file has no transport to count its bytes: only the adapter's own length guard
+    # stands between a file truncated mid-read and a short body returned as complete.
+    registry = SchemeRegistry()
+    registry.register("file", transfer=TransferConfig(max_attempts=max_attempts))
+    session = objstore_adapter.session(registry)
+    target = tmp_path / "shrinks.bin"
+    target.write_bytes(os.urandom(8 * 2**20))
+
+    response = session.get(target.as_uri(), stream=True)
+    assert response.headers["Content-Length"] == str(8 * 2**20)
+    with target.open("r+b") as handle:
+        handle.truncate(1000)
+
+    with pytest.raises(requests.exceptions.ChunkedEncodingError, match="ended after"):
+        b"".join(response.iter_content(64 * 1024))

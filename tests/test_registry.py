@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import pickle
 import subprocess
 import sys
@@ -81,6 +82,23 @@ def test_longest_prefix_wins_and_respects_bucket_boundaries() -> None:
 
 
 @pytest.mark.parametrize(
+    "order", list(itertools.permutations(range(3))), ids=lambda order: "".join(map(str, order))
+)
+def test_longest_prefix_wins_whatever_the_order_of_registration(
+    order: tuple[int, ...],
+) -> None:
+    prefixes = ["s3", "s3://bucket", "s3://bucket/team/"]
+    registry = SchemeRegistry()
+    for index in order:
+        registry.register(prefixes[index])
+
+    assert registry.route_for("s3://other/x").prefix == "s3"
+    assert registry.route_for("s3://bucket/x").prefix == "s3://bucket"
+    assert registry.route_for("s3://bucket/team/x").prefix == "s3://bucket/team/"
+    assert registry.route_for("s3://bucket/teams/x").prefix == "s3://bucket"
+
+
+@pytest.mark.parametrize(
     ("prefix", "protocol", "message"),
     [
         ("", None, "neither a URL scheme"),
@@ -94,6 +112,22 @@ def test_register_rejects_bad_prefixes_and_protocols(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         SchemeRegistry().register(prefix, protocol=protocol)
+
+
+@pytest.mark.parametrize(("prefix", "protocol"), [("1abc", None), ("x", "nosuchproto")])
+def test_register_errors_never_quote_an_option_value(prefix: str, protocol: str | None) -> None:
+    with pytest.raises(ValueError, match=r"neither a URL scheme|knows no protocol") as raised:
+        SchemeRegistry().register(
+            prefix, protocol=protocol, key="AKIA-REGISTER-CANARY", secret="register-canary-pw"
+        )
+
+    shown = ""
+    error: BaseException | None = raised.value
+    while error is not None:  # the message, its repr and every chained cause's
+        shown += f"{error} {error!r} {error.args!r}"
+        error = error.__cause__ or error.__context__
+    assert "REGISTER-CANARY" not in shown
+    assert "register-canary-pw" not in shown
 
 
 def test_no_option_value_shows_in_repr() -> None:

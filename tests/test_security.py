@@ -9,11 +9,13 @@ with their whole chain, their reprs and pickles, and log records of every logger
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import logging
 import os
 import pickle
 import re
+import ssl
 import subprocess
 import sys
 import textwrap
@@ -138,6 +140,79 @@ def test_web_redirects_to_local_schemes_are_never_followed(
         assert response.status_code == 302
         assert response.headers["Location"] == target
         assert "local secret" not in response.text
+
+
+def _self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, written under ``directory``."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(timezone.utc)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+@pytest.fixture
+def https_redirector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[type[_Redirector]]:
+    """The redirector over TLS; its ``cert`` is the file to pass as ``verify=``."""
+    cert_file, key_file = _self_signed(tmp_path_factory.mktemp("tls"))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    handler = type("Handler", (_Redirector,), {})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    handler.base = f"https://127.0.0.1:{server.server_address[1]}/"  # type: ignore[attr-defined]
+    handler.cert = str(cert_file)  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield handler
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("follow", [False, True])
+def test_https_redirects_to_local_schemes_are_never_followed(
+    https_redirector: Any, tmp_path: Path, follow: bool
+) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("local secret")
+    registry = SchemeRegistry()
+    registry.register("file")
+    session = objstore_adapter.session(registry, follow_redirects_to_object_stores=follow)
+    https_redirector.target = f"file://{secret}"
+
+    response = session.get(https_redirector.base, verify=https_redirector.cert)
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == https_redirector.target
+    assert "local secret" not in response.text
 
 
 def test_web_redirects_to_object_stores_need_the_opt_in(redirector: Any, s3_store: Any) -> None:
