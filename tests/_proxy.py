@@ -136,6 +136,7 @@ class RecordingProxy:
         self.upstream_port = upstream_port
         self.requests: list[tuple[str, str]] = []
         self.request_headers: list[dict[str, str]] = []
+        self.clients: list[tuple[str, int]] = []  # the client's address, per request
         self.stall_seconds = 0.0
         self.cut_body_after: int | None = None
         self.cuts_left: int | None = None  # how many bodies to cut; None: every one
@@ -155,6 +156,7 @@ class RecordingProxy:
             def _forward(self) -> None:
                 proxy.requests.append((self.command, self.path))
                 proxy.request_headers.append(dict(self.headers.items()))
+                proxy.clients.append(self.client_address)
                 length = int(self.headers.get("Content-Length") or 0)
                 if proxy.cut_request_after is not None and length > proxy.cut_request_after:
                     self.rfile.read(proxy.cut_request_after)  # then drop the connection

@@ -73,6 +73,29 @@ def test_response_returns_before_the_body_is_sent(proxy: RecordingProxy, put: An
     assert response.content == b"z" * 100_000
 
 
+def test_a_body_closed_unread_gives_its_connection_back(proxy: RecordingProxy, put: Any) -> None:
+    empty, full = put("unread/empty.bin", b""), put("unread/full.bin", b"u" * 100_000)
+    session = objstore_adapter.session(s3_registry(proxy.endpoint))
+    session.get(empty).close()  # the client built, one connection in the pool
+    held = []  # closed, still referenced: only close() can have given their sockets back
+
+    # Nothing left to read: the connection goes back to the pool and serves the next GET.
+    for _ in range(3):
+        response = session.get(empty, stream=True)
+        response.close()
+        held.append(response)
+    assert len(set(proxy.clients)) == 1, "a closed body kept its connection from the pool"
+
+    # Bytes left unread: the connection cannot be reused, and closing gives its socket back.
+    fds = len(os.listdir("/proc/self/fd"))
+    for _ in range(20):
+        response = session.get(full, stream=True)
+        response.close()
+        held.append(response)
+    assert len(os.listdir("/proc/self/fd")) - fds < 5, "closed bodies kept their sockets"
+    assert session.get(full).content == b"u" * 100_000
+
+
 @pytest.mark.parametrize("stream", [True, False])
 def test_a_cut_body_raises_instead_of_returning_short(
     proxy: RecordingProxy, put: Any, stream: bool
