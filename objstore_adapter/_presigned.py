@@ -46,7 +46,8 @@ def can_presign(fs: Any) -> bool:
     )
 
 
-def _pool(fs: Any) -> urllib3.PoolManager:
+def pool_for(fs: Any) -> urllib3.PoolManager:
+    """The urllib3 pool that presigned requests for ``fs`` share (GETs and upload parts)."""
     pool = _pools.get(fs)
     if pool is None:
         with _pools_lock:
@@ -139,7 +140,7 @@ def open_presigned(
     )
     failure: BaseException | None = None
     try:
-        response = _pool(fs).request(
+        response = pool_for(fs).request(
             "GET",
             url,
             headers=dict(headers),

@@ -34,7 +34,7 @@ from urllib3.exceptions import MaxRetryError
 
 from ._errors import status_error
 from ._http import Timeouts
-from ._presigned import EXPIRES_SECONDS, _pool, can_presign
+from ._presigned import EXPIRES_SECONDS, can_presign, pool_for
 from ._transfer import RETRY_STATUSES, TransferConfig, call_with_retries
 
 
@@ -216,7 +216,7 @@ class S3Parts:
         url = sync(self._fs.loop, self._sign, number, timeout=self._timeouts.request)
         failure: BaseException | None = None
         try:
-            response = _pool(self._fs).request(
+            response = pool_for(self._fs).request(
                 "PUT",
                 url,
                 body=data,
