@@ -111,16 +111,28 @@ class _Redirector(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def redirector() -> Iterator[type[_Redirector]]:
+@contextlib.contextmanager
+def _redirecting(tls: ssl.SSLContext | None = None) -> Iterator[type[_Redirector]]:
+    """A local web server that redirects to its handler's ``target``, over TLS if given."""
     handler = type("Handler", (_Redirector,), {})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    handler.base = f"http://127.0.0.1:{server.server_address[1]}/"  # type: ignore[attr-defined]
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    scheme = "https" if tls is not None else "http"
+    handler.base = f"{scheme}://127.0.0.1:{server.server_address[1]}/"  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield handler
-    server.shutdown()
-    server.server_close()
+    try:
+        yield handler
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def redirector() -> Iterator[type[_Redirector]]:
+    with _redirecting() as handler:
+        yield handler
 
 
 @pytest.mark.parametrize("follow", [False, True])
@@ -185,16 +197,9 @@ def https_redirector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[type[
     cert_file, key_file = _self_signed(tmp_path_factory.mktemp("tls"))
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_file, key_file)
-    handler = type("Handler", (_Redirector,), {})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    handler.base = f"https://127.0.0.1:{server.server_address[1]}/"  # type: ignore[attr-defined]
-    handler.cert = str(cert_file)  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield handler
-    server.shutdown()
-    server.server_close()
+    with _redirecting(context) as handler:
+        handler.cert = str(cert_file)  # type: ignore[attr-defined]
+        yield handler
 
 
 @pytest.mark.parametrize("follow", [False, True])
