@@ -2,26 +2,44 @@
 
 Object stores cap what one connection carries (tens of MiB/s is common) and charge a round
 trip per request; a large object arrives faster over several connections at once, as
-s3transfer and obstore fetch it. :class:`ParallelSource` starts from the stream the GET
-already opened, so the time to the first byte stays that of one request, and measures it:
-if the first part arrived fast enough, the stream goes on alone (a fast local link gains
-nothing from more connections, and some servers copy the whole object for every range);
-otherwise the rest is fetched in parts of ``download_part_size``, ``max_concurrency`` at a
-time, each pinned to the version being read, and handed to the reader in order. Memory stays
-bounded by ``max_concurrency`` parts.
+s3transfer fetches it. :class:`ParallelSource` starts from the stream the GET already opened,
+so the time to the first byte stays that of one request, and measures it: if its first bytes
+arrived fast enough, the stream goes on alone (a fast local link gains nothing from more
+connections, and some servers copy the whole object for every range). Otherwise the stream
+goes on for one more part while the rest is fetched in parts of ``download_part_size``, each
+pinned to the version being read, over at most ``download_concurrency`` connections in all.
+Each part hands its bytes to the reader as they arrive, in order; a part is scheduled only
+when one is used up, so memory stays bounded by ``download_concurrency`` parts.
 """
 
 from __future__ import annotations
 
 import collections
+import queue
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
+
+from urllib3.exceptions import ProtocolError
 
 from ._body import ChunkSource
 from ._transfer import OpenRest, ResumingSource, TransferConfig, call_with_retries
 
 #: How much of the one stream is read before judging its speed.
-JUDGE_AFTER = 4 * 2**20
+JUDGE_AFTER = 2 * 2**20
+
+#: The size of one read from a part's connection, handed to the reader as it is.
+PIECE = 2**20
+
+_Item = bytes | Exception | None  # a piece, the failure that ended the part, or its end
+
+
+class _Part:
+    """``[first, last)`` being fetched by a worker, its pieces queued for the reader."""
+
+    def __init__(self, first: int, last: int) -> None:
+        self.first = first
+        self.last = last
+        self.pieces: queue.SimpleQueue[_Item] = queue.SimpleQueue()
 
 
 class ParallelSource:
@@ -32,8 +50,9 @@ class ParallelSource:
         open_part: opens ``[a, b)`` of the same version (raising when it changed).
         start: where ``first`` begins.
         stop: the end of what is read.
-        config: ``download_part_size``, ``max_concurrency``, ``parallel_below`` and the retry
-            settings each part heals with.
+        config: ``download_part_size``, ``download_concurrency``, ``parallel_below`` and the
+            retry settings each part heals with.
+        budget: seconds each part's opening may take, retries included (the timeout).
     """
 
     def __init__(
@@ -48,96 +67,120 @@ class ParallelSource:
         self._stream: ChunkSource | None = first
         self._budget = budget
         self._open_part = open_part
-        self._start = start
         self._offset = start
         self._stop = stop
         self._config = config
         # Judged early: a slow link shows itself within a few MiB.
+        self._judge_from = start
         self._decide_at = min(stop, start + min(config.download_part_size, JUDGE_AFTER))
+        self._stream_stop = stop  # where the one stream hands over to the parts
         self._started = time.monotonic()
         self._pool: ThreadPoolExecutor | None = None
-        self._parts: collections.deque[Future[bytes]] = collections.deque()
-        self._next_part = 0  # where the next part to schedule starts
-        self._decided = False
-        self._part = b""  # the part being handed over, from _position on
+        self._parts: collections.deque[_Part] = collections.deque()
+        self._next_part = stop  # where the next part to schedule starts
+        self._closed = False
+        self._piece = b""  # the piece being handed over, from _position on
         self._position = 0
 
     def read(self, n: int) -> bytes:
-        if self._pool is None:
+        if self._position < len(self._piece):
+            return self._take(n)
+        if self._stream is not None:
             return self._read_stream(n)
-        return self._read_parts(n)
+        while self._parts:
+            item = self._parts[0].pieces.get()
+            if item is None:  # that part is used up: its place goes to the next one
+                self._parts.popleft()
+                self._schedule()
+                continue
+            if isinstance(item, Exception):
+                raise item
+            self._piece, self._position = item, 0
+            return self._take(n)
+        return b""
 
-    def _read_stream(self, n: int) -> bytes:
-        assert self._stream is not None
-        limit = self._decide_at - self._offset if self._offset < self._decide_at else n
-        data = self._stream.read(min(n, limit))
-        self._offset += len(data)
-        if not self._decided and self._offset == self._decide_at and self._offset < self._stop:
-            self._decided = True
-            self._decide()
-        return data
-
-    def _decide(self) -> None:
-        """At the end of the first part: go on with the stream, or fetch the rest in parts."""
-        seconds = max(time.monotonic() - self._started, 1e-9)
-        if (self._offset - self._start) / seconds >= self._config.parallel_below:
-            return  # the one stream is fast enough
-        assert self._stream is not None
-        self._stream.close()
-        self._stream = None
-        self._pool = ThreadPoolExecutor(
-            max_workers=self._config.max_concurrency, thread_name_prefix="objstore-part"
-        )
-        self._next_part = self._offset
-        for _ in range(self._config.max_concurrency):
-            self._schedule()
-
-    def _schedule(self) -> None:
-        if self._next_part >= self._stop or self._pool is None:
-            return
-        first = self._next_part
-        last = min(self._stop, first + self._config.download_part_size)
-        self._next_part = last
-        self._parts.append(self._pool.submit(self._fetch, first, last))
-
-    def _fetch(self, first: int, last: int) -> bytes:
-        """One part, whole, healed as the route allows."""
-        opened = call_with_retries(self._config, lambda: self._open_part(first, last), self._budget)
-        source = ResumingSource(opened, self._open_part, first, last, self._config, self._budget)
-        try:
-            pieces, wanted = [], last - first
-            while wanted > 0:
-                piece = source.read(wanted)
-                if not piece:
-                    break  # short: the reader's length guard reports it
-                pieces.append(piece)
-                wanted -= len(piece)
-            return b"".join(pieces)
-        finally:
-            source.close()
-
-    def _read_parts(self, n: int) -> bytes:
-        if self._position >= len(self._part):
-            if not self._parts:
-                return b""
-            self._part, self._position = self._parts.popleft().result(), 0
-            self._schedule()  # the part handed over frees a place
-        if self._position == 0 and n >= len(self._part):
-            data = self._part  # the whole part, uncopied
+    def _take(self, n: int) -> bytes:
+        if self._position == 0 and n >= len(self._piece):
+            data = self._piece  # the whole piece, uncopied
         else:
-            data = self._part[self._position : self._position + n]
+            data = self._piece[self._position : self._position + n]
         self._position += len(data)
         self._offset += len(data)
         return data
 
+    def _read_stream(self, n: int) -> bytes:
+        assert self._stream is not None
+        until = self._decide_at if self._offset < self._decide_at else self._stream_stop
+        data = self._stream.read(min(n, until - self._offset))
+        self._offset += len(data)
+        if self._offset == self._decide_at and self._pool is None and self._offset < self._stop:
+            self._decide()
+        elif self._offset >= self._stream_stop and self._offset < self._stop:
+            self._stream.close()  # its part is done: the parts take over
+            self._stream = None
+            self._schedule()
+        return data
+
+    def _decide(self) -> None:
+        """After the first bytes: go on with the stream alone, or fetch the rest in parts."""
+        seconds = max(time.monotonic() - self._started, 1e-9)
+        if (self._offset - self._judge_from) / seconds >= self._config.parallel_below:
+            self._decide_at = -1  # the one stream is fast enough
+            return
+        size = self._config.download_part_size
+        if self._stop - self._offset <= size:
+            self._decide_at = -1  # what is left is one part: the stream it is
+            return
+        self._stream_stop = min(self._stop, self._offset + size)
+        self._next_part = self._stream_stop
+        self._pool = ThreadPoolExecutor(
+            max_workers=self._config.download_concurrency, thread_name_prefix="objstore-part"
+        )
+        for _ in range(self._config.download_concurrency - 1):  # the stream is one connection
+            self._schedule()
+
+    def _schedule(self) -> None:
+        if self._next_part >= self._stop or self._pool is None or self._closed:
+            return
+        size = self._config.download_part_size
+        part = _Part(self._next_part, min(self._stop, self._next_part + size))
+        self._next_part = part.last
+        self._parts.append(part)
+        self._pool.submit(self._fetch, part)
+
+    def _fetch(self, part: _Part) -> None:
+        """One part, healed as the route allows, queued piece by piece."""
+        try:
+            opened = call_with_retries(
+                self._config, lambda: self._open_part(part.first, part.last), self._budget
+            )
+            source = ResumingSource(
+                opened, self._open_part, part.first, part.last, self._config, self._budget
+            )
+            try:
+                wanted = part.last - part.first
+                while wanted > 0 and not self._closed:
+                    piece = source.read(min(wanted, PIECE))
+                    if not piece:
+                        raise ProtocolError(
+                            f"bytes {part.first}-{part.last - 1} ended after "
+                            f"{part.last - part.first - wanted} bytes"
+                        )
+                    part.pieces.put(piece)
+                    wanted -= len(piece)
+            finally:
+                source.close()
+        except Exception as exc:
+            part.pieces.put(exc)
+        part.pieces.put(None)
+
     def close(self) -> None:
+        self._closed = True  # workers stop after the piece they are reading
         if self._stream is not None:
             self._stream.close()
             self._stream = None
         pool, self._pool = self._pool, None
         if pool is not None:
-            for part in self._parts:
-                part.cancel()
-            self._parts.clear()
-            pool.shutdown(wait=False)
-        self._part, self._position = b"", 0
+            pool.shutdown(wait=False, cancel_futures=True)
+        self._parts.clear()
+        self._piece, self._position = b"", 0

@@ -50,13 +50,14 @@ class TransferConfig:
         part_size: bytes per part of a parallel upload (S3 multipart, Azure blocks); a body
             no larger is stored in one request. S3's smallest part is 5 MiB.
         max_concurrency: parts of one upload sent at once; an upload holds at most
-            ``max_concurrency + 1`` parts in memory. Downloads fetch as many parts at once.
-        parallel_below: bytes per second. A GET's first ``part_size`` bytes come from one
+            ``max_concurrency + 1`` parts in memory.
+        parallel_below: bytes per second. A GET's first bytes (2 MiB at most) come from one
             stream; if they came slower than this, the rest of a larger object (or range)
-            is fetched in parts, ``max_concurrency`` at a time, over as many connections;
-            faster, the one stream goes on. ``0`` keeps one stream always.
-        download_part_size: bytes per part of a parallel download; a download holds at
-            most ``max_concurrency + 1`` parts in memory.
+            is fetched in parts over ``download_concurrency`` connections; faster, the one
+            stream goes on. ``0`` keeps one stream always.
+        download_part_size: bytes per part of a parallel download.
+        download_concurrency: connections one parallel download uses at once, the stream
+            it started from included; it holds at most that many parts in memory.
     """
 
     max_attempts: int = 5
@@ -67,6 +68,7 @@ class TransferConfig:
     max_concurrency: int = 8
     parallel_below: float = 128 * 2**20
     download_part_size: int = 4 * 2**20
+    download_concurrency: int = 12
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
@@ -75,8 +77,8 @@ class TransferConfig:
             raise ValueError("backoff and deadline seconds cannot be negative")
         if self.part_size < 5 * 2**20:
             raise ValueError("part_size must be at least 5 MiB, S3's smallest multipart part")
-        if self.max_concurrency < 1:
-            raise ValueError("max_concurrency must be at least 1")
+        if self.max_concurrency < 1 or self.download_concurrency < 1:
+            raise ValueError("max_concurrency and download_concurrency must be at least 1")
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to wait before try ``attempt + 1`` (``attempt`` counts from 1)."""

@@ -140,6 +140,7 @@ class RecordingProxy:
         self.stall_seconds = 0.0
         self.cut_body_after: int | None = None
         self.cuts_left: int | None = None  # how many bodies to cut; None: every one
+        self.cut_statuses = frozenset({200, 206})  # the answers whose bodies may be cut
         self.cut_request_after: int | None = None
         self.hold_body: threading.Event | None = None
         self.chaos: Chaos | None = None  # set: faults at random instead of the settings above
@@ -184,7 +185,11 @@ class RecordingProxy:
                     return
                 if proxy.hold_body is not None:
                     proxy.hold_body.wait(30)
-                if proxy.cut_body_after is not None and response.status < 300 and proxy._take_cut():
+                if (
+                    proxy.cut_body_after is not None
+                    and response.status in proxy.cut_statuses
+                    and proxy._take_cut()
+                ):
                     self.wfile.write(payload[: proxy.cut_body_after])
                     self.wfile.flush()
                     self.connection.shutdown(socket.SHUT_RDWR)

@@ -18,9 +18,9 @@ from .conftest import Proxied, Store, proxied_store, s3_registry
 MiB = 2**20
 DATA = os.urandom(10 * MiB + 12_345)
 
-#: Parts of 1 MiB, four at a time, and the one stream always judged too slow.
+#: Parts of 1 MiB over four connections, and the one stream always judged too slow.
 ALWAYS_PARALLEL = TransferConfig(
-    parallel_below=float("inf"), download_part_size=MiB, max_concurrency=4
+    parallel_below=float("inf"), download_part_size=MiB, download_concurrency=4
 )
 
 
@@ -85,6 +85,48 @@ def test_replaced_mid_transfer_is_never_spliced(parallel: Proxied) -> None:
 
     assert first == DATA[: 5 * MiB]
     assert rest is None or first + rest == DATA, "bytes of two versions were spliced"
+
+
+def _range_start(sent: dict[str, str]) -> int:
+    return int((sent.get("x-ms-range") or sent["range"]).split("=")[1].split("-")[0])
+
+
+def test_the_first_stream_serves_its_part_and_no_byte_is_fetched_twice(parallel: Proxied) -> None:
+    parallel.store.write("big.bin", DATA, None)
+
+    assert parallel.session.get(parallel.url("big.bin"), timeout=60).content == DATA
+
+    # The GET's own stream was judged after 1 MiB and went on for one more part (1 MiB):
+    # the parts start at 2 MiB, one after the other, to the end.
+    starts = sorted(start for sent in _ranged_gets(parallel) if (start := _range_start(sent)))
+    assert starts == list(range(2 * MiB, len(DATA), MiB))
+
+
+def test_with_retries_off_a_cut_part_raises_after_a_true_prefix(
+    request: pytest.FixtureRequest,
+) -> None:
+    config = TransferConfig(
+        parallel_below=float("inf"), download_part_size=MiB, download_concurrency=4, max_attempts=1
+    )
+    with proxied_store(request, "s3", transfer=config) as proxied:
+        proxied.store.write("cut.bin", DATA, None)
+        proxied.proxy.cut_statuses = frozenset({206})  # the parts, not the GET's own stream
+        proxied.proxy.cut_body_after = 300_000
+        proxied.proxy.cuts_left = 1
+
+        response = proxied.session.get(proxied.url("cut.bin"), stream=True, timeout=60)
+        received = bytearray()
+
+        def read_all() -> None:
+            for chunk in response.iter_content(64 * 1024):
+                received.extend(chunk)
+
+        with pytest.raises(requests.exceptions.ChunkedEncodingError):
+            read_all()
+
+        assert proxied.proxy.cuts_left == 0
+        assert 2 * MiB <= len(received) < len(DATA)
+        assert received == DATA[: len(received)], "bytes after the cut part were misplaced"
 
 
 def test_a_cut_part_heals(parallel: Proxied) -> None:
