@@ -41,10 +41,14 @@ from ._transfer import RETRY_STATUSES, TransferConfig, call_with_retries
 class PartStore(Protocol):
     """Where the parts of one upload go, and how they become one object (or none)."""
 
+    #: True when :meth:`send` takes a ``bytearray`` as it is; else each part is made ``bytes``
+    #: (copied once more) before it is sent.
+    takes_buffers: bool
+
     def begin(self) -> None:
         """Start the upload; nothing is visible until :meth:`commit`."""
 
-    def send(self, number: int, data: bytes) -> str:
+    def send(self, number: int, data: bytes | bytearray) -> str:
         """Store part ``number`` (from 1); returns what :meth:`commit` needs to name it."""
 
     def commit(self, tokens: list[str]) -> None:
@@ -54,28 +58,40 @@ class PartStore(Protocol):
         """Throw away every part stored so far; called at most once, after every send."""
 
 
-def iter_parts(chunks: Iterable[bytes], part_size: int) -> Iterator[bytes]:
-    """The bytes of ``chunks`` regrouped into parts of ``part_size`` (the last may be shorter;
-    an empty body is one empty part), each copied once whatever the chunks' sizes."""
+#: S3 takes at most 10,000 parts per upload: after this many parts of one size, the size
+#: doubles, so 10,000 parts from the default 6 MiB upwards reach S3's 5 TiB largest object
+#: (the last thousand are 3 GiB: under S3's 5 GiB and Azure's 4000 MiB largest part).
+PARTS_PER_SIZE = 1000
+
+
+def part_size_of(number: int, part_size: int) -> int:
+    """The size of part ``number`` (from 1) of an upload whose first parts are ``part_size``."""
+    return part_size << ((number - 1) // PARTS_PER_SIZE)
+
+
+def iter_parts(chunks: Iterable[bytes], part_size: int) -> Iterator[bytearray]:
+    """The bytes of ``chunks`` regrouped into parts (``part_size``, growing as
+    :func:`part_size_of` says; the last may be shorter; an empty body is one empty part).
+
+    Each byte is copied once, into the part handed over: a part is the largest thing an
+    upload holds, once per part in flight.
+    """
     pending = bytearray()
-    produced = False
+    produced = 0
+    size = part_size_of(1, part_size)
     for chunk in chunks:
         view = memoryview(chunk)
         while len(view):
-            if not pending and len(view) >= part_size:  # a large chunk: slice it directly
-                part, view = bytes(view[:part_size]), view[part_size:]
-                produced = True
-                yield part
-                continue
-            take = part_size - len(pending)
+            take = size - len(pending)
             pending += view[:take]
             view = view[take:]
-            if len(pending) == part_size:
-                part, pending = bytes(pending), bytearray()
-                produced = True
+            if len(pending) == size:
+                part, pending = pending, bytearray()
+                produced += 1
+                size = part_size_of(produced + 1, part_size)
                 yield part
     if pending or not produced:
-        yield bytes(pending)
+        yield pending
 
 
 def upload_parts(store: PartStore, chunks: Iterable[bytes], config: TransferConfig) -> int:
@@ -100,9 +116,11 @@ def upload_parts(store: PartStore, chunks: Iterable[bytes], config: TransferConf
     numbers: dict[Future[str], int] = {}
     pool = ThreadPoolExecutor(config.max_concurrency, thread_name_prefix="objstore-upload")
     try:
-        for number, part in enumerate(iter_parts(chunks, config.part_size), start=1):
+        for number, buffer in enumerate(iter_parts(chunks, config.part_size), start=1):
             if len(in_flight) >= config.max_concurrency:
                 _collect(in_flight, numbers, tokens, FIRST_COMPLETED)
+            part = buffer if store.takes_buffers else bytes(buffer)
+            del buffer
             future = pool.submit(_send, store, number, part, config)
             numbers[future] = number
             in_flight.add(future)
@@ -121,7 +139,7 @@ def upload_parts(store: PartStore, chunks: Iterable[bytes], config: TransferConf
     return len(tokens)
 
 
-def _send(store: PartStore, number: int, data: bytes, config: TransferConfig) -> str:
+def _send(store: PartStore, number: int, data: bytes | bytearray, config: TransferConfig) -> str:
     return call_with_retries(config, lambda: store.send(number, data))
 
 
@@ -154,6 +172,8 @@ class S3Parts:
             timeout.
     """
 
+    takes_buffers = True  # urllib3 and botocore send any buffer as it is
+
     def __init__(self, fs: Any, path: str, options: Mapping[str, Any], timeouts: Timeouts) -> None:
         bucket, key, _ = fs.split_path(path)
         if not key:
@@ -172,7 +192,7 @@ class S3Parts:
         )
         self._upload_id = answer["UploadId"]
 
-    def send(self, number: int, data: bytes) -> str:
+    def send(self, number: int, data: bytes | bytearray) -> str:
         if self._presign:
             presigned = self._send_presigned(number, data)
             if presigned is not None:
@@ -210,7 +230,7 @@ class S3Parts:
     def _call(self, method: str, timeout: float | None, **kwargs: Any) -> Any:
         return sync(self._fs.loop, self._fs._call_s3, method, timeout=timeout, **kwargs)
 
-    def _send_presigned(self, number: int, data: bytes) -> str | None:
+    def _send_presigned(self, number: int, data: bytes | bytearray) -> str | None:
         """The part's ETag; ``None`` when the store refused the URL itself (an emulator
         without query-string auth, a redirect): then s3fs, which reports precisely, retries."""
         url = sync(self._fs.loop, self._sign, number, timeout=self._timeouts.request)
@@ -219,7 +239,7 @@ class S3Parts:
             response = pool_for(self._fs).request(
                 "PUT",
                 url,
-                body=data,
+                body=data,  # type: ignore[arg-type]  # any buffer is sent as it is; hints say bytes
                 redirect=False,
                 retries=urllib3.Retry(total=0, connect=0, read=0, status=0, redirect=0),
                 timeout=urllib3.Timeout(connect=self._timeouts.connect, read=self._timeouts.read),
@@ -259,6 +279,8 @@ class AzureBlocks:
         timeouts: the caller's ``timeout=``.
     """
 
+    takes_buffers = False  # azure-storage-blob copies a body that is not ``bytes``
+
     def __init__(self, fs: Any, path: str, options: Mapping[str, Any], timeouts: Timeouts) -> None:
         container, blob, _ = fs.split_path(path)
         if not blob:
@@ -279,7 +301,7 @@ class AzureBlocks:
         except ResourceNotFoundError:
             self._existed = False
 
-    def send(self, number: int, data: bytes) -> str:
+    def send(self, number: int, data: bytes | bytearray) -> str:
         block_id = f"{self._prefix}{number:08d}"
         sync(self._fs.loop, self._blob.stage_block, block_id, data, length=len(data))
         return block_id

@@ -15,7 +15,14 @@ from objstore_adapter import TransferConfig
 from objstore_adapter._backends import AzureBackend, S3Backend
 from objstore_adapter._http import Timeouts, representation
 from objstore_adapter._registry import SchemeRegistry
-from objstore_adapter._upload import AzureBlocks, S3Parts, iter_parts, upload_parts
+from objstore_adapter._upload import (
+    PARTS_PER_SIZE,
+    AzureBlocks,
+    S3Parts,
+    iter_parts,
+    part_size_of,
+    upload_parts,
+)
 
 from ._proxy import RecordingProxy
 from .conftest import Store, az_registry, azurite_connection_string, s3_registry
@@ -106,6 +113,18 @@ def test_parts_are_the_body_in_order_each_full_but_the_last(chunk: int) -> None:
 
 def test_an_empty_body_is_one_empty_part() -> None:
     assert list(iter_parts(iter([]), PART)) == [b""]
+
+
+def test_parts_grow_so_ten_thousand_reach_the_largest_object() -> None:
+    # S3 takes 10,000 parts at most: part sizes double every PARTS_PER_SIZE parts.
+    data = os.urandom(10 * PARTS_PER_SIZE + 20 * PARTS_PER_SIZE + 7)
+    parts = list(iter_parts(chunks_of(data, 3), 10))
+    assert b"".join(parts) == data
+    sizes = [len(p) for p in parts]
+    assert sizes == [10] * PARTS_PER_SIZE + [20] * PARTS_PER_SIZE + [7]
+    default = TransferConfig().part_size
+    assert sum(part_size_of(n, default) for n in range(1, 10_001)) >= 5 * 2**40
+    assert part_size_of(10_000, default) <= 4000 * MiB
 
 
 # --- S3: a multipart upload, parts in parallel -------------------------------------------------
