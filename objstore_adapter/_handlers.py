@@ -37,6 +37,7 @@ from ._listing import listing_body
 from ._parallel import ParallelSource
 from ._registry import Target
 from ._transfer import ResumingSource, call_with_retries
+from ._upload import file_body
 
 
 @dataclass
@@ -197,7 +198,7 @@ def put_object(target: Target, request: requests.PreparedRequest, timeouts: Time
         stored = representation(request.headers, target.path)
     except BadHeader as exc:
         return error_reply(400, target.url, detail=str(exc))
-    chunks = request_chunks(request.body)
+    chunks = file_body(request.body) or request_chunks(request.body)
     backend.write(target.fs, target.path, chunks, stored, timeouts, target.route.transfer)
     info = backend.stat(target.fs, target.path, timeouts)
     headers = {**_validators(info), "Content-Length": "0"}

@@ -23,19 +23,100 @@ Each store says how parts are kept through a :class:`PartStore`:
 from __future__ import annotations
 
 import contextlib
+import io
+import os
+import stat
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeAlias
 
 import urllib3
 from fsspec.asyn import sync
 from urllib3.exceptions import MaxRetryError
 
-from ._errors import status_error
+from ._body import UPLOAD_CHUNK
+from ._errors import BodySourceError, status_error
 from ._http import Timeouts
 from ._presigned import EXPIRES_SECONDS, can_presign, pool_for
 from ._transfer import RETRY_STATUSES, TransferConfig, call_with_retries
+
+
+@dataclass(frozen=True)
+class FileSlice:
+    """Bytes ``[offset, offset + length)`` of an open regular file, read as they are sent.
+
+    A part of a file is never held while it waits for a connection, and is read from the
+    file again if it has to be sent again.
+    """
+
+    fd: int
+    offset: int
+    length: int
+
+    def pieces(self) -> Iterator[bytes]:
+        """The slice's bytes, :data:`UPLOAD_CHUNK` at a time; a file that shrank or fails
+        to read raises :class:`BodySourceError` (the caller's body, not the store)."""
+        done = 0
+        while done < self.length:
+            try:
+                piece = os.pread(self.fd, min(UPLOAD_CHUNK, self.length - done), self.offset + done)
+            except OSError as exc:
+                raise BodySourceError(exc) from exc
+            if not piece:
+                shrank = EOFError(f"the file ended {self.length - done} bytes early while read")
+                raise BodySourceError(shrank)
+            done += len(piece)
+            yield piece
+
+    def read(self) -> bytes:
+        """The slice's bytes at once."""
+        return b"".join(self.pieces())
+
+    def split(self, part_size: int) -> Iterator[FileSlice]:
+        """The slice as parts, sized as :func:`iter_parts` cuts a stream."""
+        start, stop, number = self.offset, self.offset + self.length, 1
+        while True:
+            size = min(part_size_of(number, part_size), stop - start)
+            yield FileSlice(self.fd, start, size)
+            start += size
+            number += 1
+            if start >= stop:
+                return
+
+
+class FileBody:
+    """A request body that is a binary file open on a regular file, from its position on.
+
+    Iterated, it gives the bytes like any body; an upload in parts reads each part from the
+    file where it is sent (``os.pread``: the caller's file position is left as it was).
+    """
+
+    def __init__(self, whole: FileSlice) -> None:
+        self.whole = whole
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self.whole.pieces()
+
+
+def file_body(body: object) -> FileBody | None:
+    """``body`` as a :class:`FileBody` when it is a binary file open on a regular file."""
+    if not isinstance(body, (io.BufferedReader, io.BufferedRandom, io.FileIO)):
+        return None
+    try:
+        fd = body.fileno()
+        status = os.fstat(fd)
+        offset = body.tell()
+    except (OSError, ValueError):  # closed, or not a real file after all
+        return None
+    if not stat.S_ISREG(status.st_mode):
+        return None
+    return FileBody(FileSlice(fd, offset, max(0, status.st_size - offset)))
+
+
+#: What one part is: bytes in memory, or a slice of the caller's file.
+Part: TypeAlias = "bytes | bytearray | FileSlice"
 
 
 class PartStore(Protocol):
@@ -48,7 +129,7 @@ class PartStore(Protocol):
     def begin(self) -> None:
         """Start the upload; nothing is visible until :meth:`commit`."""
 
-    def send(self, number: int, data: bytes | bytearray) -> str:
+    def send(self, number: int, data: Part) -> str:
         """Store part ``number`` (from 1); returns what :meth:`commit` needs to name it."""
 
     def commit(self, tokens: list[str]) -> None:
@@ -116,10 +197,17 @@ def upload_parts(store: PartStore, chunks: Iterable[bytes], config: TransferConf
     numbers: dict[Future[str], int] = {}
     pool = ThreadPoolExecutor(config.max_concurrency, thread_name_prefix="objstore-upload")
     try:
-        for number, buffer in enumerate(iter_parts(chunks, config.part_size), start=1):
+        parts: Iterable[bytearray | FileSlice] = (
+            chunks.whole.split(config.part_size)
+            if isinstance(chunks, FileBody)
+            else iter_parts(chunks, config.part_size)
+        )
+        for number, buffer in enumerate(parts, start=1):
             if len(in_flight) >= config.max_concurrency:
                 _collect(in_flight, numbers, tokens, FIRST_COMPLETED)
-            part = buffer if store.takes_buffers else bytes(buffer)
+            part: Part = buffer
+            if isinstance(buffer, bytearray) and not store.takes_buffers:
+                part = bytes(buffer)
             del buffer
             future = pool.submit(_send, store, number, part, config)
             numbers[future] = number
@@ -139,7 +227,7 @@ def upload_parts(store: PartStore, chunks: Iterable[bytes], config: TransferConf
     return len(tokens)
 
 
-def _send(store: PartStore, number: int, data: bytes | bytearray, config: TransferConfig) -> str:
+def _send(store: PartStore, number: int, data: Part, config: TransferConfig) -> str:
     return call_with_retries(config, lambda: store.send(number, data))
 
 
@@ -192,7 +280,7 @@ class S3Parts:
         )
         self._upload_id = answer["UploadId"]
 
-    def send(self, number: int, data: bytes | bytearray) -> str:
+    def send(self, number: int, data: Part) -> str:
         if self._presign:
             presigned = self._send_presigned(number, data)
             if presigned is not None:
@@ -204,7 +292,7 @@ class S3Parts:
             **self._where,
             UploadId=self._upload_id,
             PartNumber=number,
-            Body=data,
+            Body=data.read() if isinstance(data, FileSlice) else data,
         )
         etag: str = answer["ETag"]
         return etag
@@ -230,16 +318,21 @@ class S3Parts:
     def _call(self, method: str, timeout: float | None, **kwargs: Any) -> Any:
         return sync(self._fs.loop, self._fs._call_s3, method, timeout=timeout, **kwargs)
 
-    def _send_presigned(self, number: int, data: bytes | bytearray) -> str | None:
+    def _send_presigned(self, number: int, data: Part) -> str | None:
         """The part's ETag; ``None`` when the store refused the URL itself (an emulator
         without query-string auth, a redirect): then s3fs, which reports precisely, retries."""
         url = sync(self._fs.loop, self._sign, number, timeout=self._timeouts.request)
+        # A file's slice streams from the file, its length given so it is not sent chunked;
+        # any buffer is sent as it is (urllib3's hints name bytes only).
+        body: Any = data.pieces() if isinstance(data, FileSlice) else data
+        length = data.length if isinstance(data, FileSlice) else len(data)
         failure: BaseException | None = None
         try:
             response = pool_for(self._fs).request(
                 "PUT",
                 url,
-                body=data,  # type: ignore[arg-type]  # any buffer is sent as it is; hints say bytes
+                body=body,
+                headers={"Content-Length": str(length)},
                 redirect=False,
                 retries=urllib3.Retry(total=0, connect=0, read=0, status=0, redirect=0),
                 timeout=urllib3.Timeout(connect=self._timeouts.connect, read=self._timeouts.read),
@@ -301,9 +394,10 @@ class AzureBlocks:
         except ResourceNotFoundError:
             self._existed = False
 
-    def send(self, number: int, data: bytes | bytearray) -> str:
+    def send(self, number: int, data: Part) -> str:
         block_id = f"{self._prefix}{number:08d}"
-        sync(self._fs.loop, self._blob.stage_block, block_id, data, length=len(data))
+        body = data.read() if isinstance(data, FileSlice) else data
+        sync(self._fs.loop, self._blob.stage_block, block_id, body, length=len(body))
         return block_id
 
     def commit(self, tokens: list[str]) -> None:

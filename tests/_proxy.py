@@ -20,6 +20,7 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -141,6 +142,7 @@ class RecordingProxy:
         self.cut_body_after: int | None = None
         self.cuts_left: int | None = None  # how many bodies to cut; None: every one
         self.cut_statuses = frozenset({200, 206})  # the answers whose bodies may be cut
+        self.on_request: Callable[[str, str], None] | None = None  # (method, path), on arrival
         self.cut_request_after: int | None = None
         self.hold_body: threading.Event | None = None
         self.chaos: Chaos | None = None  # set: faults at random instead of the settings above
@@ -158,6 +160,8 @@ class RecordingProxy:
                 proxy.requests.append((self.command, self.path))
                 proxy.request_headers.append(dict(self.headers.items()))
                 proxy.clients.append(self.client_address)
+                if proxy.on_request is not None:
+                    proxy.on_request(self.command, self.path)
                 length = int(self.headers.get("Content-Length") or 0)
                 if proxy.cut_request_after is not None and length > proxy.cut_request_after:
                     self.rfile.read(proxy.cut_request_after)  # then drop the connection

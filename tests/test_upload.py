@@ -7,6 +7,7 @@ import os
 import threading
 import tracemalloc
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,7 +26,13 @@ from objstore_adapter._upload import (
 )
 
 from ._proxy import RecordingProxy
-from .conftest import Store, az_registry, azurite_connection_string, s3_registry
+from .conftest import (
+    Store,
+    az_registry,
+    azurite_connection_string,
+    proxied_store,
+    s3_registry,
+)
 
 MiB = 2**20
 PART = 5 * MiB  # S3's smallest part: tests stay small and still have several parts
@@ -332,3 +339,75 @@ def test_az_a_failed_replacement_keeps_the_blob_as_it_was(
     blob = container_client(azurite_endpoint, az_container).get_blob_client(key_of(url))
     assert blob.download_blob().readall() == b"the original"
     assert blob.get_blob_properties().content_settings.content_type == "text/plain"
+
+
+# --- a file body: each part read from the file as it is sent -----------------------------------
+
+
+def _file(tmp_path: Path, data: bytes) -> Path:
+    path = tmp_path / "body.bin"
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize("name", ["s3", "seaweed", "gs", "az"])
+def test_a_file_body_is_uploaded_from_where_it_stands(
+    request: pytest.FixtureRequest, name: str, tmp_path: Path
+) -> None:
+    store: Store = request.getfixturevalue(f"{name}_store")
+    store.registry.register(
+        store.url("files/"), transfer=TransferConfig(part_size=PART, max_concurrency=3)
+    )
+    data = os.urandom(3 * PART + 777)
+
+    with _file(tmp_path, data).open("rb") as body:
+        body.read(100)  # requests sends a file from its position on, as over HTTP
+        response = store.session.put(store.url("files/body.bin"), data=body, timeout=60)
+
+    assert response.status_code == 201, response.text
+    assert store.session.get(store.url("files/body.bin"), timeout=60).content == data[100:]
+
+
+def test_a_file_body_is_never_held_in_memory(seaweed_store: Store, tmp_path: Path) -> None:
+    config = TransferConfig(part_size=PART, max_concurrency=4)
+    seaweed_store.registry.register(seaweed_store.url("files/"), transfer=config)
+    path = _file(tmp_path, os.urandom(2 * PART + 1))
+    with path.open("rb") as body:  # a first upload in parts loads what the SDKs keep
+        seaweed_store.session.put(seaweed_store.url("files/warm.bin"), data=body, timeout=60)
+    path.write_bytes(os.urandom(12 * PART))
+
+    with path.open("rb") as body:
+        tracemalloc.start()
+        try:
+            response = seaweed_store.session.put(
+                seaweed_store.url("files/big.bin"), data=body, timeout=60
+            )
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+
+    assert response.status_code == 201, response.text
+    # Parts held until sent would be five parts here (25 MiB); read as they are sent, the
+    # four in flight hold a 1 MiB piece each.
+    assert peak < 2 * PART, f"peak {peak / MiB:.1f} MiB"
+
+
+def test_a_file_that_shrinks_mid_upload_fails_and_leaves_no_object(
+    request: pytest.FixtureRequest, tmp_path: Path, s3_client: Any, s3_bucket: str
+) -> None:
+    config = TransferConfig(part_size=PART, max_concurrency=1)
+    with proxied_store(request, "s3", transfer=config) as proxied:
+        path = _file(tmp_path, os.urandom(4 * PART))
+        url = proxied.url("files/shrinking.bin")
+
+        def cut_the_file_short(method: str, path_and_query: str) -> None:
+            if method == "PUT" and "partNumber=1&" in path_and_query + "&":
+                os.truncate(path, MiB)  # while the first part is on its way
+
+        proxied.proxy.on_request = cut_the_file_short
+        with path.open("rb") as body, pytest.raises(EOFError, match="early"):
+            proxied.session.put(url, data=body, timeout=60)
+
+    key = key_of(url)
+    assert "Contents" not in s3_client.list_objects_v2(Bucket=s3_bucket, Prefix=key)
+    assert "Uploads" not in s3_client.list_multipart_uploads(Bucket=s3_bucket, Prefix=key)
