@@ -636,3 +636,48 @@ def test_the_socket_guard_fails_a_run_that_connects_off_this_machine(tmp_path: P
     assert "ERROR test_off_machine.py::test_connects_off_the_machine_and_swallows_the_error" in out
     assert "PASSED test_off_machine.py::test_stays_home" in out
     assert "10.255.255.1:9" in out
+
+
+def test_a_colon_in_a_local_path_does_not_hide_its_scheme(redirector: Any, tmp_path: Path) -> None:
+    secret = tmp_path / "a:secret.txt"
+    secret.write_text("local secret")
+    registry = SchemeRegistry()
+    registry.register("file")
+    redirector.target = f"file://{secret}"
+
+    response = objstore_adapter.session(registry).get(redirector.base)
+
+    assert response.status_code == 302
+    assert "local secret" not in response.text
+
+
+def test_redirects_between_web_servers_are_still_followed(redirector: Any) -> None:
+    registry = SchemeRegistry()
+    registry.register("file")
+    session = objstore_adapter.session(registry)
+    session.max_redirects = 3
+    with _redirecting() as second:
+        final: Any = second
+        final.target = "/again"  # a relative redirect, to itself: followed until the limit
+        redirector.target = final.base
+        with pytest.raises(requests.TooManyRedirects) as caught:
+            session.get(redirector.base)
+
+    assert caught.value.response is not None
+    locations = [r.headers["Location"] for r in caught.value.response.history]
+    assert locations == [final.base, "/again", "/again"]
+
+
+def test_object_store_sessions_refuse_object_store_redirects_by_default(
+    redirector: Any, s3_store: Any
+) -> None:
+    s3_store.write("redirected.txt", b"from the bucket", None)
+    redirector.target = s3_store.url("redirected.txt")
+
+    adapter = objstore_adapter.ObjectStoreAdapter(s3_store.registry)
+    session = objstore_adapter.mount(
+        objstore_adapter.ObjectStoreSession(s3_store.registry), adapter
+    )
+    response = session.get(redirector.base)
+
+    assert response.status_code == 302

@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# Mutation testing on demand (slow, so not part of .ci/run): plant one small bug at a time in a
+# module and check that a test fails. Uses mutmut from the test environment (`bash
+# scripts/test.sh` creates .venv).
+#
+#   bash scripts/mutation.sh                 # every module below (about an hour on 2 cores)
+#   bash scripts/mutation.sh _http _errors   # just these
+#   MUTATION_JOBS=1 bash scripts/mutation.sh _session
+#
+# Each module runs in its own copy of the project, .cache/mutation/<module>/, with a
+# [tool.mutmut] section that names the one file to mutate and the tests its mutants may run;
+# mutmut writes its mutants to mutants/ inside that copy, never to objstore_adapter/. Every
+# mutant runs only those of its module's tests that called the mutated function (mutmut maps
+# them in a first, clean run). The report, .cache/mutation/report.md, gives per module the
+# mutants killed, surviving, equivalent (tests/mutation_equivalents.txt says why each cannot
+# change what a user sees) and timed out, and the diff of every survivor.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+if [ ! -x .venv/bin/mutmut ]; then
+    echo "mutmut is missing from .venv: run 'bash scripts/test.sh' first" >&2
+    exit 2
+fi
+jobs=${MUTATION_JOBS:-2}
+
+# The tests each module's mutants run: files, then the backends their parametrized cases may
+# use. SeaweedFS runs the same S3 code as moto and starts slower; the three token-leak tests
+# that wait out SDK retries (20-40 s each) are left to the suite.
+tests_for() {
+    case "$1" in
+    _http) echo "tests/test_http.py tests/test_rules_http.py tests/test_conformance.py" ;;
+    _errors) echo "tests/test_errors.py tests/test_rules_errors.py" ;;
+    _redact) echo "tests/test_rules_redact.py tests/test_security.py tests/test_registry.py" ;;
+    _body) echo "tests/test_requests_contract.py tests/test_rules_body.py tests/test_conformance.py" ;;
+    _registry) echo "tests/test_registry.py tests/test_file_urls.py tests/test_security.py tests/test_conformance.py" ;;
+    _session) echo "tests/test_rules_session.py tests/test_security.py tests/test_registry.py" ;;
+    _adapter) echo "tests/test_requests_contract.py tests/test_conformance.py tests/test_errors.py" ;;
+    _fileurl) echo "tests/test_file_urls.py tests/test_security.py tests/test_registry.py" ;;
+    *) return 1 ;;
+    esac
+}
+backends_for() {
+    case "$1" in
+    _errors | _redact) echo "s3 gs az memory file" ;;
+    _adapter) echo "s3 az memory file" ;;
+    *) echo "s3 memory file" ;;
+    esac
+}
+EXCLUDED='test_(s3_session_token|gcs_tokens|azure_sas_and_account_keys)_never_leak'
+
+if [ "$#" -gt 0 ]; then
+    modules=("$@")
+else
+    modules=(_http _errors _redact _body _registry _session _adapter _fileurl)
+fi
+
+mkdir -p .cache/mutation
+for module in "${modules[@]}"; do
+    if ! files=$(tests_for "$module"); then
+        echo "no tests configured for module $module" >&2
+        exit 2
+    fi
+    work=.cache/mutation/$module
+    rm -rf "$work"
+    mkdir -p "$work/mutants"
+    cp -r objstore_adapter tests pyproject.toml "$work/"
+    find "$work" -name __pycache__ -prune -exec rm -rf {} +
+    ln -s "$root/node_modules" "$work/mutants/node_modules" # Azurite, found next to tests/
+    # The selected test ids, listed one by one: -k cannot tell a backend from a word in a name.
+    # shellcheck disable=SC2086 # word splitting of the file list is wanted
+    ids=$(.venv/bin/python -m pytest -p no:cacheprovider --collect-only -q $files |
+        grep '::' | BACKENDS=$(backends_for "$module") EXCLUDED=$EXCLUDED .venv/bin/python -c '
+import os, re, sys
+allowed = set(os.environ["BACKENDS"].split())
+every = {"s3", "seaweed", "gs", "az", "memory", "file"}
+for line in sys.stdin:
+    node = line.strip()
+    params = node.partition("[")[2].rstrip("]").split("-")
+    if re.search(os.environ["EXCLUDED"], node) or (every & set(params)) - allowed:
+        continue
+    print(node)
+')
+    MODULE=$module IDS=$ids .venv/bin/python - "$work/pyproject.toml" <<'PY'
+import json, os, sys
+
+path = sys.argv[1]
+ids = os.environ["IDS"].split("\n")
+lines = [
+    f'only_mutate = ["objstore_adapter/{os.environ["MODULE"]}.py"]',
+    "pytest_add_cli_args_test_selection = " + json.dumps(ids),
+]
+text = open(path).read().replace("[tool.mutmut]\n", "[tool.mutmut]\n" + "\n".join(lines) + "\n", 1)
+open(path, "w").write(text)
+PY
+    echo "$module: $(echo "$ids" | wc -l) tests, $jobs workers, log in $work/run.log"
+    start=$(date +%s)
+    (cd "$work" && nice -n 15 "$root/.venv/bin/mutmut" run --max-children "$jobs") >"$work/run.log" 2>&1 ||
+        { tail -c 3000 "$work/run.log" >&2; exit 1; }
+    echo $(($(date +%s) - start)) >"$work/seconds"
+done
+
+# The report, over every module that has results (a partial run keeps the others' figures).
+.venv/bin/python - <<'PY'
+import json
+import re
+import subprocess
+from pathlib import Path
+
+root = Path.cwd()
+base = root / ".cache/mutation"
+equivalents: dict[str, tuple[str, str]] = {}  # mutant -> (mutated line, why)
+for line in (root / "tests/mutation_equivalents.txt").read_text().splitlines():
+    if line.strip() and not line.startswith("#"):
+        name, rest = line.split(" | ", 1)
+        mutated, why = rest.rsplit(" | ", 1)
+        equivalents[name.strip()] = (mutated.strip(), why.strip())
+KILLED, SURVIVED, TIMEOUT = {1, 3, 37}, {0}, {24, -24, 152, 255, 36}
+
+
+def diff(work: Path, name: str) -> str:
+    shown = subprocess.run(
+        [str(root / ".venv/bin/mutmut"), "show", name], cwd=work, capture_output=True, text=True
+    ).stdout
+    return "\n".join(
+        line for line in shown.splitlines() if re.match(r"[-+] ", line) or line.startswith("@@")
+    )
+
+
+def added(text: str) -> str:
+    return " ".join(line[2:].strip() for line in text.splitlines() if line.startswith("+ "))
+
+
+rows, details = [], []
+for work in sorted(p for p in base.iterdir() if (p / "seconds").exists()):
+    module = work.name
+    meta = work / f"mutants/objstore_adapter/{module}.py.meta"
+    codes = json.loads(meta.read_text())["exit_code_by_key"]
+    count = dict(killed=0, survived=0, equivalent=0, timeout=0, other=0)
+    survivors, stale = [], []
+    for name, code in sorted(codes.items()):
+        if code in KILLED:
+            count["killed"] += 1
+        elif code in TIMEOUT:
+            count["timeout"] += 1
+        elif code in SURVIVED or code in (5, 33):  # 33: no test calls the function
+            text = diff(work, name)
+            known = equivalents.get(name)
+            if known and known[0] == added(text):
+                count["equivalent"] += 1
+            else:
+                count["survived"] += 1
+                survivors.append((name, text, "no test calls it" if code != 0 else ""))
+                if known:
+                    stale.append(name)
+        else:
+            count["other"] += 1
+            survivors.append((name, diff(work, name), f"exit code {code}"))
+    mutants = len(codes)
+    scored = mutants - count["equivalent"]
+    score = 100.0 * (count["killed"] + count["timeout"]) / scored if scored else 100.0
+    seconds = int((work / "seconds").read_text())
+    rows.append(
+        f"| `{module}.py` | {mutants} | {count['killed']} | {count['survived'] + count['other']} "
+        f"| {count['equivalent']} | {count['timeout']} | {score:.1f}% | {seconds // 60} min |"
+    )
+    if survivors or stale:
+        details.append(f"\n## `{module}.py`: survivors\n")
+        for name, text, note in survivors:
+            extra = f" ({note})" if note else ""
+            stale_note = " (listed as equivalent, but the mutant changed)" if name in stale else ""
+            details.append(f"- `{name}`{extra}{stale_note}\n\n```diff\n{text}\n```\n")
+
+report = [
+    "# Mutation testing report",
+    "",
+    "Written by `bash scripts/mutation.sh` (mutmut). Score: killed (timeouts included) out of "
+    "the mutants that are not equivalent; equivalents, with the reason for each, are listed "
+    "in `tests/mutation_equivalents.txt`.",
+    "",
+    "| module | mutants | killed | survived | equivalent | timeouts | score | time |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    *rows,
+    *details,
+]
+(base / "report.md").write_text("\n".join(report) + "\n")
+print("\n".join(report[4:6] + rows))
+print(f"report: {base / 'report.md'}")
+PY
