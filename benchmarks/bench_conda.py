@@ -4,8 +4,10 @@ Run from the repository root (needs the ``test`` extra, which brings conda's dep
 and the conda snapshot in ``../shared/vendor/``)::
 
     python benchmarks/bench_conda.py [--size-mib 256] [--repeats 3] [--quick]
+        [--link direct|shaped] [--server moto|seaweedfs]
 
-moto's S3 server is started on a free local port and holds one channel: a package of
+An S3 server (moto's, or SeaweedFS, a real one) is started on free local ports and holds
+one channel: a package of
 ``--size-mib`` random bytes, and eight more of an eighth of that size each. Each run is the
 real conda (``python -m conda create --download-only -y``, classic solver) in a fresh child
 process with a fresh package cache, timed from start to exit: repodata, download, sha256
@@ -14,14 +16,15 @@ and ``eight`` (the eight smaller ones, which conda fetches in parallel threads),
 
 * ``plugin``: objstore-adapter's conda plugin, configured by ``FSSPEC_S3_*`` variables;
 * ``conda``: conda's own S3Adapter (``CONDA_NO_PLUGINS=true``), boto3 pointed at the same
-  moto by ``AWS_ENDPOINT_URL``; it downloads with s3transfer's parallel ranged GETs.
+  server by ``AWS_ENDPOINT_URL``; it downloads with s3transfer's parallel ranged GETs.
 
 Peak RSS is the conda process's own (VmHWM, reset when its interpreter starts, read at exit);
 extraction runs in conda's worker processes and is not counted. Medians of ``--repeats`` runs,
 interleaved, are printed as a markdown table; every run goes to
-``benchmarks/results/conda.json``. ``--quick`` uses 64 MiB. All of it runs on the direct
-(loopback) link: the capped link of the real-networks issue needs its shaping proxy, which
-does not exist yet.
+``benchmarks/results/conda.json``. ``--quick`` uses 64 MiB. ``--link shaped`` puts the
+shaping proxy of ``bench_network.py`` between conda and the server (+20 ms per response,
+40 MiB/s per connection). moto copies the whole object for every ranged GET, which
+parallel downloads pay for; SeaweedFS serves a range as a real store does.
 """
 
 from __future__ import annotations
@@ -54,7 +57,6 @@ from _common import (
     machine_line,
     markdown_table,
     median,
-    moto_server,
     progress,
     unique_bucket,
     write_json,
@@ -62,6 +64,7 @@ from _common import (
 
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+from _network import SERVERS
 from _shaping import ShapingProxy
 
 from tests._conda_channel import PLATFORM, Channel, Package, build_package
@@ -160,13 +163,16 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def benchmark(size_mib: int, repeats: int, link: str = "direct") -> dict[str, Any]:
-    info = {"size_mib": size_mib, "repeats": repeats, "link": link, "machine": machine()}
+def benchmark(
+    size_mib: int, repeats: int, link: str = "direct", server: str = "moto"
+) -> dict[str, Any]:
+    info = {"size_mib": size_mib, "repeats": repeats, "link": link, "server": server}
+    info["machine"] = machine()
     conda_dir = Path(tempfile.mkdtemp(prefix="bench-conda-src-"))
     links = contextlib.ExitStack()
     try:
         conda_source = unpack_conda(conda_dir)
-        with moto_server() as endpoint:
+        with SERVERS[server]() as endpoint:
             bucket, client = unique_bucket("conda"), boto3_client(endpoint)
             client.create_bucket(Bucket=bucket)
             large = build_package("large", files={"blob.bin": os.urandom(size_mib * MiB)})
@@ -259,7 +265,8 @@ def markdown(results: dict[str, Any], with_machine: bool = True) -> str:
     if results.get("link") == "shaped":
         where = "through the shaping proxy (+20 ms per response, 40 MiB/s per connection)"
     note = (
-        f"\n\n`conda create --download-only` from a fresh package cache, on moto {where}: "
+        f"\n\n`conda create --download-only` from a fresh package cache, on "
+        f"{results.get('server', 'moto')} {where}: "
         f"one package of {size} MiB, or eight of {size / 8:g} MiB fetched at once; wall time "
         "of the whole command, peak RSS of the conda process; median of "
         f"{results['repeats']} run(s)."
@@ -274,9 +281,10 @@ def main(argv: list[str] | None = None) -> None:
     common_arguments(parser, RESULTS)
     parser.add_argument("--size-mib", type=int, help=f"default 256 ({QUICK_SIZE_MIB} quick)")
     parser.add_argument("--link", choices=["direct", "shaped"], default="direct")
+    parser.add_argument("--server", choices=list(SERVERS), default="moto")
     args = parser.parse_args(argv)
     size_mib = args.size_mib or (QUICK_SIZE_MIB if args.quick else 256)
-    results = benchmark(size_mib, args.repeats, args.link)
+    results = benchmark(size_mib, args.repeats, args.link, args.server)
     print(markdown(results))
     write_json(args.output, results)
 

@@ -9,7 +9,9 @@ connections, and some servers copy the whole object for every range). Otherwise 
 goes on for one more part while the rest is fetched in parts of ``download_part_size``, each
 pinned to the version being read, over at most ``download_concurrency`` connections in all.
 Each part hands its bytes to the reader as they arrive, in order; a part is scheduled only
-when one is used up, so memory stays bounded by ``download_concurrency`` parts.
+when one is used up, so memory stays bounded by ``download_concurrency`` parts. After the
+first few parts the gain is checked: parts that came slower than the one stream did (a
+server that pays for every range) give way to one stream for the rest.
 """
 
 from __future__ import annotations
@@ -26,6 +28,10 @@ from ._transfer import OpenRest, ResumingSource, TransferConfig, call_with_retri
 
 #: How much of the one stream is read before judging its speed.
 JUDGE_AFTER = 2 * 2**20
+
+#: Parts read before their speed is compared with the one stream's: enough to span their
+#: first round trip, few enough that a server slow with ranges is left early.
+REVIEW_AFTER = 4
 
 #: The size of one read from a part's connection, handed to the reader as it is.
 PIECE = 2**20
@@ -79,6 +85,13 @@ class ParallelSource:
         self._parts: collections.deque[_Part] = collections.deque()
         self._next_part = stop  # where the next part to schedule starts
         self._closed = False
+        # Set when the parts go: how fast the one stream was, and since when and where the
+        # parts are measured against it.
+        self._one_stream_rate = 0.0
+        self._parallel_since = 0.0
+        self._parallel_from = 0
+        self._parts_used = 0
+        self._back_to_one_stream = False
         self._piece = b""  # the piece being handed over, from _position on
         self._position = 0
 
@@ -91,12 +104,17 @@ class ParallelSource:
             item = self._parts[0].pieces.get()
             if item is None:  # that part is used up: its place goes to the next one
                 self._parts.popleft()
+                self._parts_used += 1
+                self._review()
                 self._schedule()
                 continue
             if isinstance(item, Exception):
                 raise item
             self._piece, self._position = item, 0
             return self._take(n)
+        if self._next_part < self._stop and not self._closed:
+            self._open_the_rest()
+            return self._read_stream(n)
         return b""
 
     def _take(self, n: int) -> bytes:
@@ -131,6 +149,8 @@ class ParallelSource:
         if self._stop - self._offset <= size:
             self._decide_at = -1  # what is left is one part: the stream it is
             return
+        self._one_stream_rate = (self._offset - self._judge_from) / seconds
+        self._parallel_since, self._parallel_from = time.monotonic(), self._offset
         self._stream_stop = min(self._stop, self._offset + size)
         self._next_part = self._stream_stop
         self._pool = ThreadPoolExecutor(
@@ -139,8 +159,32 @@ class ParallelSource:
         for _ in range(self._config.download_concurrency - 1):  # the stream is one connection
             self._schedule()
 
+    def _review(self) -> None:
+        """After the first few parts: if they came slower than the one stream did (a server
+        that pays for each range, as moto copies the whole object for each), no more parts
+        are started, and the rest comes as one stream once those in flight are read."""
+        if self._parts_used != min(REVIEW_AFTER, self._config.download_concurrency):
+            return
+        if self._config.parallel_below == float("inf"):
+            return  # parts always, as asked
+        seconds = max(time.monotonic() - self._parallel_since, 1e-9)
+        if (self._offset - self._parallel_from) / seconds < self._one_stream_rate:
+            self._back_to_one_stream = True
+
+    def _open_the_rest(self) -> None:
+        first, self._next_part = self._next_part, self._stop
+        opened = call_with_retries(
+            self._config, lambda: self._open_part(first, self._stop), self._budget
+        )
+        self._stream = ResumingSource(
+            opened, self._open_part, first, self._stop, self._config, self._budget
+        )
+        self._stream_stop = self._stop
+
     def _schedule(self) -> None:
         if self._next_part >= self._stop or self._pool is None or self._closed:
+            return
+        if self._back_to_one_stream:
             return
         size = self._config.download_part_size
         part = _Part(self._next_part, min(self._stop, self._next_part + size))

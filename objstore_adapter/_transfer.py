@@ -54,7 +54,9 @@ class TransferConfig:
         parallel_below: bytes per second. A GET's first bytes (2 MiB at most) come from one
             stream; if they came slower than this, the rest of a larger object (or range)
             is fetched in parts over ``download_concurrency`` connections; faster, the one
-            stream goes on. ``0`` keeps one stream always.
+            stream goes on. After the first few parts, parts that came slower than the one
+            stream did give way to one stream for the rest. ``0`` keeps one stream always;
+            ``float("inf")`` fetches parts always.
         download_part_size: bytes per part of a parallel download.
         download_concurrency: connections one parallel download uses at once, the stream
             it started from included; it holds at most that many parts in memory.

@@ -138,7 +138,8 @@ class RecordingProxy:
         self.requests: list[tuple[str, str]] = []
         self.request_headers: list[dict[str, str]] = []
         self.clients: list[tuple[str, int]] = []  # the client's address, per request
-        self.stall_seconds = 0.0
+        self.stall_seconds = 0.0  # wait, then close without an answer
+        self.delay_seconds = 0.0  # wait, then answer
         self.cut_body_after: int | None = None
         self.cuts_left: int | None = None  # how many bodies to cut; None: every one
         self.cut_statuses = frozenset({200, 206})  # the answers whose bodies may be cut
@@ -183,6 +184,7 @@ class RecordingProxy:
                     time.sleep(proxy.stall_seconds)
                     self.close_connection = True
                     return
+                time.sleep(proxy.delay_seconds)
                 response, payload = self._from_store(body)
                 self._send_head(response, payload)
                 if self.command == "HEAD":

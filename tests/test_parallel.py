@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import tracemalloc
@@ -100,6 +101,28 @@ def test_the_first_stream_serves_its_part_and_no_byte_is_fetched_twice(parallel:
     # the parts start at 2 MiB, one after the other, to the end.
     starts = sorted(start for sent in _ranged_gets(parallel) if (start := _range_start(sent)))
     assert starts == list(range(2 * MiB, len(DATA), MiB))
+
+
+def test_parts_slower_than_the_one_stream_give_way_to_one_stream(
+    request: pytest.FixtureRequest,
+) -> None:
+    # Judged too slow below 1 TiB/s: parts, as in the other tests, but not forced.
+    config = dataclasses.replace(ALWAYS_PARALLEL, parallel_below=2.0**40)
+    data = os.urandom(24 * MiB)
+    with proxied_store(request, "s3", transfer=config) as proxied:
+        proxied.store.write("slow-parts.bin", data, None)
+        response = proxied.session.get(proxied.url("slow-parts.bin"), stream=True, timeout=60)
+        proxied.proxy.delay_seconds = 0.3  # every range from now on waits: parts cost dearly
+
+        assert response.content == data
+
+    starts = sorted(_range_start(sent) for sent in _ranged_gets(proxied))
+    ends = sorted(int(sent["range"].rsplit("-", 1)[1]) for sent in _ranged_gets(proxied))
+    # The first round (four parts, and the few started as they were read) came slower than
+    # the stream had: the rest, from where the parts stopped, came as one ranged GET.
+    assert ends[-1] == len(data) - 1
+    assert ends[-1] + 1 - starts[-1] > 8 * MiB, "the rest came in parts"
+    assert len(starts) < 12
 
 
 def test_with_retries_off_a_cut_part_raises_after_a_true_prefix(
