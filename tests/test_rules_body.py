@@ -1,0 +1,312 @@
+"""The rules of ``_body``, case by case: the length guard, errors while reading, request bodies.
+
+The conformance suite streams real objects from every backend through these; here each rule is
+pinned over plain in-memory and socket sources, so a planted bug fails in milliseconds.
+"""
+
+from __future__ import annotations
+
+import io
+import socket
+from collections.abc import Iterator
+
+import pytest
+from urllib3.exceptions import IncompleteRead, ProtocolError, ReadTimeoutError
+
+from objstore_adapter._body import (
+    READ_BUFFER,
+    SMALL_READ,
+    UPLOAD_CHUNK,
+    BodyReader,
+    body_stream,
+    iterator_stream,
+    raw_response,
+    request_chunks,
+)
+from objstore_adapter._errors import BodySourceError
+from objstore_adapter._redact import RedactedError
+
+URL = "s3://bucket/key"
+DATA = bytes(range(256)) * (2 * READ_BUFFER // 256 + 3)
+
+
+class Counted(io.BytesIO):
+    """A BytesIO that counts the reads made of it: each would be a backend request."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.reads: list[int] = []
+
+    def read(self, n: int | None = -1) -> bytes:
+        self.reads.append(-1 if n is None else n)
+        return super().read(n)
+
+
+def _drain(stream: io.BufferedIOBase, size: int) -> None:
+    while stream.read(size):
+        pass
+
+
+def test_read_all_in_every_spelling() -> None:
+    for size in (-1, None, -5):
+        body = body_stream(io.BytesIO(DATA), len(DATA), URL)
+        assert body.read(size) == DATA
+        assert body.tell() == len(DATA)
+        assert body.read(size) == b""
+
+
+def test_read_zero_reads_nothing() -> None:
+    source = Counted(b"abc")
+    body = BodyReader(source, 3, URL)
+
+    assert body.read(0) == b""
+    assert body.read1(0) == b""
+    assert source.reads == []
+    assert body.read1(-1) == b"abc"
+    assert source.reads == [3]
+
+
+def test_small_reads_share_one_backend_read() -> None:
+    source = Counted(DATA)
+    body = BodyReader(source, len(DATA), URL)
+
+    first = [body.read(1) for _ in range(3)]
+    line = body.read(SMALL_READ - 1)
+
+    assert b"".join(first) + line == DATA[: SMALL_READ + 2]
+    assert source.reads == [READ_BUFFER]
+    assert body.tell() == SMALL_READ + 2
+    assert body.read1(READ_BUFFER) == DATA[SMALL_READ + 2 : READ_BUFFER]  # the buffer's rest
+    assert source.reads == [READ_BUFFER]
+
+
+def test_large_reads_go_straight_to_the_backend() -> None:
+    source = Counted(DATA)
+    body = BodyReader(source, len(DATA), URL)
+
+    assert body.read(SMALL_READ) == DATA[:SMALL_READ]
+    assert body.read1(3 * READ_BUFFER) == DATA[SMALL_READ:]
+    assert source.reads == [SMALL_READ, len(DATA) - SMALL_READ]
+
+
+def test_the_last_small_read_asks_only_for_what_is_left() -> None:
+    source = Counted(b"0123456789")
+    body = BodyReader(source, 10, URL)
+
+    assert body.read(4) == b"0123"
+    assert source.reads == [10]
+    assert body.read(100) == b"456789"
+    assert source.closed
+
+
+def test_readinto_fills_across_reads() -> None:
+    body = BodyReader(io.BytesIO(DATA), len(DATA), URL)
+    buffer = bytearray(10)
+
+    assert body.readinto1(buffer) == 10
+    assert bytes(buffer) == DATA[:10]
+    assert body.readinto(memoryview(buffer)[:4]) == 4
+    assert bytes(buffer[:4]) == DATA[10:14]
+
+
+def test_a_body_past_its_length_is_cut_at_the_length() -> None:
+    source = io.BytesIO(b"0123456789-and-more")
+    body = BodyReader(source, 10, URL)
+
+    assert body.read(SMALL_READ) == b"0123456789"
+    assert body.tell() == 10
+    assert source.closed  # released as soon as the body is complete
+    assert body.read(SMALL_READ) == b""
+
+
+def test_an_empty_body_releases_its_source_at_once() -> None:
+    source = io.BytesIO(b"")
+
+    body = BodyReader(source, 0, URL)
+
+    assert source.closed
+    assert body.read() == b""
+    assert body.tell() == 0
+
+
+@pytest.mark.parametrize("size", [1, SMALL_READ, -1])
+def test_a_body_shorter_than_its_length_raises(size: int) -> None:
+    source = io.BytesIO(b"0123456")
+    body = BodyReader(source, 10, URL)
+
+    with pytest.raises(ProtocolError) as caught:
+        _drain(body, size)
+
+    message, incomplete = caught.value.args
+    assert message == f"Connection broken: the body of {URL} ended after 7 of 10 bytes"
+    assert isinstance(incomplete, IncompleteRead)
+    assert (incomplete.partial, incomplete.expected) == (7, 3)
+    assert source.closed
+    with pytest.raises(ProtocolError, match=f"the body of {URL} failed earlier"):
+        body.read(1)
+
+
+def _silent_socket() -> tuple[socket.socket, io.BufferedReader]:
+    """A real connection whose peer never sends: a read waits until its timeout."""
+    ours, _peer = socket.socketpair()
+    ours.settimeout(0.05)
+    _silent_socket.peers.append(_peer)  # type: ignore[attr-defined]
+    return ours, ours.makefile("rb")
+
+
+_silent_socket.peers = []  # type: ignore[attr-defined]
+
+
+def test_a_read_that_times_out_is_a_read_timeout() -> None:
+    sock, stream = _silent_socket()
+    with sock, stream:
+        body = BodyReader(stream, 10, URL)
+
+        with pytest.raises(ReadTimeoutError) as caught:
+            body.read(1)
+
+    assert str(caught.value).endswith(f"reading the body of {URL} failed (TimeoutError)")
+    assert isinstance(caught.value.__cause__, RedactedError)
+    assert stream.closed
+
+
+def test_a_backend_failure_while_reading_is_a_broken_connection() -> None:
+    source = io.BytesIO(b"token=SECRET-VALUE")
+    source.close()  # reading it raises ValueError, as a dead backend body does
+    body = BodyReader(source, 10, URL)
+
+    with pytest.raises(ProtocolError) as caught:
+        body.read(1)
+
+    message, cause = caught.value.args
+    assert message == f"reading the body of {URL} failed (ValueError)"
+    assert isinstance(cause, RedactedError)
+    assert caught.value.__cause__ is cause
+    assert not isinstance(caught.value.__context__, ValueError)  # chained only as a copy
+
+
+def test_close_releases_and_then_refuses_reads() -> None:
+    source = io.BytesIO(DATA)
+    body = BodyReader(source, len(DATA), URL)
+
+    body.close()
+    body.close()
+
+    assert source.closed
+    assert body.closed
+    with pytest.raises(ValueError, match="I/O operation on closed body"):
+        body.read1(1)
+    assert body.readable()
+
+
+def test_iterator_streams_read_generated_bytes() -> None:
+    stream = iterator_stream(iter([b"ab", b"", b"cde", b"f"]))
+
+    assert stream.read(4) == b"abcd"
+    assert stream.read() == b"ef"
+    assert stream.read() == b""
+
+
+def test_iterator_streams_hand_out_what_fits() -> None:
+    raw = iterator_stream(iter([b"abcdef"])).raw
+    buffer = bytearray(4)
+
+    assert raw.readinto(memoryview(buffer)) == 4
+    assert bytes(buffer) == b"abcd"
+    assert raw.readinto(memoryview(buffer)) == 2
+    assert bytes(buffer[:2]) == b"ef"
+    assert raw.readinto(memoryview(buffer)) == 0
+    assert raw.readable()
+
+
+class _Lines(io.StringIO):
+    pass
+
+
+def _generated() -> Iterator[bytes | bytearray | str]:
+    yield b"a"
+    yield ""
+    yield "\u00e9"
+    yield bytearray(b"b")
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (None, []),
+        (b"bytes", [b"bytes"]),
+        (bytearray(b"array"), [b"array"]),
+        (memoryview(b"view"), [b"view"]),
+        ("caf\u00e9", ["caf\u00e9".encode()]),
+        ("", [b""]),
+        (io.BytesIO(b"file"), [b"file"]),
+        (_Lines("t\u00e9xt"), ["t\u00e9xt".encode()]),
+        (_generated(), [b"a", "\u00e9".encode(), b"b"]),
+        ([b"x", b"", b"y"], [b"x", b"y"]),
+    ],
+)
+def test_request_chunks(body: object, expected: list[bytes]) -> None:
+    chunks = list(request_chunks(body))
+
+    assert chunks == expected
+    assert all(type(chunk) is bytes for chunk in chunks)
+
+
+def test_request_chunks_read_files_a_chunk_at_a_time() -> None:
+    source = Counted(b"x" * (UPLOAD_CHUNK + 1))
+
+    chunks = list(request_chunks(source))
+
+    assert [len(c) for c in chunks] == [UPLOAD_CHUNK, 1]
+    assert source.reads == [UPLOAD_CHUNK] * 3
+
+
+def test_a_body_of_no_known_form_is_the_callers_error() -> None:
+    with pytest.raises(BodySourceError) as caught:
+        list(request_chunks(42))
+
+    assert isinstance(caught.value.original, TypeError)
+    assert str(caught.value.original) == "cannot upload a body of type int"
+    assert str(caught.value) == "TypeError"
+
+
+def test_a_failing_generator_is_the_callers_error() -> None:
+    def broken() -> Iterator[bytes]:
+        yield b"first"
+        raise KeyError("mine")
+
+    with pytest.raises(BodySourceError) as caught:
+        list(request_chunks(broken()))
+
+    assert isinstance(caught.value.original, KeyError)
+    assert caught.value.__cause__ is caught.value.original
+
+
+def test_raw_response_is_a_lazy_length_enforcing_urllib3_response() -> None:
+    body = io.BytesIO(b"abc")
+    headers = {"Content-Length": "5", "Content-Encoding": "gzip"}
+
+    raw = raw_response(body, status=206, reason="Partial", headers=headers, method="GET", url=URL)
+
+    assert (raw.status, raw.reason, raw.version, raw.url) == (206, "Partial", 11, URL)
+    assert dict(raw.headers) == headers
+    assert not body.closed  # nothing read yet
+    assert raw.read(2) == b"ab"  # not decoded as gzip
+    with pytest.raises(ProtocolError, match="IncompleteRead"):
+        _drain(raw, 2)  # type: ignore[arg-type]  # urllib3's response is io.IOBase
+
+
+def test_raw_response_stays_open_until_the_caller_closes_it() -> None:
+    raw = raw_response(
+        io.BytesIO(b"abc"),
+        status=200,
+        reason="OK",
+        headers={"Content-Length": "3"},
+        method="GET",
+        url=URL,
+    )
+
+    assert raw.read() == b"abc"
+    assert not raw.closed
+    raw.close()
+    assert raw.closed

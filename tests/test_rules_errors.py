@@ -1,0 +1,380 @@
+"""The rules of ``_errors``, case by case, on the SDKs' own exception classes.
+
+test_errors.py makes each SDK meet a real HTTP error through a proxy; here the table, the
+status rules and the configuration messages are pinned one by one, with exceptions built by
+the SDK classes themselves (botocore, azure-core, aiohttp, gcsfs), so a planted bug in
+``_errors`` fails here in milliseconds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from botocore.exceptions import ClientError, EndpointConnectionError
+from gcsfs.retry import HttpError, validate_response
+from requests import exceptions as rex
+
+from objstore_adapter._errors import (
+    EXCEPTION_TABLE,
+    STATUS_MESSAGES,
+    BackendConfigError,
+    BodySourceError,
+    StoreAnswer,
+    StoreStatusError,
+    configuration_error,
+    describe,
+    error_headers,
+    outcome_for,
+    status_error,
+    status_for,
+    store_answer,
+)
+from objstore_adapter._redact import RedactedError
+
+
+@pytest.mark.parametrize(
+    ("store", "caller"),
+    [
+        (300, 502),
+        (304, 502),
+        (399, 502),
+        (400, 400),
+        (401, 403),
+        (403, 403),
+        (404, 404),
+        (405, 400),
+        (409, 412),
+        (412, 412),
+        (416, 416),
+        (429, 503),
+        (499, 400),
+        (500, 502),
+        (503, 503),
+        (599, 502),
+    ],
+)
+def test_status_for(store: int, caller: int) -> None:
+    assert status_for(store) == caller
+
+
+def test_every_status_the_adapter_answers_has_a_message() -> None:
+    answered = {status_for(s) for s in range(300, 600)} | {401, 405}
+    assert answered <= set(STATUS_MESSAGES)
+
+
+def _client_error(status: Any, headers: dict[str, str] | None = None) -> ClientError:
+    response: Any = {
+        "Error": {"Code": "Code", "Message": "m"},
+        "ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": headers or {}},
+    }
+    return ClientError(response, "GetObject")
+
+
+def _chained(outer: BaseException, inner: BaseException, *, cause: bool) -> BaseException:
+    try:
+        try:
+            raise inner
+        except BaseException as exc:
+            if cause:
+                raise outer from exc
+            raise outer  # noqa: B904 - the implicit __context__ is what is tested
+    except BaseException as exc:
+        return exc
+
+
+def test_a_botocore_answer() -> None:
+    error = _client_error(503, {"Retry-After": "7", "X-Amz-Id": "i"})
+
+    assert store_answer(error) == StoreAnswer(503, {"retry-after": "7", "x-amz-id": "i"})
+
+
+def test_an_s3fs_error_raised_from_the_botocore_answer() -> None:
+    error = _chained(PermissionError("denied"), _client_error(403), cause=True)
+
+    assert store_answer(error) == StoreAnswer(403, {})
+    assert outcome_for(error) == 403
+
+
+def test_an_answer_found_through_the_implicit_context() -> None:
+    error = _chained(OSError("wrapped"), _client_error(409), cause=False)
+
+    assert store_answer(error) == StoreAnswer(409, {})
+
+
+def test_a_suppressed_context_is_not_searched() -> None:
+    error = _chained(OSError("wrapped"), _client_error(409), cause=False)
+    error.__suppress_context__ = True
+
+    assert store_answer(error) is None
+
+
+def test_the_first_answer_in_the_chain_wins() -> None:
+    error = _chained(StoreStatusError(404), _client_error(500), cause=True)
+
+    assert store_answer(error) == StoreAnswer(404, {})
+
+
+def test_a_cyclic_chain_ends() -> None:
+    first, second = OSError("a"), OSError("b")
+    first.__context__, second.__context__ = second, first
+
+    assert store_answer(first) is None
+
+
+def test_an_azure_answer() -> None:
+    error = HttpResponseError(message="throttled")
+    error.status_code = 503
+
+    assert store_answer(error) == StoreAnswer(503, {})
+    assert store_answer(ResourceNotFoundError(message="gone")) is None  # no status: the class
+
+
+def test_an_aiohttp_answer() -> None:
+    error = aiohttp.ClientResponseError(
+        None,  # type: ignore[arg-type]
+        (),
+        status=429,
+        headers={"Retry-After": "3"},  # type: ignore[arg-type]
+    )
+
+    assert store_answer(error) == StoreAnswer(429, {"retry-after": "3"})
+
+
+@pytest.mark.parametrize(("code", "expected"), [(412, 412), ("403", 403), ("x", None)])
+def test_a_gcsfs_answer(code: Any, expected: int | None) -> None:
+    error = HttpError({"code": code, "message": "m"})
+
+    answer = store_answer(error)
+
+    assert (answer.status if answer else None) == expected
+
+
+def test_a_gcsfs_403_that_carries_no_status() -> None:
+    # gcsfs turns a 403 into a bare OSError; its validate_response was judging the status.
+    with pytest.raises(OSError, match="Forbidden") as caught:
+        validate_response(403, b'{"error": {"message": "denied"}}', "bucket/key")
+
+    assert store_answer(caught.value) == StoreAnswer(403, {})
+    assert outcome_for(caught.value) == 403
+
+
+def test_an_oserror_raised_elsewhere_has_no_status() -> None:
+    def validate_response() -> None:  # the same name, another module
+        status = 403
+        raise OSError(f"Forbidden {status}")
+
+    with pytest.raises(OSError, match="Forbidden") as caught:
+        validate_response()
+    assert store_answer(caught.value) is None
+    assert store_answer(OSError("never raised")) is None
+
+
+@pytest.mark.parametrize("status", [True, 299, 600, "503", None, 200])
+def test_what_is_not_an_error_status(status: Any) -> None:
+    assert store_answer(_client_error(status)) is None
+
+
+@pytest.mark.parametrize("status", [300, 599])
+def test_the_edges_of_error_statuses(status: int) -> None:
+    assert store_answer(_client_error(status)) == StoreAnswer(status, {})
+
+
+def test_headers_that_are_no_mapping_are_dropped() -> None:
+    error = StoreStatusError(503)
+    error.headers = [("Retry-After", "1")]  # type: ignore[assignment]
+
+    assert store_answer(error) == StoreAnswer(503, {})
+
+
+def test_store_status_errors() -> None:
+    headers = {"Retry-After": "5"}
+    error = StoreStatusError(503, headers)
+    headers["Retry-After"] = "changed"
+
+    assert str(error) == "the store answered 503"
+    assert error.status == 503
+    assert error.headers == {"Retry-After": "5"}
+    assert StoreStatusError(404).headers == {}
+
+
+@pytest.mark.parametrize(
+    ("status", "kind", "text"),
+    [
+        (404, FileNotFoundError, "b/k"),
+        (401, PermissionError, "b/k"),
+        (403, PermissionError, "b/k"),
+        (412, OSError, "the store answered 412 for b/k"),
+        (500, OSError, "the store answered 500 for b/k"),
+    ],
+)
+def test_status_error(status: int, kind: type[OSError], text: str) -> None:
+    error = status_error(status, "b/k", {"Retry-After": "1"})
+
+    assert type(error) is kind
+    assert str(error) == text
+    assert isinstance(error.__cause__, StoreStatusError)
+    assert error.__cause__.status == status
+    assert error.__cause__.headers == {"Retry-After": "1"}
+    assert outcome_for(error) == status_for(status)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("120", {"Retry-After": "120"}),
+        (" 7 ", {"Retry-After": "7"}),
+        ("0", {"Retry-After": "0"}),
+        ("Wed, 21 Oct 2026 07:28:00 GMT", {"Retry-After": "Wed, 21 Oct 2026 07:28:00 GMT"}),
+        ("12345678901", {}),
+        ("-1", {}),
+        ("soon", {}),
+        ("", {}),
+    ],
+)
+def test_retry_after_is_passed_on_when_valid(value: str, expected: dict[str, str]) -> None:
+    assert error_headers(StoreStatusError(503, {"Retry-After": value}), 503) == expected
+
+
+def test_retry_after_only_on_a_503_answered_by_the_store() -> None:
+    assert error_headers(StoreStatusError(429, {"Retry-After": "1"}), 503) == {"Retry-After": "1"}
+    assert error_headers(StoreStatusError(500, {"Retry-After": "1"}), 502) == {}
+    assert error_headers(TimeoutError(), 503) == {}
+    assert error_headers(StoreStatusError(503), 503) == {}
+
+
+class _NotFoundHere(FileNotFoundError):
+    pass
+
+
+@pytest.mark.parametrize(
+    ("exc", "outcome"),
+    [
+        (FileNotFoundError("k"), 404),
+        (_NotFoundHere("k"), 404),  # a subclass: the first class of its MRO in the table
+        (IsADirectoryError(), 404),
+        (NotADirectoryError(), 404),
+        (PermissionError(), 403),
+        (FileExistsError(), 412),
+        (ValueError(), 400),
+        (OSError(), 502),
+        (TimeoutError(), rex.ReadTimeout),
+        (ConnectionRefusedError(), rex.ConnectionError),
+        (EndpointConnectionError(endpoint_url="http://127.0.0.1:1"), rex.ConnectionError),
+        (aiohttp.ClientPayloadError("cut"), rex.ChunkedEncodingError),
+        (aiohttp.ServerTimeoutError(), rex.ReadTimeout),
+        (RuntimeError(), None),
+        (KeyError(), None),
+    ],
+)
+def test_outcome_for(exc: BaseException, outcome: object) -> None:
+    assert outcome_for(exc) == outcome
+
+
+def test_the_table_names_exception_classes_by_dotted_path() -> None:
+    for name in EXCEPTION_TABLE:
+        module, _, qualname = name.rpartition(".")
+        assert module
+        assert qualname[0].isupper(), name
+
+
+def test_describe_and_body_source_errors_name_only_the_class() -> None:
+    original = OSError("token=abc")
+    error = BodySourceError(original)
+
+    assert describe(original) == "OSError"
+    assert str(error) == "OSError"
+    assert error.original is original
+
+
+def _configured(options: dict[str, Any], exc: BaseException) -> BackendConfigError:
+    return configuration_error("s3://bucket/team/", "s3", options, exc)
+
+
+def test_a_configuration_error_names_the_route_and_the_quoted_option() -> None:
+    options = {"key": "AKIA-CANARY-1", "region": "eu-west-1", "anon": False}
+    exc = ValueError("bad  key\n AKIA-CANARY-1 given")
+
+    error = _configured(options, exc)
+
+    assert str(error) == (
+        "the s3:// route 's3://bucket/team/' cannot build its 's3' filesystem "
+        "(ValueError: bad key <key> given); check the option 'key'"
+    )
+    assert isinstance(error, ValueError)
+    assert isinstance(error, rex.RequestException)
+    assert isinstance(error.__cause__, RedactedError)
+    assert "AKIA-CANARY-1" not in str(error.__cause__)
+
+
+def test_a_configuration_error_names_an_option_the_message_names() -> None:
+    options = {"profile": "p", "endpoint_url": "http://127.0.0.1:1"}
+
+    error = _configured(options, ValueError("the config profile (p) could not be found"))
+
+    assert str(error).endswith("; check the option 'profile'")
+
+
+def test_an_option_named_inside_a_word_is_not_blamed() -> None:
+    error = _configured({"key": "k"}, ValueError("the monkey ran off"))
+
+    assert str(error).endswith("; options given: key")
+
+
+def test_a_configuration_error_names_the_option_a_frame_was_handling(tmp_path: Path) -> None:
+    token = str(tmp_path / "token.json")
+
+    def load(path: str) -> None:
+        raise ValueError("cannot read the file")
+
+    with pytest.raises(ValueError, match="cannot read") as caught:
+        load(token)
+    error = _configured({"token": token, "project": "test-project"}, caught.value)
+
+    assert str(error).endswith("; check the option 'token'")
+
+
+def test_short_or_interned_values_are_no_clue() -> None:
+    def load(path: str, flag: bool) -> None:
+        raise ValueError("failed")
+
+    with pytest.raises(ValueError, match="failed") as caught:
+        load("anon", True)
+    error = _configured({"token": "anon", "anon": True, "b": "zz"}, caught.value)
+
+    assert str(error).endswith("; options given: anon, b, token")
+
+
+def test_a_configuration_error_without_options_or_message() -> None:
+    error = configuration_error("gs", "gcs", {}, RuntimeError())
+
+    assert str(error) == (
+        "the gs:// route 'gs' cannot build its 'gcs' filesystem "
+        "(RuntimeError: no message); no options given"
+    )
+
+
+def test_a_configuration_error_quotes_at_most_300_characters() -> None:
+    error = _configured({}, ValueError("x" * 400))
+
+    assert "x" * 300 + "); no options given" in str(error)
+    assert "x" * 301 not in str(error)
+
+
+def test_option_values_of_every_shape_are_redacted() -> None:
+    options = {
+        "client_kwargs": {"region_name": "secret-region-1"},
+        "paths": ["secret-path-2", ("secret-path-3",)],
+        "path": Path("/secret/path/4"),
+        "retries": 123456,
+        "none": None,
+    }
+    exc = ValueError("secret-region-1 secret-path-2 secret-path-3 /secret/path/4 123456")
+
+    error = _configured(options, exc)
+
+    assert "(ValueError: <client_kwargs> <paths> <paths> <path> 123456)" in str(error)
+    assert "check the option 'client_kwargs' or 'paths' or 'path'" in str(error)

@@ -1,0 +1,387 @@
+"""The pure HTTP rules of ``_http``, case by case: Range, conditionals, headers, timeouts.
+
+The conformance suite checks these through every backend; here each rule's edges are pinned
+directly (one planted bug in ``_http`` should fail a test here in milliseconds).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+
+import pytest
+from requests.structures import CaseInsensitiveDict
+from urllib3.util import Timeout as Urllib3Timeout
+
+from objstore_adapter._http import (
+    UNSATISFIABLE,
+    BadHeader,
+    ByteRange,
+    Timeouts,
+    content_type_for,
+    object_headers,
+    parse_range,
+    parse_simple_range,
+    precondition_status,
+    range_applies,
+    reason,
+    representation,
+    store_conditions,
+    text_headers,
+    valid_media_type,
+)
+from objstore_adapter._info import ObjectInfo, Representation
+
+UTC = dt.timezone.utc
+MODIFIED = dt.datetime(2024, 5, 6, 7, 8, 9, 500_000, tzinfo=UTC)  # HTTP-dates drop the .5 s
+AT = "Mon, 06 May 2024 07:08:09 GMT"
+BEFORE = "Mon, 06 May 2024 07:08:08 GMT"
+AFTER = "Mon, 06 May 2024 07:08:10 GMT"
+INFO = ObjectInfo(size=10, last_modified=MODIFIED, etag='"v1"')
+WEAK = ObjectInfo(size=10, last_modified=MODIFIED, etag='W/"v1"')
+
+
+@pytest.mark.parametrize(
+    ("header", "size", "expected"),
+    [
+        (None, 10, None),
+        ("", 10, None),
+        ("bytes=0-4", 10, ByteRange(0, 4)),
+        ("bytes=5-", 10, ByteRange(5, 9)),
+        ("bytes=9-9", 10, ByteRange(9, 9)),
+        ("bytes=3-100", 10, ByteRange(3, 9)),
+        ("bytes=-3", 10, ByteRange(7, 9)),
+        ("bytes=-1", 10, ByteRange(9, 9)),
+        ("bytes=-10", 10, ByteRange(0, 9)),
+        ("bytes=-100", 10, ByteRange(0, 9)),
+        (" Bytes = 2 - 3 ", 10, ByteRange(2, 3)),
+        ("BYTES=1-1", 10, ByteRange(1, 1)),
+        ("bytes=10-", 10, UNSATISFIABLE),
+        ("bytes=10-20", 10, UNSATISFIABLE),
+        ("bytes=0-", 0, UNSATISFIABLE),
+        ("bytes=-0", 10, UNSATISFIABLE),
+        ("bytes=-5", 0, UNSATISFIABLE),
+        ("bytes=4-3", 10, None),
+        ("bytes=4-4", 10, ByteRange(4, 4)),
+        ("bytes=-", 10, None),
+        ("bytes=3", 10, None),
+        ("bytes=a-3", 10, None),
+        ("bytes=1-b", 10, None),
+        ("bytes=1-2,4-5", 10, None),
+        ("items=1-2", 10, None),
+        ("bytes1-2", 10, None),
+        ("=1-2", 10, None),
+    ],
+)
+def test_parse_range(header: str | None, size: int, expected: object) -> None:
+    assert parse_range(header, size) == expected
+
+
+def test_a_byte_range_knows_its_length_and_content_range() -> None:
+    assert ByteRange(5, 5).length == 1
+    assert ByteRange(2, 9).length == 8
+    assert ByteRange(2, 9).content_range(10) == "bytes 2-9/10"
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, None),
+        ("", None),
+        ("bytes=0-4", (0, 4)),
+        ("bytes=7-", (7, None)),
+        ("bytes=7-7", (7, 7)),
+        (" BYTES = 2 - 3 ", (2, 3)),
+        ("bytes=5-4", None),
+        ("bytes=-5", None),
+        ("bytes=5", None),
+        ("bytes=5-x", None),
+        ("bytes=x-5", None),
+        ("items=1-2", None),
+        ("bytes=1-2,4-5", None),
+    ],
+)
+def test_parse_simple_range(header: str | None, expected: object) -> None:
+    assert parse_simple_range(header) == expected
+
+
+def _status(headers: Mapping[str, str], info: ObjectInfo | None, method: str = "GET") -> int | None:
+    return precondition_status(CaseInsensitiveDict(headers), info, method)
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({}, None),
+        ({"If-Match": '"v1"'}, None),
+        ({"If-Match": '"v2"'}, 412),
+        ({"If-Match": '"v2", "v1"'}, None),
+        ({"If-Match": ' "v2" ,, "v3" '}, 412),
+        ({"If-Match": "*"}, None),
+        ({"If-Match": 'W/"v1"'}, 412),  # If-Match compares strongly
+        ({"If-Unmodified-Since": AT}, None),
+        ({"If-Unmodified-Since": AFTER}, None),
+        ({"If-Unmodified-Since": BEFORE}, 412),
+        ({"If-Unmodified-Since": "not a date"}, None),
+        # If-Match wins over If-Unmodified-Since, whatever the date says.
+        ({"If-Match": '"v1"', "If-Unmodified-Since": BEFORE}, None),
+        ({"If-None-Match": '"v1"'}, 304),
+        ({"If-None-Match": 'W/"v1"'}, 304),  # weak comparison
+        ({"If-None-Match": '"v2"'}, None),
+        ({"If-None-Match": '"v2", "v1"'}, 304),
+        ({"If-None-Match": "*"}, 304),
+        ({"If-Modified-Since": AT}, 304),
+        ({"If-Modified-Since": AFTER}, 304),
+        ({"If-Modified-Since": BEFORE}, None),
+        ({"If-Modified-Since": "garbage"}, None),
+        ({"If-Modified-Since": "Mon, 06 May 2024 07:08:09"}, 304),  # no zone: GMT
+        # If-None-Match wins over If-Modified-Since.
+        ({"If-None-Match": '"v2"', "If-Modified-Since": AFTER}, None),
+        # RFC 9110 order: If-Match is judged before If-None-Match (412 before 304).
+        ({"If-Match": '"v2"', "If-None-Match": '"v1"'}, 412),
+        ({"If-Unmodified-Since": BEFORE, "If-Modified-Since": AFTER}, 412),
+    ],
+)
+def test_preconditions_of_a_get(headers: dict[str, str], expected: int | None) -> None:
+    assert _status(headers, INFO) == expected
+    assert _status(headers, INFO, "HEAD") == expected
+
+
+def test_a_weak_stored_tag_never_matches_if_match_but_matches_if_none_match() -> None:
+    assert _status({"If-Match": 'W/"v1"'}, WEAK) == 412
+    assert _status({"If-Match": '"v1"'}, WEAK) == 412
+    assert _status({"If-None-Match": '"v1"'}, WEAK) == 304
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"If-None-Match": '"v1"'}, 412),
+        ({"If-None-Match": "*"}, 412),
+        ({"If-None-Match": '"v2"'}, None),
+        ({"If-Modified-Since": AFTER}, None),  # only GET and HEAD look at it
+        ({"If-Match": '"v2"'}, 412),
+        ({"If-Unmodified-Since": BEFORE}, 412),
+    ],
+)
+def test_preconditions_of_a_write(headers: dict[str, str], expected: int | None) -> None:
+    assert _status(headers, INFO, "PUT") == expected
+    assert _status(headers, INFO, "DELETE") == expected
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"If-Match": "*"}, 412),
+        ({"If-Match": '"v1"'}, 412),
+        ({"If-Unmodified-Since": BEFORE}, None),
+        ({"If-None-Match": "*"}, None),
+        ({"If-Modified-Since": BEFORE}, None),
+    ],
+)
+def test_preconditions_of_a_missing_object(headers: dict[str, str], expected: int | None) -> None:
+    assert _status(headers, None, "PUT") == expected
+    assert _status(headers, None) == expected
+
+
+def test_an_object_without_validators_meets_only_what_needs_none() -> None:
+    bare = ObjectInfo(size=1)
+    assert _status({"If-Match": '"v1"'}, bare) == 412
+    assert _status({"If-Match": "*"}, bare) is None
+    assert _status({"If-Unmodified-Since": BEFORE}, bare) is None
+    assert _status({"If-None-Match": '"v1"'}, bare) is None
+    assert _status({"If-None-Match": "*"}, bare) == 304
+    assert _status({"If-Modified-Since": AFTER}, bare) is None
+
+
+@pytest.mark.parametrize(
+    ("if_range", "info", "expected"),
+    [
+        (None, INFO, True),
+        ('"v1"', INFO, True),
+        ('"v2"', INFO, False),
+        ('W/"v1"', INFO, False),  # If-Range compares strongly
+        ('W/"v1"', WEAK, False),
+        ('"v1"', ObjectInfo(size=10), False),
+        (AT, INFO, True),
+        (AFTER, INFO, False),
+        (BEFORE, INFO, False),
+        ("garbage", INFO, False),
+        (AT, ObjectInfo(size=10), False),
+    ],
+)
+def test_if_range(if_range: str | None, info: ObjectInfo, expected: bool) -> None:
+    headers = CaseInsensitiveDict({"If-Range": if_range} if if_range is not None else {})
+    assert range_applies(headers, info) is expected
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({}, {}),
+        ({"If-Match": '"v1"'}, {"If-Match": '"v1"'}),
+        ({"If-Match": ' "v1" '}, {"If-Match": '"v1"'}),
+        ({"If-Match": '"v1"', "If-Unmodified-Since": AT}, {"If-Match": '"v1"'}),
+        ({"If-Unmodified-Since": AT}, {"If-Unmodified-Since": AT}),
+        ({"If-None-Match": '"v1"'}, {"If-None-Match": '"v1"'}),
+        ({"If-None-Match": 'W/"v1"'}, {"If-None-Match": '"v1"'}),
+        ({"If-None-Match": '"v1"', "If-Modified-Since": AT}, {"If-None-Match": '"v1"'}),
+        ({"If-Modified-Since": AT}, {"If-Modified-Since": AT}),
+        (
+            {"If-Match": '"a"', "If-None-Match": '"b"'},
+            {"If-Match": '"a"', "If-None-Match": '"b"'},
+        ),
+        (
+            {"If-Unmodified-Since": AT, "If-Modified-Since": BEFORE},
+            {"If-Unmodified-Since": AT, "If-Modified-Since": BEFORE},
+        ),
+        # Only the adapter can judge these as RFC 9110 does.
+        ({"If-Range": '"v1"'}, None),
+        ({"If-Match": "*"}, None),
+        ({"If-Match": '"a", "b"'}, None),
+        ({"If-Match": 'W/"a"'}, None),
+        ({"If-Match": ""}, None),
+        ({"If-Unmodified-Since": "garbage"}, None),
+        ({"If-None-Match": "*"}, None),
+        ({"If-None-Match": '"a", "b"'}, None),
+        ({"If-None-Match": ""}, None),
+        ({"If-Modified-Since": "garbage"}, None),
+    ],
+)
+def test_store_conditions(headers: dict[str, str], expected: dict[str, str] | None) -> None:
+    assert store_conditions(CaseInsensitiveDict(headers)) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [
+        ("text/csv", True),
+        ("text/csv; charset=utf-8", True),
+        ("application/vnd.x+json;q=1", True),
+        ("text", False),
+        ("text/", False),
+        ("/csv", False),
+        ("text/csv extra", False),
+        ("text/csv; \u00e9", False),
+        ("a b/c", False),
+    ],
+)
+def test_valid_media_type(value: str, valid: bool) -> None:
+    assert valid_media_type(value) is valid
+
+
+def test_object_headers_carry_every_known_validator_and_stored_header() -> None:
+    info = ObjectInfo(
+        size=12,
+        content_type="text/plain",
+        last_modified=MODIFIED,
+        etag='"e"',
+        headers={"Cache-Control": "no-cache", "X-Object-Meta-owner": "me"},
+    )
+
+    assert object_headers(info, "b/k.csv") == {
+        "Content-Length": "12",
+        "Content-Type": "text/plain",
+        "Accept-Ranges": "bytes",
+        "Last-Modified": AT,
+        "ETag": '"e"',
+        "Cache-Control": "no-cache",
+        "X-Object-Meta-owner": "me",
+    }
+    assert object_headers(ObjectInfo(size=1), "b/k.csv")["Content-Type"] == "text/csv"
+
+
+def test_content_type_guesses_beyond_the_strict_list() -> None:
+    # Not in IANA's registry (strict=True knows no .rtf type), but common: served as guessed.
+    assert content_type_for("doc.rtf", None) == "application/rtf"
+    assert content_type_for("doc.rtf", "") == "application/rtf"
+
+
+def test_representation_keeps_type_stored_headers_and_metadata() -> None:
+    headers = CaseInsensitiveDict(
+        {
+            "Content-Type": "text/x; charset=utf-8",
+            "Cache-Control": "max-age=60",
+            "Content-Language": "",
+            "X-Object-Meta-Owner": "me",
+            "x-object-meta-team": "data",
+            "X-Other": "ignored",
+        }
+    )
+
+    assert representation(headers, "b/k.csv") == Representation(
+        "text/x; charset=utf-8",
+        {"Cache-Control": "max-age=60"},
+        {"owner": "me", "team": "data"},
+    )
+    assert representation(CaseInsensitiveDict(), "b/k.csv") == Representation("text/csv")
+
+
+@pytest.mark.parametrize(
+    ("headers", "message"),
+    [
+        ({"Content-Type": "not a type"}, "Content-Type is not a media type"),
+        ({"X-Object-Meta-": "v"}, "X-Object-Meta- names no metadata key"),
+        ({"X-Object-Meta-a b": "v"}, "X-Object-Meta-a b names no metadata key"),
+    ],
+)
+def test_representation_refuses_what_it_cannot_store(headers: dict[str, str], message: str) -> None:
+    with pytest.raises(BadHeader) as caught:
+        representation(CaseInsensitiveDict(headers), "k")
+    assert str(caught.value) == message
+
+
+def test_text_headers_decode_bytes_as_latin_1() -> None:
+    headers = text_headers({b"X-Name": b"caf\xe9", "Range": "bytes=0-1", "X-Text": "caf\u00e9"})
+
+    assert dict(headers) == {"X-Name": "caf\u00e9", "Range": "bytes=0-1", "X-Text": "caf\u00e9"}
+    assert headers["x-name"] == "caf\u00e9"  # case-insensitive, like requests' own
+
+
+@pytest.mark.parametrize(
+    ("headers", "message"),
+    [
+        ({"X-Snow": "\u2603"}, "the X-Snow header is not Latin-1 text"),
+        ({b"X-Snow": "\u2603"}, "the X-Snow header is not Latin-1 text"),
+        ({"X-Split": "a\r\nb"}, "the X-Split header holds a line break or NUL"),
+        ({"X-Split": "a\nb"}, "the X-Split header holds a line break or NUL"),
+        ({"X-Split": "a\rb"}, "the X-Split header holds a line break or NUL"),
+        ({b"X-Nul": b"a\x00b"}, "the X-Nul header holds a line break or NUL"),
+    ],
+)
+def test_text_headers_refuse_what_http_cannot_carry(
+    headers: dict[str | bytes, str | bytes], message: str
+) -> None:
+    with pytest.raises(BadHeader) as caught:
+        text_headers(headers)
+    assert str(caught.value) == message
+    # Nothing chained: a traceback would show the value the caller sent.
+    assert caught.value.__cause__ is None
+    assert caught.value.__suppress_context__ or caught.value.__context__ is None
+
+
+def test_reason_phrases() -> None:
+    assert reason(206) == "Partial Content"
+    assert reason(404) == "Not Found"
+    assert reason(599) == ""
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        (2.5, Timeouts(5.0, 2.5, 2.5)),
+        ((1, None), Timeouts(None, None, 1)),
+        (Urllib3Timeout(connect=1), Timeouts(None, None, 1)),
+        (Urllib3Timeout(read=2), Timeouts(None, 2, None)),
+        (Urllib3Timeout(connect=1.5, read=2.5), Timeouts(4.0, 2.5, 1.5)),
+    ],
+)
+def test_timeouts(given: object, expected: Timeouts) -> None:
+    assert Timeouts.from_requests(given) == expected  # type: ignore[arg-type]
+
+
+def test_a_timeout_tuple_names_what_it_got() -> None:
+    with pytest.raises(
+        ValueError, match=r"^Invalid timeout \(1, 2, 3\)\. Pass a \(connect, read\)"
+    ):
+        Timeouts.from_requests((1, 2, 3))  # type: ignore[arg-type]

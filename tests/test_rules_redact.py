@@ -1,0 +1,313 @@
+"""Redaction rules of ``_redact``, case by case: by shape, by value, in chains and log records.
+
+test_security.py proves that real SDK secrets never reach a user; these pin each rule so that
+a planted bug in one of them fails here, in milliseconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import sys
+import traceback
+import uuid
+from urllib.parse import quote, quote_plus
+
+import pytest
+
+from objstore_adapter._redact import (
+    LOGGER_PREFIXES,
+    REDACTED,
+    RedactedError,
+    RedactingFilter,
+    install_log_filter,
+    redact,
+    remember,
+    secret_values,
+    stand_in,
+)
+
+
+def _fresh(prefix: str = "s") -> str:
+    """A secret no other test (nor the global list of remembered values) has seen."""
+    return f"{prefix}{uuid.uuid4().hex}"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "GET /k?X-Amz-Signature=abc123&X-Amz-Credential=AKIA%2F2024&x=1",
+            f"GET /k?X-Amz-Signature={REDACTED}&X-Amz-Credential={REDACTED}&x=1",
+        ),
+        ("?sig=Zm9v%3D&sv=2024", f"?sig={REDACTED}&sv=2024"),
+        ("{'token': 'ya29.abc', 'n': 1}", f"{{'token': '{REDACTED}', 'n': 1}}"),
+        ('{"client_secret": "shh"}', f'{{"client_secret": "{REDACTED}"}}'),
+        ("password = hunter2;", f"password = {REDACTED};"),
+        ("AccountKey=abc/def==;", f"AccountKey={REDACTED};"),
+        ("SignatureDoesNotMatch: the signature we computed", None),
+        ("a token of esteem", None),
+        (
+            "Authorization: AWS4-HMAC-SHA256 Credential=AKIA/x, Signature=ff\nHost: h",
+            f"Authorization: {REDACTED}\nHost: h",
+        ),
+        ("{'x-amz-security-token': 'FQo Gz=='}", f"{{'x-amz-security-token': '{REDACTED}'}}"),
+        ("Cookie: a=b; c=d", f"Cookie: {REDACTED}"),
+        ("header Bearer ya29.a0-b_c~d+e/f=", f"header Bearer {REDACTED}"),
+        ("SharedKey devstoreaccount1:c2lnbmF0dXJl", f"SharedKey {REDACTED}"),
+        ("bearer token-value", f"bearer {REDACTED}"),
+        (
+            "key: -----BEGIN PRIVATE KEY-----\nMIIE\nabc\n-----END PRIVATE KEY----- end",
+            f"key: {REDACTED} end",
+        ),
+        (
+            "-----BEGIN RSA PRIVATE KEY-----\nx\n-----END RSA PRIVATE KEY-----",
+            REDACTED,
+        ),
+        ("no secrets here: s3://bucket/key.csv", None),
+    ],
+)
+def test_redact_by_shape(text: str, expected: str | None) -> None:
+    assert redact(text) == (text if expected is None else expected)
+
+
+def test_redact_by_value_in_every_spelling() -> None:
+    secret = _fresh() + "/+ ="
+    text = f"plain {secret} quoted {quote(secret, safe='')} plus {quote_plus(secret, safe='')}"
+
+    assert redact(text, {secret: "<key>"}) == "plain <key> quoted <key> plus <key>"
+
+
+def test_redact_replaces_the_longest_secret_first() -> None:
+    short = _fresh()
+    long = short + "-and-more"
+
+    assert redact(f"[{long}] [{short}]", {short: "<a>", long: "<b>"}) == "[<b>] [<a>]"
+    assert redact(f"[{long}] [{short}]", {long: "<b>", short: "<a>"}) == "[<b>] [<a>]"
+
+
+def test_remembered_values_are_redacted_everywhere_later() -> None:
+    secret = _fresh()
+    assert redact(f"x {secret} y") == f"x {secret} y"
+
+    remember({secret: "<secret>"})
+
+    assert redact(f"x {secret} y") == "x <secret> y"
+    assert redact(f"x {secret} y", {"other-value": "<o>"}) == "x <secret> y"
+
+
+def test_secret_values_picks_secrets_by_option_name() -> None:
+    options = {
+        "key": "AKIAEXAMPLE00000",
+        "secret": "12345678",
+        "token": "short",  # too short to redact literally
+        "password": "google_default",  # a gcsfs token method, no secret
+        "sas_token": "browser",
+        "endpoint_url": "http://127.0.0.1:9000/long-enough",
+        "anon": False,
+        "api_KEY": ["first-secret", {"nested": "second-secret"}, 3],
+        "client_kwargs": {"aws_secret_access_key": "nested-secret", "region": "us-east-1-x"},
+        "config": {"inner": {"auth_token": "deep-secret-1"}},
+    }
+
+    assert secret_values(options) == {
+        "AKIAEXAMPLE00000": "<key>",
+        "12345678": "<secret>",
+        "first-secret": "<api_KEY>",
+        "second-secret": "<api_KEY>",
+        "nested-secret": "<client_kwargs.aws_secret_access_key>",
+        "deep-secret-1": "<config.inner.auth_token>",
+    }
+
+
+@pytest.mark.parametrize(
+    "name", ["key", "Secret", "TOKEN", "passwd", "credentials", "connection_string", "sas", "sig"]
+)
+def test_secret_option_names(name: str) -> None:
+    assert secret_values({name: "value-of-8"}) == {"value-of-8": f"<{name}>"}
+    assert secret_values({"auth_" + name: "value-of-8"}) == {"value-of-8": f"<auth_{name}>"}
+
+
+def test_secret_values_finds_what_a_connection_string_or_sas_holds() -> None:
+    connection = (
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
+        "AccountKey=a2V5a2V5a2V5;BlobEndpoint=http://127.0.0.1:1/devstoreaccount1;"
+    )
+    sas = "sv=2024-01-01&sig=c2ln%2Bc2ln%3D&se=2030"
+
+    found = secret_values({"connection_string": connection, "credential": sas})
+
+    assert found == {
+        connection: "<connection_string>",
+        "a2V5a2V5a2V5": "<connection_string.AccountKey>",
+        sas: "<credential>",
+        "c2ln%2Bc2ln%3D": "<credential.sig>",
+        "c2ln+c2ln=": "<credential.sig>",
+    }
+
+
+def test_an_embedded_secret_needs_a_secret_name_and_eight_characters() -> None:
+    found = secret_values({"sas_token": "a=1234567890&sig=1234567&AccountKey=12345678"})
+
+    assert found == {
+        "a=1234567890&sig=1234567&AccountKey=12345678": "<sas_token>",
+        "12345678": "<sas_token.AccountKey>",
+    }
+
+
+def _raise_chain() -> BaseException:
+    secret = "sig=SECRETSIG123"
+    try:
+        try:
+            raise KeyError(f"inner {secret}")
+        except KeyError as inner:
+            raise ValueError(f"middle {secret}") from inner
+    except ValueError:
+        try:
+            raise OSError(f"outer {secret}")
+        except OSError as outer:
+            outer.add_note(f"note {secret}")
+            return outer
+
+
+def test_stand_in_mirrors_the_chain_without_secrets() -> None:
+    original = _raise_chain()
+
+    copy = stand_in(original)
+
+    assert isinstance(copy, RedactedError)
+    assert copy.original_type == "builtins.OSError"
+    assert str(copy) == f"builtins.OSError: outer sig={REDACTED}"
+    assert copy.__traceback__ is original.__traceback__
+    assert copy.__notes__ == [f"note sig={REDACTED}"]
+    assert copy.__cause__ is None
+    middle = copy.__context__
+    assert isinstance(middle, RedactedError)
+    assert str(middle) == f"builtins.ValueError: middle sig={REDACTED}"
+    assert isinstance(middle.__cause__, RedactedError)
+    assert str(middle.__cause__) == f"builtins.KeyError: 'inner sig={REDACTED}'"
+    assert middle.__suppress_context__
+    assert not copy.__suppress_context__
+    printed = "".join(traceback.format_exception(copy))
+    assert "SECRETSIG123" not in printed
+    assert "outer sig=" in printed
+    assert "middle sig=" in printed
+    assert "inner sig=" in printed
+
+
+def test_stand_in_redacts_given_values_and_cuts_cycles() -> None:
+    secret = _fresh()
+    first, second = ValueError(f"a {secret}"), KeyError("b")
+    first.__context__, second.__context__ = second, first
+
+    copy = stand_in(first, {secret: "<opt>"})
+
+    assert str(copy) == "builtins.ValueError: a <opt>"
+    assert copy.__context__ is not None
+    assert str(copy.__context__) == "builtins.KeyError: 'b'"
+    assert copy.__context__.__context__ is None  # printing it must end
+
+
+def test_stand_in_of_an_exception_without_text_or_with_a_broken_str() -> None:
+    class Broken(Exception):
+        def __str__(self) -> str:
+            raise RuntimeError("no text")
+
+    assert str(stand_in(RuntimeError())) == "builtins.RuntimeError"
+    assert str(stand_in(Broken())).endswith(".Broken")
+    assert not hasattr(stand_in(RuntimeError()), "__notes__")
+
+
+def test_a_redacted_error_pickles_as_itself() -> None:
+    error = RedactedError("builtins.OSError: message", "builtins.OSError")
+
+    copy = pickle.loads(pickle.dumps(error))
+
+    assert type(copy) is RedactedError
+    assert copy.args == ("builtins.OSError: message",)
+    assert copy.original_type == "builtins.OSError"
+
+
+def _record(
+    msg: str, *args: object, exc: bool = False, stack: str | None = None
+) -> logging.LogRecord:
+    exc_info = None
+    if exc:
+        try:
+            raise ValueError("token=EXCSECRET1")
+        except ValueError:
+            exc_info = sys.exc_info()
+    record = logging.LogRecord("botocore.x", logging.DEBUG, __file__, 1, msg, args, exc_info)
+    record.stack_info = stack
+    return record
+
+
+def test_the_filter_redacts_messages_and_args() -> None:
+    record = _record("url %s", "?X-Amz-Signature=ARGSECRET")
+
+    assert RedactingFilter().filter(record) is True
+
+    assert record.getMessage() == f"url ?X-Amz-Signature={REDACTED}"
+    assert record.args == ()
+
+
+def test_the_filter_leaves_clean_records_as_they_were() -> None:
+    record = _record("fetched %s", "s3://bucket/key")
+
+    assert RedactingFilter().filter(record) is True
+
+    assert record.msg == "fetched %s"
+    assert record.args == ("s3://bucket/key",)
+
+
+def test_the_filter_redacts_tracebacks_and_stacks() -> None:
+    record = _record("failed", exc=True, stack="Stack (most recent call last):\n sig=STACKSECRET")
+
+    RedactingFilter().filter(record)
+
+    assert record.exc_text is not None
+    assert "EXCSECRET1" not in record.exc_text
+    assert record.exc_text.startswith("Traceback (most recent call last):")
+    assert record.exc_text.endswith(f"ValueError: token={REDACTED}")
+    assert record.stack_info == f"Stack (most recent call last):\n sig={REDACTED}"
+    assert "EXCSECRET1" not in logging.Formatter().format(record)
+
+
+def test_the_filter_keeps_a_traceback_already_formatted() -> None:
+    record = _record("failed", exc=True)
+    record.exc_text = "formatted already"
+
+    RedactingFilter().filter(record)
+
+    assert record.exc_text == "formatted already"
+
+
+def test_the_filter_keeps_a_record_that_cannot_format() -> None:
+    record = _record("%d items", "not a number")
+
+    assert RedactingFilter().filter(record) is True
+    assert record.args == ("not a number",)
+
+
+def test_install_log_filter_covers_the_prefixes_and_the_loggers_below_them() -> None:
+    prefix = f"redact-test-{uuid.uuid4().hex}"
+    child = logging.getLogger(f"{prefix}.child")
+    sibling = logging.getLogger(f"{prefix}sibling")  # a longer name, not below the prefix
+
+    install_log_filter([prefix])
+    install_log_filter([prefix])  # twice: still one filter
+
+    for logger in (logging.getLogger(prefix), child):
+        assert [type(f) for f in logger.filters] == [RedactingFilter]
+    assert sibling.filters == []
+
+
+def test_install_log_filter_defaults_to_the_backends_loggers() -> None:
+    logging.getLogger("botocore.endpoint-test")
+
+    install_log_filter()
+
+    assert "botocore" in LOGGER_PREFIXES
+    assert "objstore_adapter" in LOGGER_PREFIXES
+    for name in (*LOGGER_PREFIXES, "botocore.endpoint-test"):
+        assert any(isinstance(f, RedactingFilter) for f in logging.getLogger(name).filters)
