@@ -33,10 +33,10 @@ tests_for() {
     _errors) echo "tests/test_errors.py tests/test_rules_errors.py" ;;
     _redact) echo "tests/test_rules_redact.py tests/test_security.py tests/test_registry.py" ;;
     _body) echo "tests/test_requests_contract.py tests/test_rules_body.py tests/test_conformance.py" ;;
-    _registry) echo "tests/test_registry.py tests/test_file_urls.py tests/test_security.py tests/test_conformance.py" ;;
+    _registry) echo "tests/test_rules_registry.py tests/test_registry.py tests/test_file_urls.py tests/test_security.py tests/test_conformance.py" ;;
     _session) echo "tests/test_rules_session.py tests/test_security.py tests/test_registry.py" ;;
     _adapter) echo "tests/test_requests_contract.py tests/test_conformance.py tests/test_errors.py" ;;
-    _fileurl) echo "tests/test_file_urls.py tests/test_security.py tests/test_registry.py" ;;
+    _fileurl) echo "tests/test_file_urls.py tests/test_rules_registry.py tests/test_security.py" ;;
     *) return 1 ;;
     esac
 }

@@ -84,6 +84,10 @@ def test_redact_replaces_the_longest_secret_first() -> None:
 
     assert redact(f"[{long}] [{short}]", {short: "<a>", long: "<b>"}) == "[<b>] [<a>]"
     assert redact(f"[{long}] [{short}]", {long: "<b>", short: "<a>"}) == "[<b>] [<a>]"
+    # By length, not by spelling: a longer secret may sort before the one it contains.
+    inner = "z" + _fresh()
+    outer = "a-" + inner
+    assert redact(f"[{outer}] [{inner}]", {inner: "<a>", outer: "<b>"}) == "[<b>] [<a>]"
 
 
 def test_remembered_values_are_redacted_everywhere_later() -> None:
@@ -146,6 +150,15 @@ def test_secret_values_finds_what_a_connection_string_or_sas_holds() -> None:
     }
 
 
+def test_an_embedded_key_keeps_its_base64_padding() -> None:
+    key = "a2V5a2V5a2V5a2V5a2V5==" + _fresh()[:4] + "=="
+    connection = f"AccountName=acct;AccountKey={key};BlobEndpoint=http://127.0.0.1:1/acct;"
+
+    assert secret_values({"connection_string": connection})[key] == (
+        "<connection_string.AccountKey>"
+    )
+
+
 def test_an_embedded_secret_needs_a_secret_name_and_eight_characters() -> None:
     found = secret_values({"sas_token": "a=1234567890&sig=1234567&AccountKey=12345678"})
 
@@ -195,6 +208,27 @@ def test_stand_in_mirrors_the_chain_without_secrets() -> None:
     assert "inner sig=" in printed
 
 
+def test_stand_in_redacts_given_values_in_notes_too() -> None:
+    secret = _fresh()
+    error = ValueError("plain")
+    error.add_note(f"while using {secret}")
+
+    assert stand_in(error, {secret: "<opt>"}).__notes__ == ["while using <opt>"]
+
+
+def test_stand_in_names_the_class_by_its_module() -> None:
+    class Failure(Exception):
+        pass
+
+    copy = stand_in(Failure("x"))
+
+    assert (
+        copy.original_type
+        == f"{__name__}.test_stand_in_names_the_class_by_its_module.<locals>.Failure"
+    )
+    assert str(copy) == f"{copy.original_type}: x"
+
+
 def test_stand_in_redacts_given_values_and_cuts_cycles() -> None:
     secret = _fresh()
     first, second = ValueError(f"a {secret}"), KeyError("b")
@@ -214,7 +248,9 @@ def test_stand_in_of_an_exception_without_text_or_with_a_broken_str() -> None:
             raise RuntimeError("no text")
 
     assert str(stand_in(RuntimeError())) == "builtins.RuntimeError"
-    assert str(stand_in(Broken())).endswith(".Broken")
+    broken = stand_in(Broken())
+    assert str(broken) == broken.original_type
+    assert broken.original_type.endswith(".<locals>.Broken")
     assert not hasattr(stand_in(RuntimeError()), "__notes__")
 
 
@@ -229,12 +265,12 @@ def test_a_redacted_error_pickles_as_itself() -> None:
 
 
 def _record(
-    msg: str, *args: object, exc: bool = False, stack: str | None = None
+    msg: str, *args: object, exc: bool = False, stack: str | None = None, text: str = ""
 ) -> logging.LogRecord:
     exc_info = None
     if exc:
         try:
-            raise ValueError("token=EXCSECRET1")
+            raise ValueError("token=EXCSECRET1" + text)
         except ValueError:
             exc_info = sys.exc_info()
     record = logging.LogRecord("botocore.x", logging.DEBUG, __file__, 1, msg, args, exc_info)
@@ -271,6 +307,27 @@ def test_the_filter_redacts_tracebacks_and_stacks() -> None:
     assert record.exc_text.endswith(f"ValueError: token={REDACTED}")
     assert record.stack_info == f"Stack (most recent call last):\n sig={REDACTED}"
     assert "EXCSECRET1" not in logging.Formatter().format(record)
+
+
+@pytest.mark.parametrize("text", [" ends in X", " ends in a space ", ""])
+def test_the_filter_keeps_the_traceback_as_logging_formats_it(text: str) -> None:
+    record = _record("failed", exc=True, text=text)
+    assert record.exc_info is not None
+    printed = logging.Formatter().formatException(record.exc_info)
+
+    RedactingFilter().filter(record)
+
+    assert record.exc_text == printed.replace("EXCSECRET1", REDACTED)
+
+
+def test_the_filter_redacts_an_exception_that_was_never_raised() -> None:
+    record = logging.LogRecord("botocore.x", logging.ERROR, __file__, 1, "failed", (), None)
+    error = ValueError("token=NEVERRAISED1")
+    record.exc_info = (ValueError, error, None)  # logging.error(..., exc_info=error) does this
+
+    RedactingFilter().filter(record)
+
+    assert "NEVERRAISED1" not in logging.Formatter().format(record)
 
 
 def test_the_filter_keeps_a_traceback_already_formatted() -> None:
