@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.exceptions import InvalidSchema
@@ -78,7 +79,9 @@ class ObjectStoreSession(requests.Session):
         if target is None or resp.request is None or resp.request.url is None:
             return target
         source = resp.request.url.split(":", 1)[0].lower()
-        scheme = target.split(":", 1)[0].lower() if "://" in target else source
+        # A Location with a scheme but no '//' (file:/etc/passwd) is absolute too: requests
+        # would follow it into that scheme, so it is judged by its scheme like any other.
+        scheme = urlsplit(target).scheme.lower() or source
         if source in ("http", "https") and scheme in self.registry.schemes():
             try:
                 protocol = self.registry.route_for(target).protocol

@@ -683,11 +683,6 @@ def test_object_store_sessions_refuse_object_store_redirects_by_default(
     assert response.status_code == 302
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: get_redirect_target reads a Location without '://' (file:/etc/x) as relative, "
-    "so requests follows it into the local file",
-)
 @pytest.mark.parametrize("spelling", ["file:{path}", "FILE:{path}"])
 def test_a_local_redirect_without_slashes_is_never_followed(
     redirector: Any, tmp_path: Path, spelling: str
