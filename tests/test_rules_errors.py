@@ -183,6 +183,19 @@ def test_the_edges_of_error_statuses(status: int) -> None:
     assert store_answer(_client_error(status)) == StoreAnswer(status, {})
 
 
+class _ThirdPartyError(Exception):
+    """A backend error that carries a status and nothing else."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"answered {status}")
+        self.status = status
+
+
+def test_an_answer_without_headers() -> None:
+    assert store_answer(_ThirdPartyError(412)) == StoreAnswer(412, {})
+    assert outcome_for(_ThirdPartyError(404)) == 404
+
+
 def test_headers_that_are_no_mapping_are_dropped() -> None:
     error = StoreStatusError(503)
     error.headers = [("Retry-After", "1")]  # type: ignore[assignment]
