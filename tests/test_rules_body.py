@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from urllib3.exceptions import IncompleteRead, ProtocolError, ReadTimeoutError
@@ -119,6 +119,23 @@ def test_a_body_past_its_length_is_cut_at_the_length() -> None:
     assert body.read(SMALL_READ) == b""
 
 
+class Greedy(io.BytesIO):
+    """A backend body that hands out everything it has, whatever it was asked for."""
+
+    def read(self, n: int | None = -1) -> bytes:
+        return super().read()
+
+
+@pytest.mark.parametrize("size", [1, SMALL_READ])
+def test_a_source_that_sends_too_much_is_cut_at_the_length(size: int) -> None:
+    source = Greedy(b"0123456789-and-more")
+    body = BodyReader(source, 10, URL)
+
+    assert body.read(size) + body.read() == b"0123456789"
+    assert body.tell() == 10
+    assert source.closed
+
+
 def test_an_empty_body_releases_its_source_at_once() -> None:
     source = io.BytesIO(b"")
 
@@ -132,7 +149,7 @@ def test_an_empty_body_releases_its_source_at_once() -> None:
 @pytest.mark.parametrize("size", [1, SMALL_READ, -1])
 def test_a_body_shorter_than_its_length_raises(size: int) -> None:
     source = io.BytesIO(b"0123456")
-    body = BodyReader(source, 10, URL)
+    body = body_stream(source, 10, URL)
 
     with pytest.raises(ProtocolError) as caught:
         _drain(body, size)
@@ -166,6 +183,7 @@ def test_a_read_that_times_out_is_a_read_timeout() -> None:
             body.read(1)
 
     assert str(caught.value).endswith(f"reading the body of {URL} failed (TimeoutError)")
+    assert caught.value.url == URL
     assert isinstance(caught.value.__cause__, RedactedError)
     assert stream.closed
 
@@ -194,8 +212,9 @@ def test_close_releases_and_then_refuses_reads() -> None:
 
     assert source.closed
     assert body.closed
-    with pytest.raises(ValueError, match="I/O operation on closed body"):
+    with pytest.raises(ValueError, match="closed") as caught:
         body.read1(1)
+    assert str(caught.value) == "I/O operation on closed body"
     assert body.readable()
 
 
@@ -205,6 +224,12 @@ def test_iterator_streams_read_generated_bytes() -> None:
     assert stream.read(4) == b"abcd"
     assert stream.read() == b"ef"
     assert stream.read() == b""
+
+
+def test_iterator_streams_hand_on_up_to_a_read_buffer_at_once() -> None:
+    stream = iterator_stream(iter([b"x" * (READ_BUFFER + 5)]))
+
+    assert len(stream.read1()) == READ_BUFFER
 
 
 def test_iterator_streams_hand_out_what_fits() -> None:
@@ -231,22 +256,23 @@ def _generated() -> Iterator[bytes | bytearray | str]:
 
 
 @pytest.mark.parametrize(
-    ("body", "expected"),
+    ("make", "expected"),
     [
-        (None, []),
-        (b"bytes", [b"bytes"]),
-        (bytearray(b"array"), [b"array"]),
-        (memoryview(b"view"), [b"view"]),
-        ("caf\u00e9", ["caf\u00e9".encode()]),
-        ("", [b""]),
-        (io.BytesIO(b"file"), [b"file"]),
-        (_Lines("t\u00e9xt"), ["t\u00e9xt".encode()]),
-        (_generated(), [b"a", "\u00e9".encode(), b"b"]),
-        ([b"x", b"", b"y"], [b"x", b"y"]),
+        (lambda: None, []),
+        (lambda: b"bytes", [b"bytes"]),
+        (lambda: bytearray(b"array"), [b"array"]),
+        (lambda: memoryview(b"view"), [b"view"]),
+        (lambda: "caf\u00e9", ["caf\u00e9".encode()]),
+        (lambda: "", [b""]),
+        (lambda: io.BytesIO(b"file"), [b"file"]),
+        (lambda: _Lines("t\u00e9xt"), ["t\u00e9xt".encode()]),
+        (_generated, [b"a", "\u00e9".encode(), b"b"]),
+        (lambda: [b"x", b"", b"y"], [b"x", b"y"]),
     ],
 )
-def test_request_chunks(body: object, expected: list[bytes]) -> None:
-    chunks = list(request_chunks(body))
+def test_request_chunks(make: Callable[[], object], expected: list[bytes]) -> None:
+    # Bodies are made per run: a file or generator is spent once read.
+    chunks = list(request_chunks(make()))
 
     assert chunks == expected
     assert all(type(chunk) is bytes for chunk in chunks)
