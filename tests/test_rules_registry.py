@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from objstore_adapter import BackendConfigError, BackendNotInstalled, SchemeRegistry, TransferConfig
+from objstore_adapter._fileurl import local_path, within
 
 #: The module (``fsspec.registry`` is also the name of its read-only view of the classes).
 FSSPEC_REGISTRY = importlib.import_module("fsspec.registry")
@@ -239,3 +240,70 @@ def test_the_longest_prefix_wins_whichever_protocol_serves_it() -> None:
 
     assert registry.route_for("x:///tmp/a/key").prefix == "x:///tmp/a/"
     assert registry.route_for("x:///srv/a/b/c/key").prefix == "x:///srv/a/b/c/"
+
+
+@pytest.fixture
+def fresh_paths() -> None:
+    """local_path remembers URLs it parsed: clear it, so each URL here is parsed anew."""
+    local_path.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("path", "root", "inside"),
+    [
+        ("/srv/data", "/srv/data", True),
+        ("/srv/data/", "/srv/data", True),
+        ("/srv/data/x", "/srv/data", True),
+        ("/srv/database", "/srv/data", False),
+        ("/srv", "/srv/data", False),
+        ("/srv/data/x", "/srv/data/", True),
+        ("/srv/data/", "/srv/data/", True),
+        ("/srv/data", "/srv/data/", False),
+        ("/srv/database", "/srv/data/", False),
+    ],
+)
+def test_within(path: str, root: str, inside: bool) -> None:
+    assert within(path, root) is inside
+
+
+@pytest.mark.usefixtures("fresh_paths")
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("file:///srv/a%20b/c.csv", "/srv/a b/c.csv"),
+        ("file:///srv/%41%42", "/srv/AB"),
+        ("file:///srv/caf%C3%A9", "/srv/caf\u00e9"),
+        ("file:///srv/raw%FFname", "/srv/raw\udcffname"),  # not UTF-8: round-trips as bytes
+        ("file:///srv/100%", "/srv/100%"),
+        ("file:///srv/x.", "/srv/x."),
+        ("file:///srv/...", "/srv/..."),
+    ],
+)
+def test_file_url_segments_decode(url: str, path: str) -> None:
+    assert local_path(url) == path
+
+
+@pytest.mark.usefixtures("fresh_paths")
+@pytest.mark.parametrize(
+    ("segment", "message"),
+    [
+        ("%2e", "'.' and '..' path segments are refused, percent-encoded ones too"),
+        ("%2E%2e", "'.' and '..' path segments are refused, percent-encoded ones too"),
+        ("..", "'.' and '..' path segments are refused, percent-encoded ones too"),
+        (
+            "a%2Fb",
+            "the segment 'a%2Fb' decodes to a separator or NUL byte, which no file name holds",
+        ),
+        (
+            "a%00b",
+            "the segment 'a%00b' decodes to a separator or NUL byte, which no file name holds",
+        ),
+    ],
+)
+def test_file_url_segments_that_are_refused(segment: str, message: str) -> None:
+    url = f"file:///srv/{segment}/x"
+
+    with pytest.raises(requests.exceptions.InvalidURL) as caught:
+        local_path(url)
+
+    assert str(caught.value) == f"{url!r}: {message}"
