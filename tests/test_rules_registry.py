@@ -97,7 +97,12 @@ def test_filesystems_are_built_once_per_route() -> None:
     assert registry.filesystem(route) is not first
 
 
-def _built_twice_in_this_process(registry: SchemeRegistry) -> tuple[bool, int]:
+#: The registry a forked child inherits as it was (passed as an argument, it would be pickled).
+_INHERITED: list[SchemeRegistry] = []
+
+
+def _built_twice_in_this_process() -> tuple[bool, int]:
+    registry = _INHERITED[0]
     route = registry.route_for("s3://bucket/key")
     fs = registry.filesystem(route)
     return registry.filesystem(route) is fs, id(fs)
@@ -107,12 +112,17 @@ def test_a_forked_process_builds_its_own_filesystems_once() -> None:
     registry = SchemeRegistry()
     registry.register("s3", **S3_OPTIONS)
     parent = registry.filesystem(registry.route_for("s3://bucket/key"))
+    _INHERITED[:] = [registry]
 
-    with multiprocessing.get_context("fork").Pool(1) as pool:
-        reused, child = pool.apply(_built_twice_in_this_process, (registry,))
+    try:
+        with multiprocessing.get_context("fork").Pool(1) as pool:
+            reused, child = pool.apply(_built_twice_in_this_process)
+    finally:
+        _INHERITED.clear()
 
     assert reused
     assert child != id(parent)
+    assert registry.filesystem(registry.route_for("s3://bucket/key")) is parent
 
 
 def test_a_url_prefix_inherits_its_schemes_transfer_settings() -> None:
