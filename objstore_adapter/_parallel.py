@@ -78,7 +78,12 @@ class ParallelSource:
         self._config = config
         # Judged early: a slow link shows itself within a few MiB.
         self._judge_from = start
-        self._decide_at = min(stop, start + min(config.download_part_size, JUDGE_AFTER))
+        self._judged_at = min(stop, start + min(config.download_part_size, JUDGE_AFTER))
+        # Judged in two halves, and called slow only when both were: a pause of this
+        # process (a busy machine) slows one of them, a slow link both.
+        self._decide_at = (start + self._judged_at) // 2
+        self._fastest = 0.0  # bytes per second, the faster half so far
+        self._mark = (time.monotonic(), start)
         self._stream_stop = stop  # where the one stream hands over to the parts
         self._started = time.monotonic()
         self._pool: ThreadPoolExecutor | None = None
@@ -132,17 +137,27 @@ class ParallelSource:
         data = self._stream.read(min(n, until - self._offset))
         self._offset += len(data)
         if self._offset == self._decide_at and self._pool is None and self._offset < self._stop:
-            self._decide()
+            self._judge()
         elif self._offset >= self._stream_stop and self._offset < self._stop:
             self._stream.close()  # its part is done: the parts take over
             self._stream = None
             self._schedule()
         return data
 
+    def _judge(self) -> None:
+        """At the end of each half: note its speed; after the second, decide."""
+        now, (then, offset) = time.monotonic(), self._mark
+        self._fastest = max(self._fastest, (self._offset - offset) / max(now - then, 1e-9))
+        self._mark = (now, self._offset)
+        if self._offset < self._judged_at:
+            self._decide_at = self._judged_at
+        else:
+            self._decide()
+
     def _decide(self) -> None:
         """After the first bytes: go on with the stream alone, or fetch the rest in parts."""
         seconds = max(time.monotonic() - self._started, 1e-9)
-        if (self._offset - self._judge_from) / seconds >= self._config.parallel_below:
+        if self._fastest >= self._config.parallel_below:
             self._decide_at = -1  # the one stream is fast enough
             return
         size = self._config.download_part_size

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import time
 import tracemalloc
 from collections.abc import Iterator
 
@@ -162,6 +163,24 @@ def test_a_cut_part_heals(parallel: Proxied) -> None:
     assert response.status_code == 200, response.text
     assert response.content == DATA
     assert parallel.proxy.cuts_left == 0
+
+
+def test_a_pause_of_the_reader_is_not_taken_for_a_slow_link(
+    request: pytest.FixtureRequest,
+) -> None:
+    # The first bytes are judged in two halves (512 KiB each here): a pause in one of them
+    # (a busy machine, a reader that stops) must not start parts on a fast link.
+    config = TransferConfig(parallel_below=50 * MiB, download_part_size=MiB, download_concurrency=4)
+    with proxied_store(request, "s3", transfer=config) as proxied:
+        proxied.store.write("paused.bin", DATA, None)
+
+        response = proxied.session.get(proxied.url("paused.bin"), stream=True, timeout=60)
+        first = response.raw.read(256 * 1024)
+        time.sleep(0.3)
+        rest = response.raw.read()
+
+        assert first + rest == DATA
+        assert [method for method, _ in proxied.proxy.requests] == ["GET"]
 
 
 def test_parallel_below_zero_keeps_one_stream(request: pytest.FixtureRequest) -> None:
