@@ -6,6 +6,7 @@
 #   bash scripts/mutation.sh                 # every module below (about an hour on 2 cores)
 #   bash scripts/mutation.sh _http _errors   # just these
 #   MUTATION_JOBS=1 bash scripts/mutation.sh _session
+#   bash scripts/mutation.sh --report        # the report again, from the last results
 #
 # Each module runs in its own copy of the project, .cache/mutation/<module>/, with a
 # [tool.mutmut] section that names the one file to mutate and the tests its mutants may run;
@@ -54,14 +55,16 @@ EXCLUDED='test_(s3_session_token|gcs_tokens|azure_sas_and_account_keys)_never_le
 # Everything below runs from main, which bash reads whole before it starts: editing this file
 # during a run cannot change the run.
 main() {
-if [ "$#" -gt 0 ]; then
+if [ "${1:-}" = "--report" ]; then
+    modules=() # only rewrite the report from the last results
+elif [ "$#" -gt 0 ]; then
     modules=("$@")
 else
     modules=(_http _errors _redact _body _registry _session _adapter _fileurl)
 fi
 
 mkdir -p .cache/mutation
-for module in "${modules[@]}"; do
+for module in "${modules[@]+"${modules[@]}"}"; do
     if ! files=$(tests_for "$module"); then
         echo "no tests configured for module $module" >&2
         exit 2
@@ -195,9 +198,10 @@ for work in sorted(p for p in base.iterdir() if (p / "seconds").exists()):
     scored = mutants - count["equivalent"]
     score = 100.0 * (count["killed"] + count["timeout"]) / scored if scored else 100.0
     seconds = int((work / "seconds").read_text())
+    survived, minutes = count["survived"] + count["other"], f"{seconds // 60}:{seconds % 60:02d}"
     rows.append(
-        f"| `{module}.py` | {mutants} | {count['killed']} | {count['survived'] + count['other']} "
-        f"| {count['equivalent']} | {count['timeout']} | {score:.1f}% | {seconds // 60} min |"
+        f"| `{module}.py` | {mutants} | {count['killed']} | {survived} | {count['equivalent']} "
+        f"| {count['timeout']} | {score:.1f}% | {minutes} |"
     )
     if survivors or stale:
         details.append(f"\n## `{module}.py`: survivors\n")
@@ -213,7 +217,7 @@ report = [
     "the mutants that are not equivalent; equivalents, with the reason for each, are listed "
     "in `tests/mutation_equivalents.txt`.",
     "",
-    "| module | mutants | killed | survived | equivalent | timeouts | score | time |",
+    "| module | mutants | killed | survived | equivalent | timeouts | score | time (min:s) |",
     "| --- | --- | --- | --- | --- | --- | --- | --- |",
     *rows,
     *details,

@@ -108,6 +108,8 @@ def _built_twice_in_this_process() -> tuple[bool, int]:
     return registry.filesystem(route) is fs, id(fs)
 
 
+# Python 3.12+ warns that forking a process with threads may deadlock: this fork is the point.
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_a_forked_process_builds_its_own_filesystems_once() -> None:
     registry = SchemeRegistry()
     registry.register("s3", **S3_OPTIONS)
