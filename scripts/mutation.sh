@@ -3,7 +3,7 @@
 # module and check that a test fails. Uses mutmut from the test environment (`bash
 # scripts/test.sh` creates .venv).
 #
-#   bash scripts/mutation.sh                 # every module below (about an hour on 2 cores)
+#   bash scripts/mutation.sh                 # every module below (45 minutes or so, 2 cores)
 #   bash scripts/mutation.sh _http _errors   # just these
 #   MUTATION_JOBS=1 bash scripts/mutation.sh _session
 #   bash scripts/mutation.sh --report        # the report again, from the last results
