@@ -137,9 +137,13 @@ class Timeouts:
         if timeout is None:
             return cls()
         if isinstance(timeout, Urllib3Timeout):
-            connect, read = timeout.connect_timeout, timeout.read_timeout
-            connect = connect if isinstance(connect, (int, float)) else None
-            read = read if isinstance(read, (int, float)) else None
+            # A total bounds the whole request; urllib3 splits it only once a timer started.
+            timer = timeout.clone()
+            timer.start_connect()
+            connect, read = timer.connect_timeout, timer.read_timeout  # read: None or seconds
+            connect = connect if isinstance(connect, (int, float)) else None  # or a sentinel
+            if isinstance(timeout.total, (int, float)):
+                return cls(request=timeout.total, read=read, connect=connect)
         elif isinstance(timeout, tuple):
             if len(timeout) != 2:
                 raise ValueError(

@@ -161,9 +161,7 @@ def stand_in(exc: BaseException, values: Mapping[str, str] | None = None) -> Red
     """
     copies: dict[int, RedactedError] = {}
 
-    def copy(link: BaseException) -> RedactedError:
-        if id(link) in copies:
-            return copies[id(link)]
+    def copy(link: BaseException) -> RedactedError:  # called only for links not yet copied
         kind = f"{type(link).__module__}.{type(link).__qualname__}"
         message = redact(_text(link), values)
         twin = RedactedError(f"{kind}: {message}" if message else kind, kind)

@@ -6,7 +6,9 @@ from __future__ import annotations
 import io
 
 import pytest
+from urllib3.util import Timeout as Urllib3Timeout
 
+import objstore_adapter
 from objstore_adapter._body import READ_BUFFER, SMALL_READ, BodyReader
 
 from .conftest import Store
@@ -124,3 +126,16 @@ def test_text_wrapper_and_line_reading_over_the_raw_stream(store: Store) -> None
     read = list(io.TextIOWrapper(response.raw, encoding="utf-8"))  # type: ignore[type-var]
 
     assert read == lines
+
+
+def test_a_urllib3_timeout_with_a_total_is_taken_by_a_get() -> None:
+    # requests passes a urllib3 Timeout on; a total alone used to raise TimeoutStateError.
+    registry = objstore_adapter.SchemeRegistry()
+    registry.register("memory")
+    session = objstore_adapter.session(registry)
+    assert session.put("memory://timeouts/total.txt", data=b"ok").status_code == 201
+
+    total = Urllib3Timeout(total=5)
+    response = session.get("memory://timeouts/total.txt", timeout=total)  # type: ignore[arg-type]
+
+    assert response.content == b"ok"

@@ -406,6 +406,17 @@ def test_timeouts(given: object, expected: Timeouts) -> None:
     assert Timeouts.from_requests(given) == expected  # type: ignore[arg-type]
 
 
+def test_a_urllib3_total_timeout_bounds_the_whole_request() -> None:
+    # urllib3 splits a total between connect and read only once a timer started: read
+    # before, it raised TimeoutStateError, and a total with a read summed past the total.
+    assert Timeouts.from_requests(Urllib3Timeout(total=5, read=2)) == Timeouts(5, 2, 5)
+    only_total = Timeouts.from_requests(Urllib3Timeout(total=5))
+    assert only_total.request == 5
+    assert only_total.connect == 5
+    assert only_total.read is not None
+    assert 4 < only_total.read <= 5
+
+
 def test_a_timeout_tuple_names_what_it_got() -> None:
     with pytest.raises(ValueError, match="Invalid timeout") as caught:
         Timeouts.from_requests((1, 2, 3))  # type: ignore[arg-type]
