@@ -27,7 +27,7 @@ from ._info import ObjectInfo, Representation
 from ._listing import listing_entries
 from ._presigned import PresignedRefused, can_presign, open_presigned
 from ._transfer import DEFAULT_TRANSFER, TransferConfig, VersionChanged
-from ._upload import AzureBlocks, FileBody, PartStore, S3Parts, upload_parts
+from ._upload import AzureBlocks, FileSlice, PartStore, S3Parts, upload_parts
 
 #: Block size for generic ``fs.open`` reads: big enough that a sequential read costs few
 #: backend requests, small enough to stay well inside the memory budget of one stream.
@@ -166,7 +166,7 @@ class Backend:
         if getattr(fs, "local_file", False):  # keys have no folders to create; files do
             fs.makedirs(fs._parent(path), exist_ok=True)
         parts = self.part_store(fs, path, stored, timeouts)
-        large_file = isinstance(chunks, FileBody) and chunks.whole.length > config.part_size
+        large_file = isinstance(chunks, FileSlice) and chunks.length > config.part_size
         if parts is not None and large_file:  # each part read from the file as it is sent
             try:
                 upload_parts(parts, chunks, config)

@@ -47,8 +47,10 @@ from ._transfer import RETRY_STATUSES, TransferConfig, call_with_retries
 class FileSlice:
     """Bytes ``[offset, offset + length)`` of an open regular file, read as they are sent.
 
-    A part of a file is never held while it waits for a connection, and is read from the
-    file again if it has to be sent again.
+    A request body that is a file is one (:func:`file_body`): iterated, it gives the bytes
+    like any body, and an upload in parts reads each part where it is sent (``os.pread``: the
+    caller's file position is left as it was). A part is never held while it waits for a
+    connection, and is read again if it has to be sent again.
     """
 
     fd: int
@@ -70,6 +72,9 @@ class FileSlice:
             done += len(piece)
             yield piece
 
+    def __iter__(self) -> Iterator[bytes]:
+        return self.pieces()
+
     def read(self) -> bytes:
         """The slice's bytes at once."""
         return b"".join(self.pieces())
@@ -86,22 +91,8 @@ class FileSlice:
                 return
 
 
-class FileBody:
-    """A request body that is a binary file open on a regular file, from its position on.
-
-    Iterated, it gives the bytes like any body; an upload in parts reads each part from the
-    file where it is sent (``os.pread``: the caller's file position is left as it was).
-    """
-
-    def __init__(self, whole: FileSlice) -> None:
-        self.whole = whole
-
-    def __iter__(self) -> Iterator[bytes]:
-        return self.whole.pieces()
-
-
-def file_body(body: object) -> FileBody | None:
-    """``body`` as a :class:`FileBody` when it is a binary file open on a regular file."""
+def file_body(body: object) -> FileSlice | None:
+    """``body``, from its position on, when it is a binary file open on a regular file."""
     if not isinstance(body, (io.BufferedReader, io.BufferedRandom, io.FileIO)):
         return None
     try:
@@ -112,7 +103,7 @@ def file_body(body: object) -> FileBody | None:
         return None
     if not stat.S_ISREG(status.st_mode):
         return None
-    return FileBody(FileSlice(fd, offset, max(0, status.st_size - offset)))
+    return FileSlice(fd, offset, max(0, status.st_size - offset))
 
 
 #: What one part is: bytes in memory, or a slice of the caller's file.
@@ -198,8 +189,8 @@ def upload_parts(store: PartStore, chunks: Iterable[bytes], config: TransferConf
     pool = ThreadPoolExecutor(config.max_concurrency, thread_name_prefix="objstore-upload")
     try:
         parts: Iterable[bytearray | FileSlice] = (
-            chunks.whole.split(config.part_size)
-            if isinstance(chunks, FileBody)
+            chunks.split(config.part_size)
+            if isinstance(chunks, FileSlice)
             else iter_parts(chunks, config.part_size)
         )
         for number, buffer in enumerate(parts, start=1):
