@@ -8,6 +8,7 @@ built lazily, once per route, and reused by every request and thread.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import re
@@ -85,7 +86,7 @@ class Route:
     options: Mapping[str, Any] = field(default_factory=dict, repr=False)
     transfer: TransferConfig = DEFAULT_TRANSFER
 
-    @property
+    @functools.cached_property
     def scheme(self) -> str:
         return self.prefix.split("://", 1)[0]
 

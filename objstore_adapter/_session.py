@@ -64,8 +64,7 @@ class ObjectStoreSession(requests.Session):
         for object-store URLs: the adapter reaches stores through their clients' own
         settings, and the lookup (``os.environ`` walked twice) cost a seventh of a small GET.
         """
-        text = url.decode() if isinstance(url, bytes) else url or ""
-        if text.split(":", 1)[0].lower() in self.registry.schemes():
+        if self._serves(url):
             return {
                 "proxies": {**self.proxies, **(proxies or {})},
                 "stream": self.stream if stream is None else stream,
@@ -73,6 +72,22 @@ class ObjectStoreSession(requests.Session):
                 "cert": self.cert if cert is None else cert,
             }
         return super().merge_environment_settings(url, proxies, stream, verify, cert)
+
+    def prepare_request(self, request: requests.Request) -> requests.PreparedRequest:
+        """requests' preparation, without the ``~/.netrc`` lookup for object-store URLs: the
+        adapter never sends an ``Authorization`` header, and the lookup (two ``stat`` calls)
+        ran on every request."""
+        if request.auth is None and self.auth is None and self._serves(request.url):
+            request.auth = _no_auth
+            try:
+                return super().prepare_request(request)
+            finally:
+                request.auth = None
+        return super().prepare_request(request)
+
+    def _serves(self, url: str | bytes | None) -> bool:
+        text = url.decode() if isinstance(url, bytes) else url or ""
+        return text.split(":", 1)[0].lower() in self.registry.schemes()
 
     def get_redirect_target(self, resp: requests.Response) -> str | None:
         target = super().get_redirect_target(resp)
@@ -90,6 +105,10 @@ class ObjectStoreSession(requests.Session):
             if protocol in LOCAL_PROTOCOLS or not self.follow_redirects_to_object_stores:
                 return None
         return target
+
+
+def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    return request
 
 
 def session(
