@@ -125,12 +125,21 @@ def s3fs_filesystem(endpoint: str) -> Any:
     )
 
 
-def adapter_session(endpoint: str) -> requests.Session:
-    """``objstore_adapter.session`` with s3:// pointed at moto."""
+def adapter_session(endpoint: str, native_gets: bool = False) -> requests.Session:
+    """``objstore_adapter.session`` with s3:// pointed at ``endpoint`` (moto or SeaweedFS);
+    ``native_gets``: the route's GETs go through obstore."""
     import objstore_adapter
 
     registry = objstore_adapter.SchemeRegistry()
-    registry.register("s3", endpoint_url=endpoint, key=KEY, secret=SECRET, skip_instance_cache=True)
+    transfer = objstore_adapter.TransferConfig(native_gets=native_gets)
+    registry.register(
+        "s3",
+        endpoint_url=endpoint,
+        key=KEY,
+        secret=SECRET,
+        skip_instance_cache=True,
+        transfer=transfer,
+    )
     return objstore_adapter.session(registry)
 
 

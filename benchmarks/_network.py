@@ -381,19 +381,26 @@ def rate(case: str, summary: dict[str, Any]) -> float:
     return float(summary["requests_per_s" if case == "small" else "mib_per_s"])
 
 
+#: The adapter's own methods: its default route, and one with ``native_gets``.
+OURS = {"adapter": "adapter", "adapter_native": "adapter (native_gets)"}
+
+
 def _versus_peers(by_case: dict[str, dict[str, dict[str, Any]]]) -> str:
     """The adapter's rate over the best peer's, per case (and over each peer for small GETs)."""
     parts = []
     for case, by_method in by_case.items():
-        if "adapter" not in by_method:
-            continue
-        ours = rate(case, by_method["adapter"])
-        peers = {m: rate(case, s) for m, s in by_method.items() if m != "adapter"}
-        if case == "small":
-            parts += [f"small GETs {ours / rate:.2f}x {m}" for m, rate in peers.items()]
-        elif peers:
-            best = max(peers, key=lambda m: peers[m])
-            parts.append(f"{case.upper()} {ours / peers[best]:.2f}x the best peer ({best})")
+        peers = {m: rate(case, s) for m, s in by_method.items() if m not in OURS}
+        for method, name in OURS.items():
+            if method not in by_method:
+                continue
+            ours = rate(case, by_method[method])
+            if case == "small":
+                parts += [f"{name} small GETs {ours / r:.2f}x {m}" for m, r in peers.items()]
+            elif peers:
+                best = max(peers, key=lambda m: peers[m])
+                parts.append(
+                    f"{name} {case.upper()} {ours / peers[best]:.2f}x the best peer ({best})"
+                )
     return "Adapter against its peers: " + "; ".join(parts) + "." if parts else ""
 
 

@@ -105,8 +105,8 @@ class _SinkFile:
 # --- GET: one large object, whole -------------------------------------------------------------
 
 
-def get_adapter(job: Job) -> Reader:
-    session = adapter_session(job.endpoint)
+def get_adapter(job: Job, native_gets: bool = False) -> Reader:
+    session = adapter_session(job.endpoint, native_gets)
     session.get(job.url, headers={"Range": "bytes=0-0"}).raise_for_status()
 
     def read(sink: Sink) -> None:
@@ -164,8 +164,13 @@ def get_s3fs(job: Job) -> Reader:
     return read
 
 
+def get_adapter_native(job: Job) -> Reader:
+    return get_adapter(job, native_gets=True)
+
+
 GET: dict[str, Method[Reader]] = {
     "adapter": Method("adapter: session.get(stream=True), iter_content(1 MiB)", get_adapter),
+    "adapter_native": Method("adapter, native_gets=True: the same", get_adapter_native),
     "boto3": Method('boto3: get_object()["Body"].iter_chunks(1 MiB)', get_boto3),
     "download_fileobj": Method(
         "boto3: download_fileobj (s3transfer, defaults)", get_download_fileobj
@@ -244,8 +249,8 @@ PUT: dict[str, Method[Writer]] = {
 # --- SMALL: many small GETs from threads sharing one client -----------------------------------
 
 
-def small_adapter(job: Job) -> Getter:
-    session = adapter_session(job.endpoint)
+def small_adapter(job: Job, native_gets: bool = False) -> Getter:
+    session = adapter_session(job.endpoint, native_gets)
     base = f"s3://{job.bucket}/"
 
     def get(key: str) -> bytes:
@@ -277,8 +282,13 @@ def small_obstore(job: Job) -> Getter:
     return get
 
 
+def small_adapter_native(job: Job) -> Getter:
+    return small_adapter(job, native_gets=True)
+
+
 SMALL: dict[str, Method[Getter]] = {
     "adapter": Method("adapter: session.get(url).content", small_adapter),
+    "adapter_native": Method("adapter, native_gets=True: the same", small_adapter_native),
     "boto3": Method('boto3: get_object()["Body"].read()', small_boto3),
     "obstore": Method("obstore: get().bytes()", small_obstore),
 }

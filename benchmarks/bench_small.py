@@ -12,6 +12,7 @@ measurement every method makes ``--warmup`` untimed GETs (conda: one), so connec
 open and lazily built clients exist. The methods:
 
 * adapter: ``session.get(url).content`` on one ``objstore_adapter`` session;
+* adapter-native: the same on a route with ``TransferConfig(native_gets=True)`` (obstore);
 * s3fs: ``fs.cat_file(path)`` on one filesystem;
 * boto3: ``client.get_object(...)["Body"].read()`` on one client;
 * conda: what conda's old ``S3Adapter`` did for every request: a new
@@ -57,6 +58,7 @@ Getter = Callable[[str], bytes]  # key -> body
 
 LABELS = {
     "adapter": "adapter: session.get(url).content",
+    "adapter-native": "adapter, native_gets=True (obstore): the same",
     "s3fs-cat": "s3fs: fs.cat_file(path)",
     "boto3": 'boto3: get_object()["Body"].read(), one client',
     "conda": "conda's old S3Adapter: new Session + client per request, download_fileobj",
@@ -65,11 +67,15 @@ LABELS = {
 
 def getters(endpoint: str, bucket: str) -> dict[str, Getter]:
     session = adapter_session(endpoint)
+    native = adapter_session(endpoint, native_gets=True)
     fs = s3fs_filesystem(endpoint)
     client = boto3_client(endpoint)
 
     def adapter(key: str) -> bytes:
         return session.get(f"s3://{bucket}/{key}").content
+
+    def adapter_native(key: str) -> bytes:
+        return native.get(f"s3://{bucket}/{key}").content
 
     def s3fs_cat(key: str) -> bytes:
         data: bytes = fs.cat_file(f"{bucket}/{key}")
@@ -91,7 +97,13 @@ def getters(endpoint: str, bucket: str) -> dict[str, Getter]:
             data: bytes = fh.read()
         return data
 
-    return {"adapter": adapter, "s3fs-cat": s3fs_cat, "boto3": boto3_get, "conda": conda}
+    return {
+        "adapter": adapter,
+        "adapter-native": adapter_native,
+        "s3fs-cat": s3fs_cat,
+        "boto3": boto3_get,
+        "conda": conda,
+    }
 
 
 def measure(get: Getter, keys: list[str], objects: dict[str, bytes], gets: int) -> list[float]:
@@ -152,6 +164,7 @@ def benchmark(
     ratios = {
         "adapter_over_s3fs_cat": summary["adapter"]["median_us"] / summary["s3fs-cat"]["median_us"],
         "adapter_over_boto3": summary["adapter"]["median_us"] / summary["boto3"]["median_us"],
+        "native_over_boto3": summary["adapter-native"]["median_us"] / summary["boto3"]["median_us"],
         "conda_over_adapter": summary["conda"]["median_us"] / summary["adapter"]["median_us"],
     }
     return {**info, "summary": summary, "ratios": ratios, "runs": runs}
@@ -179,7 +192,8 @@ def markdown(results: dict[str, Any], with_machine: bool = True) -> str:
         "first. "
         f"Median over {results['repeats']} repeat(s) of each repeat's median and p90.\n\n"
         f"Ratios of medians: adapter / s3fs cat_file = **{ratios['adapter_over_s3fs_cat']:.2f}**"
-        f", adapter / boto3 = {ratios['adapter_over_boto3']:.2f}, conda / adapter = "
+        f", adapter / boto3 = {ratios['adapter_over_boto3']:.2f}, adapter with native_gets / "
+        f"boto3 = {ratios['native_over_boto3']:.2f}, conda / adapter = "
         f"**{ratios['conda_over_adapter']:.0f}**."
     )
     if with_machine:

@@ -25,6 +25,7 @@ from ._errors import status_error, store_answer
 from ._http import ByteRange, Timeouts
 from ._info import ObjectInfo, Representation
 from ._listing import listing_entries
+from ._native import open_native
 from ._presigned import PresignedRefused, can_presign, open_presigned
 from ._transfer import DEFAULT_TRANSFER, TransferConfig, VersionChanged
 from ._upload import AzureBlocks, FileSlice, PartStore, S3Parts, upload_parts
@@ -61,9 +62,11 @@ class Backend:
         path: str,
         timeouts: Timeouts,
         byte_range: ByteRange | None = None,
+        native: bool = False,
     ) -> tuple[ObjectInfo, ChunkSource]:
         """The whole object's metadata and a lazily read body: the whole object, or only
-        ``byte_range`` (absolute, already checked against the size) when one is given."""
+        ``byte_range`` (absolute, already checked against the size) when one is given.
+        ``native``: through the backend's native client where it has one (S3: obstore)."""
         info = self.stat(fs, path, timeouts)
         if info.is_dir:
             raise IsADirectoryError(path)
@@ -80,6 +83,7 @@ class Backend:
         timeouts: Timeouts,
         span: tuple[int, int | None] | None,
         conditions: Mapping[str, str],
+        native: bool = False,
     ) -> StoreGet | None:
         """One request for a GET whose range (``bytes=start-[end]``) and preconditions the
         store resolves itself.
@@ -240,9 +244,14 @@ class S3Backend(Backend):
         path: str,
         timeouts: Timeouts,
         byte_range: ByteRange | None = None,
+        native: bool = False,
     ) -> tuple[ObjectInfo, ChunkSource]:
         if can_presign(fs):
             bucket, key, version = _bucket_key(fs, path)
+            span = (byte_range.start, byte_range.end) if byte_range else None
+            answer = open_native(fs, bucket, key, version, timeouts, span) if native else None
+            if answer is not None and answer.body is not None:
+                return answer.info, answer.body
             header = {"Range": f"bytes={byte_range.start}-{byte_range.end}"} if byte_range else {}
             with contextlib.suppress(PresignedRefused):
                 answer = open_presigned(fs, bucket, key, version, timeouts, header)
@@ -263,10 +272,15 @@ class S3Backend(Backend):
         timeouts: Timeouts,
         span: tuple[int, int | None] | None,
         conditions: Mapping[str, str],
+        native: bool = False,
     ) -> StoreGet | None:
         if not can_presign(fs):
             return None
         bucket, key, version = _bucket_key(fs, path)
+        if native and not conditions:  # 304 and 412 need validators obstore does not report
+            answer = open_native(fs, bucket, key, version, timeouts, span)
+            if answer is not None:
+                return answer
         headers = dict(conditions)
         if span is not None:
             start, end = span
@@ -356,6 +370,7 @@ class GCSBackend(Backend):
         path: str,
         timeouts: Timeouts,
         byte_range: ByteRange | None = None,
+        native: bool = False,
     ) -> tuple[ObjectInfo, ChunkSource]:
         _bucket_key(fs, path)
         # The stored bytes, as S3 and Azure serve them: GCS decompresses a gzip object for
@@ -457,6 +472,7 @@ class AzureBackend(Backend):
         path: str,
         timeouts: Timeouts,
         byte_range: ByteRange | None = None,
+        native: bool = False,
     ) -> tuple[ObjectInfo, ChunkSource]:
         span = (byte_range.start, byte_range.end) if byte_range else None
         answer = self.open_direct(fs, path, timeouts, span, {})
@@ -472,6 +488,7 @@ class AzureBackend(Backend):
         timeouts: Timeouts,
         span: tuple[int, int | None] | None,
         conditions: Mapping[str, str],
+        native: bool = False,
     ) -> StoreGet | None:
         from azure.core import MatchConditions
 

@@ -36,6 +36,22 @@ class ChunkSource(Protocol):
     def close(self) -> None: ...
 
 
+class LoadedBody:
+    """A body the backend read whole before answering: nothing is left to heal or guard."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self._offset = 0
+
+    def read(self, n: int) -> bytes:
+        chunk = self.data[self._offset : self._offset + n]
+        self._offset += len(chunk)
+        return chunk
+
+    def close(self) -> None:
+        self._offset = len(self.data)
+
+
 @dataclass(frozen=True)
 class StoreGet:
     """A store's own answer to a GET whose range and preconditions it resolved itself."""

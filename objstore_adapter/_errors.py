@@ -107,6 +107,7 @@ EXCEPTION_TABLE: dict[str, Outcome] = {
     "azure.core.exceptions.ServiceRequestError": rex.ConnectionError,
     "azure.core.exceptions.ServiceResponseError": rex.ConnectionError,
     "google.auth.exceptions.TransportError": rex.ConnectionError,
+    "objstore_adapter._errors.BodyCut": rex.ChunkedEncodingError,
     "builtins.ConnectionError": rex.ConnectionError,
     # urllib3, for S3 bodies fetched through presigned URLs.
     "urllib3.exceptions.NewConnectionError": rex.ConnectionError,  # a ConnectTimeoutError too
@@ -260,6 +261,11 @@ def error_headers(exc: BaseException, status: int) -> dict[str, str]:
     except (TypeError, ValueError, IndexError):
         return {}  # neither delay-seconds nor an HTTP-date: not worth passing on
     return {"Retry-After": value}
+
+
+class BodyCut(ConnectionError):
+    """A store's body broke off before its length: what requests reports for HTTP as
+    ``ChunkedEncodingError``. For clients that report it no more precisely (obstore)."""
 
 
 class BodySourceError(Exception):

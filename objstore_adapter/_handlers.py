@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import requests
 
 from ._backends import Backend, backend_for
-from ._body import ChunkSource, body_stream, request_chunks
+from ._body import ChunkSource, LoadedBody, body_stream, request_chunks
 from ._errors import STATUS_MESSAGES
 from ._http import (
     CONDITIONAL_HEADERS,
@@ -96,7 +96,14 @@ def get_object(target: Target, request: requests.PreparedRequest, timeouts: Time
         and (conditions or simple is not None)
         and (simple is not None or "Range" not in headers)
     ):  # let the store resolve the range and preconditions: one request, not two
-        answer = backend.open_direct(target.fs, target.path, timeouts, simple, conditions)
+        answer = backend.open_direct(
+            target.fs,
+            target.path,
+            timeouts,
+            simple,
+            conditions,
+            native=target.route.transfer.native_gets,
+        )
         if answer is not None:
             if answer.body is None:
                 return _stopped(answer.status, answer.info, target.url)
@@ -116,7 +123,8 @@ def get_object(target: Target, request: requests.PreparedRequest, timeouts: Time
             return error_reply(416, target.url, {"Content-Range": f"bytes */{info.size}"})
         if isinstance(wanted, ByteRange):
             byte_range = wanted
-    info, source = backend.open(target.fs, target.path, timeouts, byte_range)
+    native = target.route.transfer.native_gets
+    info, source = backend.open(target.fs, target.path, timeouts, byte_range, native=native)
     return _ranged_reply(target, info, source, byte_range, timeouts)
 
 
@@ -131,12 +139,18 @@ def _ranged_reply(
     it: ``bytes=0-`` is 206 with ``Content-Range``, as every object store answers)."""
     headers = object_headers(info, target.path)
     start, stop = (served.start, served.end + 1) if served else (0, info.size)
-    source = _transfer_policy(target, info, source, start, stop, timeouts)
+    body: io.BufferedIOBase | bytes
+    if isinstance(source, LoadedBody) and len(source.data) == stop - start:
+        body = source.data
+    else:
+        body = body_stream(
+            _transfer_policy(target, info, source, start, stop, timeouts), stop - start, target.url
+        )
     if served is None:
-        return Reply(200, headers, body_stream(source, info.size, target.url))
+        return Reply(200, headers, body)
     headers["Content-Length"] = str(served.length)
     headers["Content-Range"] = served.content_range(info.size)
-    return Reply(206, headers, body_stream(source, served.length, target.url))
+    return Reply(206, headers, body)
 
 
 def _transfer_policy(

@@ -8,6 +8,7 @@ refuser, and a socket guard refuses, and fails the run for, any connection outsi
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import ipaddress
 import os
@@ -35,7 +36,7 @@ import requests  # noqa: E402
 from gcsfs.core import GCSFileSystem  # noqa: E402
 
 import objstore_adapter  # noqa: E402
-from objstore_adapter import SchemeRegistry  # noqa: E402
+from objstore_adapter import SchemeRegistry, TransferConfig  # noqa: E402
 
 from ._proxy import RecordingProxy  # noqa: E402
 from ._seaweed import s3_client as seaweed_client  # noqa: E402
@@ -229,6 +230,17 @@ def s3_bucket(s3_client: Any) -> str:
     return name
 
 
+@pytest.fixture
+def put(s3_client: Any, s3_bucket: str) -> Callable[[str, bytes], str]:
+    """Store an object in the moto bucket with boto3; returns its s3:// URL."""
+
+    def put(key: str, data: bytes) -> str:
+        s3_client.put_object(Bucket=s3_bucket, Key=key, Body=data)
+        return f"s3://{s3_bucket}/{key}"
+
+    return put
+
+
 def s3_registry(endpoint: str, **options: Any) -> SchemeRegistry:
     registry = SchemeRegistry()
     registry.register(
@@ -270,6 +282,14 @@ def s3_store(moto_endpoint: str, s3_client: Any, s3_bucket: str) -> Store:
     return Store(
         "s3", objstore_adapter.session(registry), registry, f"s3://{s3_bucket}/{prefix}", write
     )
+
+
+@pytest.fixture
+def s3_native_store(moto_endpoint: str, s3_store: Store) -> Store:
+    """The same bucket through a route with ``native_gets``: GETs go through obstore."""
+    registry = s3_registry(moto_endpoint, transfer=TransferConfig(native_gets=True))
+    session = objstore_adapter.session(registry)
+    return dataclasses.replace(s3_store, name="s3_native", session=session, registry=registry)
 
 
 @pytest.fixture
@@ -479,7 +499,7 @@ def seaweed_store(seaweed_endpoint: str, seaweed_s3_client: Any, seaweed_bucket:
     return Store("seaweed", objstore_adapter.session(registry), registry, base, write)
 
 
-BACKENDS = ["s3", "seaweed", "gs", "az", "memory", "file"]
+BACKENDS = ["s3", "s3_native", "seaweed", "gs", "az", "memory", "file"]
 #: What a backend cannot store, with the reason: tests needing it are marked xfail per backend.
 CANNOT_STORE_CONTENT_TYPE = {
     "memory": "fsspec's memory filesystem keeps no content type",
@@ -519,10 +539,13 @@ def proxied_store(request: pytest.FixtureRequest, name: str, **options: Any) -> 
     """``name``'s store (s3, gs, az) reached through a :class:`RecordingProxy`, with the SDKs'
     own retries off so that only the adapter's (``options``, e.g. ``transfer=``) act."""
     store: Store = request.getfixturevalue(f"{name}_store")
-    upstream = {"s3": "moto_endpoint", "gs": "gcs_endpoint", "az": "azurite_endpoint"}[name]
+    upstream = {"gs": "gcs_endpoint", "az": "azurite_endpoint"}.get(name, "moto_endpoint")
     port = int(request.getfixturevalue(upstream).rsplit(":", 1)[1])
+    if name == "s3_native":
+        transfer = options.get("transfer", TransferConfig())
+        options = {**options, "transfer": dataclasses.replace(transfer, native_gets=True)}
     with RecordingProxy(port) as proxy:
-        if name == "s3":  # botocore tries 5xx five times by default, ignoring Retry-After
+        if name.startswith("s3"):  # botocore tries 5xx five times by default, ignoring Retry-After
             one_attempt = {"retries": {"total_max_attempts": 1}}
             registry = s3_registry(proxy.endpoint, config_kwargs=one_attempt, **options)
         elif name == "gs":

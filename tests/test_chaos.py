@@ -25,6 +25,7 @@ import pytest
 import requests
 
 import objstore_adapter
+from objstore_adapter import TransferConfig
 
 from ._proxy import Chaos, RecordingProxy
 from .conftest import s3_registry
@@ -236,8 +237,9 @@ def resumes(proxy: RecordingProxy) -> int:
     )
 
 
+@pytest.mark.parametrize("native", [False, True], ids=["presigned", "native"])
 def test_a_thousand_mixed_requests_heal_through_chaos(
-    chaos_proxy: RecordingProxy, s3_client: Any, s3_bucket: str, prefix: str
+    chaos_proxy: RecordingProxy, s3_client: Any, s3_bucket: str, prefix: str, native: bool
 ) -> None:
     rng = random.Random(SEED)
     objects = {}
@@ -246,7 +248,8 @@ def test_a_thousand_mixed_requests_heal_through_chaos(
         key = f"ro/{i}.bin"
         answer = s3_client.put_object(Bucket=s3_bucket, Key=f"{prefix}/{key}", Body=data)
         objects[key] = Stored(data, answer["ETag"])
-    registry = s3_registry(chaos_proxy.endpoint, config_kwargs=ONE_ATTEMPT)
+    transfer = TransferConfig(native_gets=native)
+    registry = s3_registry(chaos_proxy.endpoint, config_kwargs=ONE_ATTEMPT, transfer=transfer)
     run = Run(objstore_adapter.session(registry), f"s3://{s3_bucket}/{prefix}", objects)
     chaos_proxy.chaos = faults = chaos()
     shares = [REQUESTS // THREADS + (i < REQUESTS % THREADS) for i in range(THREADS)]
@@ -268,7 +271,8 @@ def test_a_thousand_mixed_requests_heal_through_chaos(
     assert all(found >= least for found, least in missing.values()), (
         f"faults injected (found, wanted): {missing}"
     )
-    assert healed >= counts["cut"] + counts["long_stall: in the body"]
+    if not native:  # obstore hands over bodies up to 1 MiB whole: a cut one is asked again
+        assert healed >= counts["cut"] + counts["long_stall: in the body"]
 
 
 VERSIONS = 8

@@ -503,6 +503,7 @@ CANNOT_STORE_HEADERS = {
     "file": "a local file has no stored metadata",
 }
 CANNOT_STORE_EXPIRES = {
+    "s3_native": "obstore does not report Expires: the reason native_gets is opt-in",
     "gs": "GCS keeps no Expires with an object",
     "az": "Azure Blob Storage keeps no Expires with a blob",
 }

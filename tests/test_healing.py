@@ -17,14 +17,14 @@ from .conftest import Proxied, proxied_store
 DATA = os.urandom(3 * 2**20 + 123)  # several backend reads, and several Azure chunks
 
 
-@pytest.fixture(params=["s3", "gs", "az"])
+@pytest.fixture(params=["s3", "s3_native", "gs", "az"])
 def healing(request: pytest.FixtureRequest) -> Iterator[Proxied]:
     """A backend behind a fault proxy, with the adapter's default transfer settings."""
     with proxied_store(request, request.param) as proxied:
         yield proxied
 
 
-@pytest.fixture(params=["s3", "gs", "az"])
+@pytest.fixture(params=["s3", "s3_native", "gs", "az"])
 def not_healing(request: pytest.FixtureRequest) -> Iterator[Proxied]:
     with proxied_store(request, request.param, transfer=TransferConfig(max_attempts=1)) as p:
         yield p
@@ -70,7 +70,9 @@ def test_with_retries_off_a_cut_raises_as_over_http(
 
 def test_an_object_replaced_mid_stream_is_never_spliced(healing: Proxied) -> None:
     healing.store.write("replaced.bin", DATA, None)
-    healing.proxy.cut_body_after = 1_000_000
+    # Past the first 1 MiB: obstore (s3_native) hands over no bytes before it has that much,
+    # so an earlier cut would be healed before the replacement.
+    healing.proxy.cut_body_after = 2_000_000
     healing.proxy.cuts_left = 1
 
     response = healing.session.get(healing.url("replaced.bin"), stream=True, timeout=30)
@@ -90,7 +92,10 @@ def test_an_object_replaced_mid_stream_is_never_spliced(healing: Proxied) -> Non
 
 def test_throttling_is_retried_after_the_stores_retry_after(healing: Proxied) -> None:
     healing.store.write("busy.txt", b"eventually", None)
-    healing.proxy.answer(503, {"Retry-After": "1"}, b"", times=2)
+    # obstore reports no headers: a native GET that fails is asked again at once through the
+    # presigned path, whose answer (Retry-After included) the policy acts on. Two per try.
+    tries = 2 if healing.name == "s3_native" else 1
+    healing.proxy.answer(503, {"Retry-After": "1"}, b"", times=2 * tries)
 
     started = time.monotonic()
     response = healing.session.get(healing.url("busy.txt"), timeout=30)
@@ -120,4 +125,5 @@ def test_a_definite_answer_is_not_retried(healing: Proxied) -> None:
     response = healing.session.get(healing.url("denied.txt"))
 
     assert response.status_code == 403
-    assert len(healing.proxy.requests) == 1
+    # s3_native: obstore's 403 is asked once more through the presigned path, which reports.
+    assert len(healing.proxy.requests) == (2 if healing.name == "s3_native" else 1)

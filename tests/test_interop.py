@@ -101,7 +101,7 @@ def metadata_store(store: Store, request: pytest.FixtureRequest) -> Store:
 
 
 #: The boto3 client fixture of each S3 server.
-S3_CLIENTS = {"s3": "s3_client", "seaweed": "seaweed_s3_client"}
+S3_CLIENTS = {"s3": "s3_client", "s3_native": "s3_client", "seaweed": "seaweed_s3_client"}
 
 
 def stored_metadata(

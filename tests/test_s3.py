@@ -24,15 +24,6 @@ from .conftest import S3_KEY, S3_SECRET, free_port, moto_server, s3_registry
 NO_RETRIES = TransferConfig(max_attempts=1)
 
 
-@pytest.fixture
-def put(s3_client: Any, s3_bucket: str) -> Any:
-    def put(key: str, data: bytes) -> str:
-        s3_client.put_object(Bucket=s3_bucket, Key=key, Body=data)
-        return f"s3://{s3_bucket}/{key}"
-
-    return put
-
-
 def test_get_costs_one_backend_request(proxy: RecordingProxy, put: Any) -> None:
     url = put("one-request.txt", b"hello")
     session = objstore_adapter.session(s3_registry(proxy.endpoint))
@@ -125,13 +116,14 @@ def test_stall_before_the_answer_raises_timeout(proxy: RecordingProxy, put: Any)
     assert time.monotonic() - started < 5
 
 
+@pytest.mark.parametrize("native", [False, True], ids=["presigned", "native"])
 @pytest.mark.parametrize("attempts", [1, 3])
 def test_stall_in_the_body_raises_read_timeout(
-    proxy: RecordingProxy, put: Any, attempts: int
+    proxy: RecordingProxy, put: Any, attempts: int, native: bool
 ) -> None:
     """A body that never comes raises, with retries off or once they are spent."""
     url = put("stall-body.txt", b"x" * 1000)
-    transfer = TransferConfig(max_attempts=attempts, backoff_base=0.01)
+    transfer = TransferConfig(max_attempts=attempts, backoff_base=0.01, native_gets=native)
     session = objstore_adapter.session(s3_registry(proxy.endpoint, transfer=transfer))
     proxy.hold_body = threading.Event()
 

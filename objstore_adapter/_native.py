@@ -1,0 +1,297 @@
+"""S3 GETs through obstore's Rust client, for routes whose transfer settings ask for it.
+
+A GET through urllib3 and http.client holds the GIL for most of its cost (signing, building
+the request, parsing the answer), so threads sharing one session take turns: 16 threads
+manage about what one does. obstore signs and speaks HTTP in Rust with the GIL released, and
+threads overlap. Its answer carries no ``Expires`` (object_store does not report it), which
+is why a route opts in with ``TransferConfig(native_gets=True)``.
+
+The Rust client is configured from what s3fs's own botocore client resolved (endpoint,
+addressing style, signing region, credentials), so a route is still configured once,
+through fsspec. Anything the native client cannot say precisely (a denial, throttling, a
+failure) is asked again through the presigned path, whose answer is the one reported.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+import weakref
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
+
+from fsspec.asyn import sync
+from fsspec.spec import AbstractFileSystem
+
+from ._body import ChunkSource, LoadedBody, StoreGet
+from ._errors import BodyCut, status_error
+from ._http import ByteRange, Timeouts
+from ._info import META_PREFIX, STORED_HEADERS, ObjectInfo, quote_etag, stored_type
+from ._presigned import _sign, _sign_here
+
+try:
+    import obstore
+    from obstore.exceptions import BaseError, NotFoundError
+except ImportError:  # the ``native`` extra is not installed: routes cannot ask for it
+    obstore = None  # type: ignore[assignment]
+
+if TYPE_CHECKING:
+    from obstore import GetOptions
+    from obstore.store import ClientConfig, S3Config, S3Credential
+
+#: Bodies up to this size are fetched in one call; larger ones stream in chunks this big.
+WHOLE_BODY = 2**20
+
+#: How long the Rust client may cache credentials before asking botocore again (which
+#: refreshes temporary credentials itself).
+CREDENTIALS_TTL = dt.timedelta(minutes=5)
+
+#: obstore bounds each request by a total time (30 s unless told): a streamed body may take
+#: longer, and the caller's timeouts bound connecting and each wait for bytes instead.
+_NO_TOTAL = dt.timedelta(days=365)
+
+#: Clients kept per filesystem (one per bucket and timeouts; each holds its own connections).
+MAX_STORES = 16
+
+_PROBE_KEY = "objstore-adapter-probe"
+
+#: The attributes obstore names itself; every other attribute is user metadata.
+_ATTRIBUTES = frozenset(
+    {"Content-Disposition", "Content-Encoding", "Content-Language", "Content-Type"}
+    | {"Cache-Control", "Storage-Class"}
+)
+
+_stores: weakref.WeakKeyDictionary[AbstractFileSystem, dict[tuple[Any, ...], Any]] = (
+    weakref.WeakKeyDictionary()
+)
+_stores_lock = threading.Lock()
+
+#: The process whose obstore runtime (Tokio, with its threads) serves native GETs: a process
+#: forked from it inherits the runtime without its threads, and a request there would hang.
+_runtime_pid: int | None = None
+
+
+def available() -> bool:
+    """True when obstore can be imported."""
+    return obstore is not None
+
+
+def open_native(
+    fs: Any,
+    bucket: str,
+    key: str,
+    version: str | None,
+    timeouts: Timeouts,
+    span: tuple[int, int | None] | None = None,
+) -> StoreGet | None:
+    """GetObject (the ``span`` ``(start, end or None)`` of it, when given) through obstore.
+
+    Returns ``None`` where the presigned path should answer instead: no native client for
+    this filesystem, or an answer other than the object or 404.
+
+    Raises:
+        FileNotFoundError: no such object (as :func:`status_error` builds it).
+    """
+    global _runtime_pid
+    if _runtime_pid not in (None, os.getpid()):
+        return None  # a forked child: obstore's runtime threads stayed in the parent
+    store = _store(fs, bucket, timeouts)
+    if store is None:
+        return None
+    _runtime_pid = os.getpid()
+    options: GetOptions = {}
+    if version:
+        options["version"] = version
+    if span is not None:
+        start, end = span
+        options["range"] = {"offset": start} if end is None else (start, end + 1)
+    failure: type[BaseException] | None = None
+    try:
+        result = obstore.get(store, key, options=options)
+    except NotFoundError:
+        failure = NotFoundError
+    except BaseError:  # a denial, throttling, a failure, a timeout: asked again, precisely
+        return None
+    if failure is not None:  # raised outside the except block: obstore's text quotes URLs
+        raise status_error(404, f"{bucket}/{key}", {})
+    info = _object_info(result.meta, result.attributes)
+    first, stop = result.range
+    served = ByteRange(first, stop - 1) if span is not None and stop > first else None
+    length = stop - first
+    if length > WHOLE_BODY:
+        return StoreGet(206 if served else 200, info, NativeBody(result), served)
+    # Read now, in one call. A body that breaks off is handed on as far as it came, and the
+    # reader meets the failure where it would over HTTP (the transfer policy may heal it).
+    try:
+        body: ChunkSource = LoadedBody(_whole(result))
+    except (BodyCut, TimeoutError) as exc:
+        body = _Broken(exc)
+    return StoreGet(206 if served else 200, info, body, served)
+
+
+class NativeBody:
+    """An obstore body streamed in chunks, read in the caller's thread with the GIL released
+    while it waits."""
+
+    def __init__(self, result: Any) -> None:
+        self._chunks: Any = iter(result.stream(min_chunk_size=WHOLE_BODY))
+        self._pending = memoryview(b"")
+
+    def read(self, n: int) -> bytes:
+        if not self._pending:
+            chunk = _guarded(next, self._chunks, None)
+            if chunk is None:
+                return b""
+            self._pending = memoryview(chunk)
+        data = bytes(self._pending[:n])
+        self._pending = self._pending[n:]
+        return data
+
+    def close(self) -> None:
+        self._chunks = iter(())
+        self._pending = memoryview(b"")
+
+
+class _Broken:
+    """A body whose first read raises the failure met while reading it."""
+
+    def __init__(self, failure: Exception) -> None:
+        self._failure: Exception | None = failure
+
+    def read(self, n: int) -> bytes:
+        failure, self._failure = self._failure, None
+        if failure is not None:
+            raise failure
+        return b""
+
+    def close(self) -> None:
+        self._failure = None
+
+
+def _whole(result: Any) -> bytes:
+    return bytes(_guarded(result.bytes))
+
+
+def _guarded(call: Any, *args: Any) -> Any:
+    """``call(*args)``, with obstore's failures raised as the built-in errors they are."""
+    failure: str | None = None
+    try:
+        return call(*args)
+    except BaseError as exc:
+        failure = str(exc)
+    # The store's words are not passed on: they may quote the request URL.
+    if "timed out" in failure or "timeout" in failure.lower():
+        raise TimeoutError("the object store stopped sending the body") from None
+    raise BodyCut("the body stream from the object store broke") from None
+
+
+def _object_info(meta: Any, attributes: Any) -> ObjectInfo:
+    """ObjectInfo from obstore's metadata and attributes (user metadata: the attributes
+    that are not representation headers)."""
+    headers: dict[str, str] = {}
+    for name, value in attributes.items():
+        if name in STORED_HEADERS:
+            headers[name] = value
+        elif name not in _ATTRIBUTES:  # user metadata, named as the store sent it
+            headers[f"{META_PREFIX}{name.lower()}"] = value
+    return ObjectInfo(
+        size=int(meta["size"]),
+        content_type=stored_type(attributes.get("Content-Type")),
+        last_modified=meta.get("last_modified"),
+        etag=quote_etag(meta.get("e_tag")),
+        headers=headers,
+    )
+
+
+def _store(fs: Any, bucket: str, timeouts: Timeouts) -> Any:
+    """The obstore S3Store for ``bucket`` with these timeouts, built once per filesystem."""
+    cache_key = (bucket, timeouts.connect, timeouts.read)
+    with _stores_lock:
+        stores = _stores.setdefault(fs, {})
+        if cache_key in stores:
+            return stores[cache_key]
+    store = _build_store(fs, bucket, timeouts)
+    with _stores_lock:
+        if len(stores) >= MAX_STORES:  # timeouts that change per request: keep the newest
+            del stores[next(iter(stores))]
+        return stores.setdefault(cache_key, store)
+
+
+def _build_store(fs: Any, bucket: str, timeouts: Timeouts) -> Any:
+    """An S3Store that sends what botocore would: its endpoint, addressing style, region.
+
+    They are read from a URL botocore presigns (local work, no request), which reflects every
+    setting that shapes it (``endpoint_url``, region, ``addressing_style``, FIPS, dual-stack).
+    ``None`` where the URL has a shape this does not recognise.
+    """
+    from obstore.store import S3Store
+
+    url = _sign_here(fs, bucket, _PROBE_KEY, None) or sync(
+        fs.loop, _sign, fs, bucket, _PROBE_KEY, None, timeout=timeouts.request
+    )
+    parts = urlsplit(url)
+    config: S3Config = {}
+    if parts.path.endswith(f"/{bucket}/{_PROBE_KEY}"):
+        base = parts.path[: -len(f"/{bucket}/{_PROBE_KEY}")]
+        config["endpoint"] = f"{parts.scheme}://{parts.netloc}{base}"
+    elif parts.path == f"/{_PROBE_KEY}" and parts.netloc.startswith(f"{bucket}."):
+        config["endpoint"] = f"{parts.scheme}://{parts.netloc}"
+        config["virtual_hosted_style_request"] = True
+    else:
+        return None
+    query = parse_qs(parts.query)
+    credential = query.get("X-Amz-Credential", [""])[0].split("/")  # SigV4: key/day/region/..
+    client = getattr(fs, "_s3", None)
+    region = getattr(getattr(client, "meta", None), "region_name", None)
+    config["region"] = credential[2] if len(credential) == 5 else region or "us-east-1"
+    client_options: ClientConfig = {"allow_http": parts.scheme == "http", "timeout": _NO_TOTAL}
+    if timeouts.connect is not None:
+        client_options["connect_timeout"] = dt.timedelta(seconds=timeouts.connect)
+    else:
+        client_options["connect_timeout"] = _NO_TOTAL
+    if timeouts.read is not None:
+        client_options["read_timeout"] = dt.timedelta(seconds=timeouts.read)
+    verify = (getattr(fs, "client_kwargs", None) or {}).get("verify", True)
+    if verify is False:
+        client_options["allow_invalid_certificates"] = True
+    elif isinstance(verify, str):
+        with open(verify, "rb") as pem:
+            client_options["root_certificate"] = pem.read()
+    unsigned = "X-Amz-Signature" not in query and "Signature" not in query  # SigV4, SigV2
+    if unsigned:
+        config["skip_signature"] = True
+    return S3Store(
+        bucket,
+        config=config,
+        client_options=client_options,
+        retry_config={"max_retries": 0},  # the route's transfer settings retry
+        credential_provider=None if unsigned else _Credentials(fs),
+    )
+
+
+class _Credentials:
+    """The credentials s3fs signs with, for obstore: the filesystem's own key, else what its
+    botocore session resolves (profiles, environment, SSO; refreshed by botocore)."""
+
+    def __init__(self, fs: Any) -> None:
+        self._fs = weakref.proxy(fs)
+
+    def __call__(self) -> S3Credential:
+        frozen = sync(self._fs.loop, _frozen_credentials, self._fs)
+        return {
+            "access_key_id": frozen.access_key,
+            "secret_access_key": frozen.secret_key,
+            "token": frozen.token,
+            "expires_at": dt.datetime.now(dt.timezone.utc) + CREDENTIALS_TTL,
+        }
+
+    def __repr__(self) -> str:
+        return "_Credentials(<from s3fs>)"
+
+
+async def _frozen_credentials(fs: Any) -> Any:
+    await fs.set_session()
+    client = await fs.get_s3()
+    credentials = client._request_signer._credentials  # what botocore signs with
+    return await credentials.get_frozen_credentials()
