@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import threading
 import weakref
 from typing import TYPE_CHECKING, Any
@@ -32,7 +33,12 @@ from ._presigned import _sign, _sign_here
 
 try:
     import obstore
-    from obstore.exceptions import BaseError, NotFoundError
+    from obstore.exceptions import (
+        BaseError,
+        NotFoundError,
+        PermissionDeniedError,
+        UnauthenticatedError,
+    )
 except ImportError:  # the ``native`` extra is not installed: routes cannot ask for it
     obstore = None  # type: ignore[assignment]
 
@@ -51,6 +57,14 @@ CREDENTIALS_TTL = dt.timedelta(minutes=5)
 #: longer, and the caller's timeouts bound connecting and each wait for bytes instead.
 _NO_TOTAL = dt.timedelta(days=365)
 
+#: Refusals in a row (a denial, a bad request, a redirect) after which a bucket's GETs go
+#: through the presigned path only: a store that refuses obstore's requests (a bucket in
+#: another region than the client's, say) would otherwise cost two requests per GET.
+MAX_REFUSALS = 3
+
+#: The status in obstore's error text (it carries no status attribute).
+_STATUS = re.compile(r"status code: (\d{3})")
+
 #: Clients kept per filesystem (one per bucket and timeouts; each holds its own connections).
 MAX_STORES = 16
 
@@ -66,6 +80,9 @@ _stores: weakref.WeakKeyDictionary[AbstractFileSystem, dict[tuple[Any, ...], Any
     weakref.WeakKeyDictionary()
 )
 _stores_lock = threading.Lock()
+_refusals: weakref.WeakKeyDictionary[AbstractFileSystem, dict[str, int]] = (
+    weakref.WeakKeyDictionary()
+)
 
 #: The process whose obstore runtime (Tokio, with its threads) serves native GETs: a process
 #: forked from it inherits the runtime without its threads, and a request there would hang.
@@ -96,6 +113,9 @@ def open_native(
     global _runtime_pid
     if _runtime_pid not in (None, os.getpid()):
         return None  # a forked child: obstore's runtime threads stayed in the parent
+    refusals = _refusals.setdefault(fs, {})
+    if refusals.get(bucket, 0) >= MAX_REFUSALS:
+        return None
     store = _store(fs, bucket, timeouts)
     if store is None:
         return None
@@ -111,10 +131,13 @@ def open_native(
         result = obstore.get(store, key, options=options)
     except NotFoundError:
         failure = NotFoundError
-    except BaseError:  # a denial, throttling, a failure, a timeout: asked again, precisely
+    except BaseError as exc:  # a denial, throttling, a failure, a timeout: asked again
+        if _refused(exc):
+            refusals[bucket] = refusals.get(bucket, 0) + 1
         return None
     if failure is not None:  # raised outside the except block: obstore's text quotes URLs
         raise status_error(404, f"{bucket}/{key}", {})
+    refusals.pop(bucket, None)
     info = _object_info(result.meta, result.attributes)
     first, stop = result.range
     served = ByteRange(first, stop - 1) if span is not None and stop > first else None
@@ -128,6 +151,16 @@ def open_native(
     except (BodyCut, TimeoutError) as exc:
         body = _Broken(exc)
     return StoreGet(206 if served else 200, info, body, served)
+
+
+def _refused(exc: BaseException) -> bool:
+    """True when the store refused the request itself (a denial, a bad request, a redirect
+    to another region), which the presigned path may not meet: not for throttling, failures
+    of the store or the network, which come and go."""
+    if isinstance(exc, (PermissionDeniedError, UnauthenticatedError)):
+        return True
+    found = _STATUS.search(str(exc))
+    return found is not None and int(found[1]) < 500 and int(found[1]) not in (404, 429)
 
 
 class NativeBody:

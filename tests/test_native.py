@@ -166,6 +166,30 @@ def test_a_cut_small_body_raises_as_over_http_with_retries_off(
             session.get(url)
 
 
+@pytest.mark.parametrize(
+    ("status", "requests_made"),
+    # A 400 from a presigned URL is asked once more through s3fs: one request more each.
+    [(403, 3 * 2 + 2), (400, 3 * 3 + 2 * 2), (503, 5 * 2)],
+    ids=["denied", "bad-request", "throttled"],
+)
+def test_a_bucket_that_refuses_native_gets_is_read_through_presigned_urls(
+    moto_endpoint: str, put: Any, status: int, requests_made: int
+) -> None:
+    """Each refused native GET is asked again through the presigned path; after three
+    refusals in a row the bucket is left to that path. Throttling does not count."""
+    url = put("native-refused.bin", SMALL)
+    port = int(moto_endpoint.rsplit(":", 1)[1])
+    with RecordingProxy(port) as proxy:
+        transfer = TransferConfig(native_gets=True, max_attempts=1)
+        session = objstore_adapter.session(s3_registry(proxy.endpoint, transfer=transfer))
+        proxy.answer(status, {}, b"", times=None)
+
+        statuses = {session.get(url).status_code for _ in range(5)}
+
+        assert statuses == {status}
+        assert len(proxy.requests) == requests_made
+
+
 def _get_in_child(session: requests.Session, url: str, results: Any) -> None:
     response = session.get(url)
     results.put((response.status_code, response.content))
