@@ -25,7 +25,7 @@ from ._errors import status_error, store_answer
 from ._http import ByteRange, Timeouts
 from ._info import ObjectInfo, Representation
 from ._listing import listing_entries
-from ._native import open_native
+from ._native import NativeRefused, open_native, presigned_answered
 from ._presigned import PresignedRefused, can_presign, open_presigned
 from ._transfer import DEFAULT_TRANSFER, TransferConfig, VersionChanged
 from ._upload import AzureBlocks, FileSlice, PartStore, S3Parts, upload_parts
@@ -246,12 +246,26 @@ class S3Backend(Backend):
         byte_range: ByteRange | None = None,
         native: bool = False,
     ) -> tuple[ObjectInfo, ChunkSource]:
-        if can_presign(fs):
+        refused = False
+        if native and can_presign(fs):
             bucket, key, version = _bucket_key(fs, path)
             span = (byte_range.start, byte_range.end) if byte_range else None
-            answer = open_native(fs, bucket, key, version, timeouts, span) if native else None
+            try:
+                answer = open_native(fs, bucket, key, version, timeouts, span)
+            except NativeRefused:
+                answer, refused = None, True
             if answer is not None and answer.body is not None:
                 return answer.info, answer.body
+        opened = self._open(fs, path, timeouts, byte_range)
+        if refused:
+            presigned_answered(fs, bucket)
+        return opened
+
+    def _open(
+        self, fs: AbstractFileSystem, path: str, timeouts: Timeouts, byte_range: ByteRange | None
+    ) -> tuple[ObjectInfo, ChunkSource]:
+        if can_presign(fs):
+            bucket, key, version = _bucket_key(fs, path)
             header = {"Range": f"bytes={byte_range.start}-{byte_range.end}"} if byte_range else {}
             with contextlib.suppress(PresignedRefused):
                 answer = open_presigned(fs, bucket, key, version, timeouts, header)
@@ -277,10 +291,14 @@ class S3Backend(Backend):
         if not can_presign(fs):
             return None
         bucket, key, version = _bucket_key(fs, path)
+        refused = False
         if native and not conditions:  # 304 and 412 need validators obstore does not report
-            answer = open_native(fs, bucket, key, version, timeouts, span)
-            if answer is not None:
-                return answer
+            try:
+                native_answer = open_native(fs, bucket, key, version, timeouts, span)
+            except NativeRefused:
+                native_answer, refused = None, True
+            if native_answer is not None:
+                return native_answer
         headers = dict(conditions)
         if span is not None:
             start, end = span
@@ -292,6 +310,8 @@ class S3Backend(Backend):
         if span is not None and answer.body is not None and answer.served is None:
             answer.body.close()  # the whole object came back: let the careful path decide
             return None
+        if refused and answer.body is not None:
+            presigned_answered(fs, bucket)
         return answer
 
     def can_resume(self, fs: AbstractFileSystem, info: ObjectInfo) -> bool:

@@ -8,16 +8,19 @@ is why a route opts in with ``TransferConfig(native_gets=True)``.
 
 The Rust client is configured from what s3fs's own botocore client resolved (endpoint,
 addressing style, signing region, credentials), so a route is still configured once,
-through fsspec. Anything the native client cannot say precisely (a denial, throttling, a
-failure) is asked again through the presigned path, whose answer is the one reported.
+through fsspec. An error answer the native client cannot report precisely (a denial,
+throttling, a failure of the store) is asked again through the presigned path, whose answer
+is the one reported; a timeout or a broken connection is raised as what it is.
 """
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import os
 import re
 import threading
+import time
 import weakref
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
@@ -33,12 +36,7 @@ from ._presigned import _sign, _sign_here
 
 try:
     import obstore
-    from obstore.exceptions import (
-        BaseError,
-        NotFoundError,
-        PermissionDeniedError,
-        UnauthenticatedError,
-    )
+    from obstore.exceptions import BaseError, NotFoundError
 except ImportError:  # the ``native`` extra is not installed: routes cannot ask for it
     obstore = None  # type: ignore[assignment]
 
@@ -49,21 +47,25 @@ if TYPE_CHECKING:
 #: Bodies up to this size are fetched in one call; larger ones stream in chunks this big.
 WHOLE_BODY = 2**20
 
-#: How long the Rust client may cache credentials before asking botocore again (which
-#: refreshes temporary credentials itself).
-CREDENTIALS_TTL = dt.timedelta(minutes=5)
+#: How long the Rust client may keep refreshable credentials whose expiry botocore does not
+#: say (botocore refreshes them itself before they run out).
+CREDENTIALS_TTL = dt.timedelta(minutes=30)
 
 #: obstore bounds each request by a total time (30 s unless told): a streamed body may take
 #: longer, and the caller's timeouts bound connecting and each wait for bytes instead.
 _NO_TOTAL = dt.timedelta(days=365)
 
-#: Refusals in a row (a denial, a bad request, a redirect) after which a bucket's GETs go
-#: through the presigned path only: a store that refuses obstore's requests (a bucket in
-#: another region than the client's, say) would otherwise cost two requests per GET.
+#: Native GETs refused in a row, each then answered by the presigned path, after which a
+#: bucket's GETs skip obstore for :data:`REFUSAL_PAUSE` seconds: a store that refuses only
+#: obstore's requests (a bucket outside the client's region) would cost two per GET.
 MAX_REFUSALS = 3
+REFUSAL_PAUSE = 300.0
 
-#: The status in obstore's error text (it carries no status attribute).
-_STATUS = re.compile(r"status code: (\d{3})")
+#: In obstore's error text (which carries no attributes for them): the status a store
+#: answered, and an HTTP failure's kind. Both sit in its debug dump, where the request URL is
+#: percent-encoded, so a key cannot fake them.
+_STATUS = re.compile(r"\bstatus: (\d{3}),")
+_HTTP_KIND = re.compile(r"HttpError \{\s*kind: (\w+),")
 
 #: Clients kept per filesystem (one per bucket and timeouts; each holds its own connections).
 MAX_STORES = 16
@@ -76,11 +78,12 @@ _ATTRIBUTES = frozenset(
     | {"Cache-Control", "Storage-Class"}
 )
 
-_stores: weakref.WeakKeyDictionary[AbstractFileSystem, dict[tuple[Any, ...], Any]] = (
-    weakref.WeakKeyDictionary()
-)
+_stores: weakref.WeakKeyDictionary[
+    AbstractFileSystem, collections.OrderedDict[tuple[Any, ...], Any]
+] = weakref.WeakKeyDictionary()
 _stores_lock = threading.Lock()
-_refusals: weakref.WeakKeyDictionary[AbstractFileSystem, dict[str, int]] = (
+#: Per filesystem and bucket: refusals in a row, and until when obstore is skipped.
+_refusals: weakref.WeakKeyDictionary[AbstractFileSystem, dict[str, tuple[int, float]]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -94,6 +97,11 @@ def available() -> bool:
     return obstore is not None
 
 
+class NativeRefused(Exception):
+    """The store answered obstore's GET with an error obstore cannot report precisely (it
+    keeps no status or headers): the presigned path should ask, and answer."""
+
+
 def open_native(
     fs: Any,
     bucket: str,
@@ -104,17 +112,19 @@ def open_native(
 ) -> StoreGet | None:
     """GetObject (the ``span`` ``(start, end or None)`` of it, when given) through obstore.
 
-    Returns ``None`` where the presigned path should answer instead: no native client for
-    this filesystem, or an answer other than the object or 404.
+    Returns ``None`` where obstore should not be asked: no native client for this filesystem
+    or bucket, a key obstore would read as another path, a forked process.
 
     Raises:
+        NativeRefused: the store answered with an error other than 404.
         FileNotFoundError: no such object (as :func:`status_error` builds it).
+        TimeoutError: no answer in time.
+        ConnectionError: the connection failed.
     """
     global _runtime_pid
     if _runtime_pid not in (None, os.getpid()):
         return None  # a forked child: obstore's runtime threads stayed in the parent
-    refusals = _refusals.setdefault(fs, {})
-    if refusals.get(bucket, 0) >= MAX_REFUSALS:
+    if not _plain_key(key) or _paused(fs, bucket):
         return None
     store = _store(fs, bucket, timeouts)
     if store is None:
@@ -126,18 +136,18 @@ def open_native(
     if span is not None:
         start, end = span
         options["range"] = {"offset": start} if end is None else (start, end + 1)
-    failure: type[BaseException] | None = None
+    failure: Exception | None = None
     try:
         result = obstore.get(store, key, options=options)
     except NotFoundError:
-        failure = NotFoundError
-    except BaseError as exc:  # a denial, throttling, a failure, a timeout: asked again
-        if _refused(exc):
-            refusals[bucket] = refusals.get(bucket, 0) + 1
+        failure = status_error(404, f"{bucket}/{key}", {})
+    except BaseError as exc:
+        failure = _transport_failure(exc) or NativeRefused()
+    except ValueError:  # obstore does not take the key as a path after all
         return None
     if failure is not None:  # raised outside the except block: obstore's text quotes URLs
-        raise status_error(404, f"{bucket}/{key}", {})
-    refusals.pop(bucket, None)
+        raise failure
+    _refusals.get(fs, {}).pop(bucket, None)
     info = _object_info(result.meta, result.attributes)
     first, stop = result.range
     served = ByteRange(first, stop - 1) if span is not None and stop > first else None
@@ -153,14 +163,46 @@ def open_native(
     return StoreGet(206 if served else 200, info, body, served)
 
 
-def _refused(exc: BaseException) -> bool:
-    """True when the store refused the request itself (a denial, a bad request, a redirect
-    to another region), which the presigned path may not meet: not for throttling, failures
-    of the store or the network, which come and go."""
-    if isinstance(exc, (PermissionDeniedError, UnauthenticatedError)):
-        return True
-    found = _STATUS.search(str(exc))
-    return found is not None and int(found[1]) < 500 and int(found[1]) not in (404, 429)
+def presigned_answered(fs: Any, bucket: str) -> None:
+    """Note that the presigned path answered a GET obstore's was refused for."""
+    refusals = _refusals.setdefault(fs, {})
+    count = refusals.get(bucket, (0, 0.0))[0] + 1
+    if count >= MAX_REFUSALS:
+        refusals[bucket] = (0, time.monotonic() + REFUSAL_PAUSE)
+    else:
+        refusals[bucket] = (count, 0.0)
+
+
+def _paused(fs: Any, bucket: str) -> bool:
+    return time.monotonic() < _refusals.get(fs, {}).get(bucket, (0, 0.0))[1]
+
+
+def _plain_key(key: str) -> bool:
+    """True for a key obstore sends as it is: it parses keys as paths, dropping empty
+    segments (``a//b``, a leading ``/``) and refusing ``.``, ``..`` and control characters."""
+    return (
+        bool(key)
+        and key.isprintable()
+        and not key.startswith("/")
+        and not key.endswith("/")
+        and "//" not in key
+        and all(part not in (".", "..") for part in key.split("/"))
+    )
+
+
+def _transport_failure(exc: BaseException) -> Exception | None:
+    """The built-in error for an obstore failure that no store answered (a timeout, a
+    broken connection); ``None`` when the store answered (or the cause is unknown). The
+    store's words are not passed on: they may quote the request URL."""
+    text = str(exc)
+    if _STATUS.search(text):
+        return None
+    kind = _HTTP_KIND.search(text)
+    if kind is None:
+        return None
+    if kind[1] == "Timeout":
+        return TimeoutError("the object store did not answer in time")
+    return ConnectionError(f"the connection to the object store failed ({kind[1]})")
 
 
 class NativeBody:
@@ -207,16 +249,16 @@ def _whole(result: Any) -> bytes:
 
 
 def _guarded(call: Any, *args: Any) -> Any:
-    """``call(*args)``, with obstore's failures raised as the built-in errors they are."""
-    failure: str | None = None
+    """``call(*args)`` on a body, with obstore's failures raised as the built-in errors they
+    are: a timeout, else a body that broke off."""
+    failure: Exception | None = None
     try:
         return call(*args)
     except BaseError as exc:
-        failure = str(exc)
-    # The store's words are not passed on: they may quote the request URL.
-    if "timed out" in failure or "timeout" in failure.lower():
-        raise TimeoutError("the object store stopped sending the body") from None
-    raise BodyCut("the body stream from the object store broke") from None
+        failure = _transport_failure(exc)
+    if isinstance(failure, TimeoutError):
+        raise TimeoutError("the object store stopped sending the body")
+    raise BodyCut("the body stream from the object store broke")
 
 
 def _object_info(meta: Any, attributes: Any) -> ObjectInfo:
@@ -238,16 +280,18 @@ def _object_info(meta: Any, attributes: Any) -> ObjectInfo:
 
 
 def _store(fs: Any, bucket: str, timeouts: Timeouts) -> Any:
-    """The obstore S3Store for ``bucket`` with these timeouts, built once per filesystem."""
+    """The obstore S3Store for ``bucket`` with these timeouts, built once per filesystem
+    (the :data:`MAX_STORES` used last are kept); ``None`` where there can be none."""
     cache_key = (bucket, timeouts.connect, timeouts.read)
     with _stores_lock:
-        stores = _stores.setdefault(fs, {})
+        stores = _stores.setdefault(fs, collections.OrderedDict())
         if cache_key in stores:
+            stores.move_to_end(cache_key)
             return stores[cache_key]
     store = _build_store(fs, bucket, timeouts)
     with _stores_lock:
-        if len(stores) >= MAX_STORES:  # timeouts that change per request: keep the newest
-            del stores[next(iter(stores))]
+        while len(stores) >= MAX_STORES:
+            stores.popitem(last=False)
         return stores.setdefault(cache_key, store)
 
 
@@ -286,11 +330,10 @@ def _build_store(fs: Any, bucket: str, timeouts: Timeouts) -> Any:
     if timeouts.read is not None:
         client_options["read_timeout"] = dt.timedelta(seconds=timeouts.read)
     verify = (getattr(fs, "client_kwargs", None) or {}).get("verify", True)
+    if isinstance(verify, str):
+        return None  # obstore adds a CA bundle to the system's roots; botocore trusts it alone
     if verify is False:
         client_options["allow_invalid_certificates"] = True
-    elif isinstance(verify, str):
-        with open(verify, "rb") as pem:
-            client_options["root_certificate"] = pem.read()
     unsigned = "X-Amz-Signature" not in query and "Signature" not in query  # SigV4, SigV2
     if unsigned:
         config["skip_signature"] = True
@@ -305,26 +348,36 @@ def _build_store(fs: Any, bucket: str, timeouts: Timeouts) -> Any:
 
 class _Credentials:
     """The credentials s3fs signs with, for obstore: the filesystem's own key, else what its
-    botocore session resolves (profiles, environment, SSO; refreshed by botocore)."""
+    botocore session resolves (profiles, environment, SSO; refreshed by botocore).
+
+    obstore keeps what this returns until five minutes before ``expires_at``: static keys
+    never expire, temporary ones when botocore says (it refreshes them earlier than that).
+    """
 
     def __init__(self, fs: Any) -> None:
         self._fs = weakref.proxy(fs)
 
     def __call__(self) -> S3Credential:
-        frozen = sync(self._fs.loop, _frozen_credentials, self._fs)
+        frozen, expiry = sync(self._fs.loop, _frozen_credentials, self._fs)
         return {
             "access_key_id": frozen.access_key,
             "secret_access_key": frozen.secret_key,
             "token": frozen.token,
-            "expires_at": dt.datetime.now(dt.timezone.utc) + CREDENTIALS_TTL,
+            "expires_at": expiry,
         }
 
     def __repr__(self) -> str:
         return "_Credentials(<from s3fs>)"
 
 
-async def _frozen_credentials(fs: Any) -> Any:
+async def _frozen_credentials(fs: Any) -> tuple[Any, dt.datetime | None]:
     await fs.set_session()
     client = await fs.get_s3()
     credentials = client._request_signer._credentials  # what botocore signs with
-    return await credentials.get_frozen_credentials()
+    frozen = await credentials.get_frozen_credentials()
+    if not hasattr(credentials, "refresh_needed"):  # static credentials: they do not expire
+        return frozen, None
+    expiry = getattr(credentials, "_expiry_time", None)
+    if isinstance(expiry, dt.datetime) and expiry.tzinfo is not None:
+        return frozen, expiry.astimezone(dt.timezone.utc)
+    return frozen, dt.datetime.now(dt.timezone.utc) + CREDENTIALS_TTL

@@ -37,6 +37,7 @@ class CannedAnswer:
     times: int | None = 1
     methods: frozenset[str] | None = None  # None: every method
     skip: int = 0  # matching requests to forward first
+    agent: str | None = None  # only requests whose User-Agent starts with this
 
 
 #: S3's throttling answer, as the SlowDown faults send it.
@@ -170,7 +171,7 @@ class RecordingProxy:
                     self.close_connection = True
                     return
                 body = self.rfile.read(length) if length else None
-                canned = proxy._take_canned(self.command)
+                canned = proxy._take_canned(self.command, self.headers.get("User-Agent", ""))
                 if canned is not None:
                     self._answer(canned)
                     return
@@ -325,20 +326,24 @@ class RecordingProxy:
         times: int | None = 1,
         methods: tuple[str, ...] | None = None,
         skip: int = 0,
+        agent: str | None = None,
     ) -> None:
         """Answer the next ``times`` requests (``None``: all of them) in the store's place.
 
-        Only requests with one of ``methods`` count, when given, and the first ``skip`` of
-        those still reach the store. Every request is recorded; answers queue up in order.
+        Only requests with one of ``methods`` (and a User-Agent starting with ``agent``)
+        count, when given, and the first ``skip`` of those still reach the store. Every
+        request is recorded; answers queue up in order.
         """
         methods_set = frozenset(methods) if methods else None
-        canned = CannedAnswer(status, dict(headers or {}), body, times, methods_set, skip)
+        canned = CannedAnswer(status, dict(headers or {}), body, times, methods_set, skip, agent)
         with self._canned_lock:
             self._canned.append(canned)
 
-    def _take_canned(self, method: str) -> CannedAnswer | None:
+    def _take_canned(self, method: str, agent: str) -> CannedAnswer | None:
         with self._canned_lock:
             for canned in self._canned:
+                if canned.agent is not None and not agent.startswith(canned.agent):
+                    continue
                 if canned.methods is None or method in canned.methods:
                     if canned.skip > 0:
                         canned.skip -= 1

@@ -11,6 +11,7 @@ import multiprocessing
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -99,6 +100,42 @@ def test_native_answers_what_the_presigned_path_answers(
         assert len(agents) == 1, "one request"
 
 
+@pytest.mark.parametrize("key", ["seg//x.bin", "/seg/x.bin", "seg/\tx.bin"])
+def test_a_key_obstore_would_read_as_another_path_goes_presigned(
+    moto_endpoint: str, s3_bucket: str, put: Any, key: str
+) -> None:
+    """obstore parses keys as paths ("a//b" is "a/b"); moto, like S3, keeps them apart."""
+    put("seg/x.bin", b"another object")
+    url = put(key, b"this object")
+    port = int(moto_endpoint.rsplit(":", 1)[1])
+    with RecordingProxy(port) as proxy:
+        session = objstore_adapter.session(s3_registry(proxy.endpoint, transfer=NATIVE))
+
+        response = session.get(url)
+
+        assert response.content == b"this object"
+        agents = [h.get("user-agent", "") for h in proxy.request_headers]
+        assert not any(agent.startswith("object_store/") for agent in agents)
+
+
+def test_a_stalled_store_costs_one_timeout_not_two(moto_endpoint: str, put: Any) -> None:
+    """A timeout is raised as what it is, not asked again through the presigned path."""
+    url = put("native-stall.txt", SMALL)
+    port = int(moto_endpoint.rsplit(":", 1)[1])
+    with RecordingProxy(port) as proxy:
+        transfer = TransferConfig(native_gets=True, max_attempts=1)
+        session = objstore_adapter.session(s3_registry(proxy.endpoint, transfer=transfer))
+        proxy.stall_seconds = 10
+
+        started = time.monotonic()
+        with pytest.raises(requests.exceptions.ReadTimeout):
+            session.get(url, timeout=(5, 1))
+        elapsed = time.monotonic() - started
+
+    assert elapsed < 1.9, f"{elapsed:.1f} s: waited once"
+    assert len(proxy.requests) == 1
+
+
 def test_a_streamed_native_body_is_read_as_it_is_consumed(
     sessions: tuple[requests.Session, requests.Session, RecordingProxy], objects: str
 ) -> None:
@@ -167,16 +204,14 @@ def test_a_cut_small_body_raises_as_over_http_with_retries_off(
 
 
 @pytest.mark.parametrize(
-    ("status", "requests_made"),
-    # A 400 from a presigned URL is asked once more through s3fs: one request more each.
-    [(403, 3 * 2 + 2), (400, 3 * 3 + 2 * 2), (503, 5 * 2)],
+    ("status", "per_get"),
+    # A 400 from a presigned URL is asked once more through s3fs: one request more.
+    [(403, 2), (400, 3), (503, 2)],
     ids=["denied", "bad-request", "throttled"],
 )
-def test_a_bucket_that_refuses_native_gets_is_read_through_presigned_urls(
-    moto_endpoint: str, put: Any, status: int, requests_made: int
+def test_an_error_answer_is_asked_again_and_reported_as_the_store_gave_it(
+    moto_endpoint: str, put: Any, status: int, per_get: int
 ) -> None:
-    """Each refused native GET is asked again through the presigned path; after three
-    refusals in a row the bucket is left to that path. Throttling does not count."""
     url = put("native-refused.bin", SMALL)
     port = int(moto_endpoint.rsplit(":", 1)[1])
     with RecordingProxy(port) as proxy:
@@ -187,7 +222,32 @@ def test_a_bucket_that_refuses_native_gets_is_read_through_presigned_urls(
         statuses = {session.get(url).status_code for _ in range(5)}
 
         assert statuses == {status}
-        assert len(proxy.requests) == requests_made
+        assert len(proxy.requests) == 5 * per_get, "the store's own refusals do not pause obstore"
+
+
+def test_a_bucket_that_refuses_only_obstore_is_left_to_presigned_urls(
+    moto_endpoint: str, put: Any
+) -> None:
+    """Three refusals that the presigned path then answers (a region mismatch, say) pause
+    obstore for the bucket; a success in between starts the count again."""
+    url = put("native-refused.bin", SMALL)
+    port = int(moto_endpoint.rsplit(":", 1)[1])
+    with RecordingProxy(port) as proxy:
+        transfer = TransferConfig(native_gets=True, max_attempts=1)
+        session = objstore_adapter.session(s3_registry(proxy.endpoint, transfer=transfer))
+        proxy.answer(400, {}, b"", times=2, agent="object_store/")
+        for _ in range(2):
+            assert session.get(url).content == SMALL
+        assert session.get(url).content == SMALL  # obstore answered: the count starts again
+        proxy.answer(400, {}, b"", times=None, agent="object_store/")
+
+        for _ in range(5):
+            assert session.get(url).content == SMALL
+
+        agents = [h.get("user-agent", "") for h in proxy.request_headers]
+        native = [agent.startswith("object_store/") for agent in agents]
+        assert native.count(True) == 2 + 1 + 3, "paused after three refusals in a row"
+        assert native[-2:] == [False, False]
 
 
 def _get_in_child(session: requests.Session, url: str, results: Any) -> None:
