@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -78,11 +79,8 @@ class ObjectStoreSession(requests.Session):
         adapter never sends an ``Authorization`` header, and the lookup (two ``stat`` calls)
         ran on every request."""
         if request.auth is None and self.auth is None and self._serves(request.url):
+            request = copy.copy(request)  # the caller's request is left as it was
             request.auth = _no_auth
-            try:
-                return super().prepare_request(request)
-            finally:
-                request.auth = None
         return super().prepare_request(request)
 
     def _serves(self, url: str | bytes | None) -> bool:

@@ -7,6 +7,8 @@ session's own settings for every URL.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import requests
 
@@ -93,3 +95,23 @@ def test_the_callers_settings_win_on_every_url(session: requests.Session, url: s
     assert settings["stream"] is True
     assert settings["verify"] is False
     assert settings["cert"] == "/my/cert.pem"
+
+
+def test_object_store_urls_skip_netrc(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A ~/.netrc entry for a bucket's name never becomes an Authorization header (requests
+    adds one for any host it lists); web URLs keep requests' behaviour."""
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine bucket login user password netrc-password-1\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    registry = SchemeRegistry()
+    registry.register("memory")
+    s = objstore_adapter.session(registry)
+    request = requests.Request("GET", "memory://bucket/key")
+
+    prepared = s.prepare_request(request)
+    web = s.prepare_request(requests.Request("GET", "http://bucket/key"))
+
+    assert "Authorization" not in prepared.headers
+    assert request.auth is None, "the caller's request is left as it was"
+    assert web.headers["Authorization"].startswith("Basic ")
