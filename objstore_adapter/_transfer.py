@@ -63,7 +63,7 @@ class TransferConfig:
             it started from included; it holds at most that many parts in memory.
         native_gets: S3 only: send GETs through obstore's Rust client (the ``native``
             extra), which releases the GIL, so many threads sharing a session overlap
-            (about 2.5x the small GETs per second from 16 threads). The response then
+            (about twice the small GETs per second from 16 threads). The response then
             carries no ``Expires`` header, which obstore does not report.
     """
 
