@@ -187,6 +187,16 @@ def _silent_socket() -> tuple[socket.socket, io.BufferedReader]:
 _silent_socket.peers = []  # type: ignore[attr-defined]
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _close_silent_peers() -> Iterator[None]:
+    """The silent peers live as long as this module's tests (unclosed, they were reported as
+    leaked sockets when the interpreter exited)."""
+    yield
+    for peer in _silent_socket.peers:  # type: ignore[attr-defined]
+        peer.close()
+    _silent_socket.peers.clear()  # type: ignore[attr-defined]
+
+
 def test_a_read_that_times_out_is_a_read_timeout() -> None:
     sock, stream = _silent_socket()
     with sock, stream:
