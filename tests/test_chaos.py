@@ -69,7 +69,7 @@ AT_LEAST = {
     "reset: FIN": 6,
     "reset: RST": 6,
     "stall: before the head": 15,
-    "stall: in the body": 6,
+    "stall: in the body": 3,  # a coin decides head or body, for GETs with a body: 4 to 12 seen
     "long_stall: before the head": 6,
     "long_stall: in the body": 3,
     "cut": 20,
