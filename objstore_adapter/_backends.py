@@ -216,6 +216,22 @@ def _bucket_key(fs: Any, path: str) -> tuple[str, str, str | None]:
     return bucket, key, version
 
 
+def _native_first(
+    fs: Any,
+    bucket: str,
+    key: str,
+    version: str | None,
+    timeouts: Timeouts,
+    span: tuple[int, int | None] | None,
+) -> tuple[StoreGet | None, bool]:
+    """obstore's answer (``None``: ask the presigned path), and whether obstore's request was
+    refused, which the presigned path's answer then reports (:func:`presigned_answered`)."""
+    try:
+        return open_native(fs, bucket, key, version, timeouts, span), False
+    except NativeRefused:
+        return None, True
+
+
 def _abandon(file: Any) -> None:
     """Throw away an unfinished upload without committing any of it."""
     if isinstance(file, AbstractBufferedFile):
@@ -250,10 +266,7 @@ class S3Backend(Backend):
         if native and can_presign(fs):
             bucket, key, version = _bucket_key(fs, path)
             span = (byte_range.start, byte_range.end) if byte_range else None
-            try:
-                answer = open_native(fs, bucket, key, version, timeouts, span)
-            except NativeRefused:
-                answer, refused = None, True
+            answer, refused = _native_first(fs, bucket, key, version, timeouts, span)
             if answer is not None and answer.body is not None:
                 return answer.info, answer.body
         opened = self._open(fs, path, timeouts, byte_range)
@@ -293,10 +306,7 @@ class S3Backend(Backend):
         bucket, key, version = _bucket_key(fs, path)
         refused = False
         if native and not conditions:  # 304 and 412 need validators obstore does not report
-            try:
-                native_answer = open_native(fs, bucket, key, version, timeouts, span)
-            except NativeRefused:
-                native_answer, refused = None, True
+            native_answer, refused = _native_first(fs, bucket, key, version, timeouts, span)
             if native_answer is not None:
                 return native_answer
         headers = dict(conditions)

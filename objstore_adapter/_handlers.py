@@ -87,6 +87,7 @@ def get_object(target: Target, request: requests.PreparedRequest, timeouts: Time
     if target.is_prefix:
         return list_prefix(target, request, timeouts)
     backend = backend_for(target.fs)
+    native = target.route.transfer.native_gets
     headers = request.headers
     conditional = "If-Range" in headers or any(name in headers for name in CONDITIONAL_HEADERS)
     simple = parse_simple_range(headers.get("Range"))
@@ -97,12 +98,7 @@ def get_object(target: Target, request: requests.PreparedRequest, timeouts: Time
         and (simple is not None or "Range" not in headers)
     ):  # let the store resolve the range and preconditions: one request, not two
         answer = backend.open_direct(
-            target.fs,
-            target.path,
-            timeouts,
-            simple,
-            conditions,
-            native=target.route.transfer.native_gets,
+            target.fs, target.path, timeouts, simple, conditions, native=native
         )
         if answer is not None:
             if answer.body is None:
@@ -123,7 +119,6 @@ def get_object(target: Target, request: requests.PreparedRequest, timeouts: Time
             return error_reply(416, target.url, {"Content-Range": f"bytes */{info.size}"})
         if isinstance(wanted, ByteRange):
             byte_range = wanted
-    native = target.route.transfer.native_gets
     info, source = backend.open(target.fs, target.path, timeouts, byte_range, native=native)
     return _ranged_reply(target, info, source, byte_range, timeouts)
 
