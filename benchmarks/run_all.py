@@ -6,10 +6,11 @@ Run from the repository root (needs the ``test`` extra and matplotlib)::
 
 Each benchmark runs as its own script in a fresh interpreter (``bench_large.py``,
 ``bench_small.py``, ``bench_ranges.py``, ``bench_concurrency.py``, ``bench_network.py``,
-``bench_overhead.py``), starting and stopping its own servers (moto; SeaweedFS for
-``network``) where it needs them, and repeats each measurement ``--repeats`` times (medians
-are reported). ``--quick`` shrinks sizes and counts so the whole run takes a few minutes (the
-network benchmark about two); the full run takes longer (the network benchmark about eight).
+``bench_writes.py``, ``bench_overhead.py``), starting and stopping its own servers (moto;
+SeaweedFS for ``network`` and ``writes``) where it needs them, and repeats each measurement
+``--repeats`` times (medians are reported). ``--quick`` shrinks sizes and counts so the whole
+run takes a few minutes (the network benchmark about two); the full run takes longer (the
+network benchmark about eight).
 Written to ``benchmarks/results/``:
 
 * ``report.md``: the report printed at the end, one section per benchmark;
@@ -74,6 +75,13 @@ BENCHES = [
         "and through a proxy that adds latency to each response and caps each connection's "
         "bandwidth. Peers: boto3 (`get_object`, s3transfer's `download_fileobj` and "
         "`upload_file`), obstore and s3fs. Each measurement in a fresh child process.",
+    ),
+    Bench(
+        "writes",
+        "Small writes: 4 KiB PUTs and DELETEs, one thread and 16",
+        "PUTs of new 4 KiB objects, then DELETEs of them, from one thread and from 16 threads "
+        "sharing one session or client, on moto and on SeaweedFS, beside boto3 (`put_object`, "
+        "`delete_object`) and obstore (`put`, `delete`); every key's ETag checked afterwards.",
     ),
     Bench(
         "overhead",
