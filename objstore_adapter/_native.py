@@ -304,10 +304,11 @@ def _build_store(fs: Any, bucket: str, timeouts: Timeouts) -> Any:
     """
     from obstore.store import S3Store
 
-    url = _sign_here(fs, bucket, _PROBE_KEY, None) or sync(
-        fs.loop, _sign, fs, bucket, _PROBE_KEY, None, timeout=timeouts.request
+    probe = {"Bucket": bucket, "Key": _PROBE_KEY}
+    signed = _sign_here(fs, "get_object", probe) or sync(
+        fs.loop, _sign, fs, "get_object", probe, timeout=timeouts.request
     )
-    parts = urlsplit(url)
+    parts = urlsplit(signed.url)
     config: S3Config = {}
     if parts.path.endswith(f"/{bucket}/{_PROBE_KEY}"):
         base = parts.path[: -len(f"/{bucket}/{_PROBE_KEY}")]

@@ -1,17 +1,22 @@
-"""S3 bodies read in the caller's own thread, through a presigned GET.
+"""S3 requests sent from the caller's own thread, through presigned URLs.
 
 s3fs speaks S3 through aiohttp on fsspec's event-loop thread, so a streamed body crosses
-threads for every chunk and the two threads take turns. Signing a GetObject URL with s3fs's
-own client (local work, no request) and fetching it with urllib3 in the calling thread reads
-the socket where the bytes are consumed, as boto3 does: still one request per GET.
+threads for every chunk and the two threads take turns. Signing the operation's URL with
+s3fs's own client (local work, no request) and sending it with urllib3 in the calling thread
+reads and writes the socket where the bytes are, as boto3 does: still one request per call.
+
+The URL is signed as s3fs signs its own requests: SigV4, for the region of the endpoint the
+request goes to, not botocore's default for presigned S3 URLs (SigV2, which names no region).
+Nothing here retries: one call, one request; the adapter's transfer policy owns retries.
 """
 
 from __future__ import annotations
 
+import functools
 import threading
 import weakref
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import urllib3
 from fsspec.asyn import sync
@@ -25,6 +30,9 @@ from ._http import ByteRange, Timeouts
 
 #: Signed URLs live only as long as one request needs them to.
 EXPIRES_SECONDS = 900
+
+#: One request per call: the adapter's retry policy decides whether to send another.
+_ONE_TRY = urllib3.Retry(total=0, connect=0, read=0, status=0, other=0, redirect=0)
 
 _pools: weakref.WeakKeyDictionary[AbstractFileSystem, urllib3.PoolManager] = (
     weakref.WeakKeyDictionary()
@@ -61,41 +69,195 @@ def pool_for(fs: Any) -> urllib3.PoolManager:
     return pool
 
 
-async def _sign(fs: Any, bucket: str, key: str, version: str | None) -> str:
-    await fs.set_session()
-    client = await fs.get_s3(bucket)
-    params = {"Bucket": bucket, "Key": key}
-    if version:
-        params["VersionId"] = version
-    url: str = await client.generate_presigned_url(
-        "get_object", Params=params, ExpiresIn=EXPIRES_SECONDS
+class Signed(NamedTuple):
+    """A request signed in its URL: what to send, and the headers its signature covers."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+
+
+@functools.cache
+def _own_signer_class() -> type[Any]:
+    """aiobotocore's request signer, presigning with the scheme the client signs its own
+    requests with (SigV4 for S3) rather than botocore's default for presigned S3 URLs,
+    SigV2, which names no region and which AWS refuses in SigV4-only regions, for buckets
+    created since June 2020 and for SSE-KMS objects. Built on first use: aiobotocore comes
+    with the ``s3`` extra."""
+    from aiobotocore.signers import AioRequestSigner
+    from botocore import UNSIGNED
+
+    class OwnSigner(AioRequestSigner):  # type: ignore[misc]
+        async def _choose_signer(
+            self, operation_name: str, signing_type: str, context: dict[str, Any]
+        ) -> Any:
+            chosen = await super()._choose_signer(operation_name, "standard", context)
+            if signing_type != "presign-url" or chosen is UNSIGNED or chosen.endswith("-query"):
+                return chosen
+            return f"{chosen}-query"
+
+    return OwnSigner
+
+
+def _own_signer(client: Any) -> Any:
+    own = client._request_signer
+    return _own_signer_class()(
+        own._service_id,
+        own._region_name,
+        own._signing_name,
+        own._signature_version,
+        own._credentials,
+        client.meta.events,  # the one the signer holds (through a weak proxy)
+        own._auth_token,
     )
-    return url
 
 
-def _sign_here(fs: Any, bucket: str, key: str, version: str | None) -> str | None:
+async def _presign(client: Any, operation: str, params: Mapping[str, Any]) -> Signed:
+    """``operation`` with ``params``, signed in its URL as ``client`` signs its requests.
+
+    The steps of botocore's ``generate_presigned_url``, but with the client's own signer, the
+    signing region of the endpoint the request goes to (as for the client's own requests:
+    it follows a bucket region botocore learned from a redirect), and the headers kept.
+    """
+    from botocore.signers import _should_use_global_endpoint, create_request_object
+
+    name = client._PY_TO_OP_NAME[operation]
+    model = client.meta.service_model.operation_model(name)
+    context = {
+        "is_presign_request": True,
+        "use_global_endpoint": _should_use_global_endpoint(client),
+    }
+    api_params = await client._emit_api_params(
+        api_params=dict(params), operation_model=model, context=context
+    )
+    endpoint_url, endpoint_headers, _ = await client._resolve_endpoint_ruleset(
+        model, api_params, context
+    )
+    request_dict = await client._convert_to_request_dict(
+        api_params=api_params,
+        operation_model=model,
+        endpoint_url=endpoint_url,
+        context=context,
+        headers=endpoint_headers,
+        set_user_agent_header=False,
+    )
+    request = create_request_object(request_dict)
+    await _own_signer(client).sign(
+        name, request, signing_type="presign-url", expires_in=EXPIRES_SECONDS
+    )
+    # The headers signed, not those prepare() adds (a Content-Length of the empty body).
+    headers = {str(k): str(v) for k, v in request.headers.items()}
+    return Signed(str(request.method), str(request.prepare().url), headers)
+
+
+async def _sign(fs: Any, operation: str, params: Mapping[str, Any]) -> Signed:
+    """Sign on fsspec's loop, with the client for the bucket's region (``cache_regions``)."""
+    await fs.set_session()
+    client = await fs.get_s3(params.get("Bucket"))
+    return await _presign(client, operation, params)
+
+
+def _sign_here(fs: Any, operation: str, params: Mapping[str, Any]) -> Signed | None:
     """Sign in the calling thread, skipping the hop to fsspec's event loop.
 
-    Signing is local work: with credentials at hand, aiobotocore's coroutine finishes without
-    ever waiting, so it is run to its end here. Where it would wait (credentials to refresh,
-    a client not built yet, per-bucket region clients), ``None``: sign on the loop instead.
+    Signing is local work: with a client built and credentials at hand, aiobotocore's
+    coroutines finish without ever waiting, so they are run to their end here. Where they
+    would wait (no client yet, a bucket whose region is not known yet, credentials to
+    refresh), ``None``: sign on the loop instead.
     """
-    client = getattr(fs, "_s3", None)
-    if client is None or getattr(fs, "cache_regions", False):
+    client = _client_here(fs, params.get("Bucket"))
+    if client is None or _credentials_due(client):
         return None
-    params = {"Bucket": bucket, "Key": key}
-    if version:
-        params["VersionId"] = version
-    coroutine = client.generate_presigned_url(
-        "get_object", Params=params, ExpiresIn=EXPIRES_SECONDS
-    )
+    coroutine = _presign(client, operation, params)
     try:
         coroutine.send(None)
     except StopIteration as done:
-        url: str = done.value
-        return url
+        signed: Signed = done.value
+        return signed
     coroutine.close()  # it waited on something: nothing was signed
     return None
+
+
+def _client_here(fs: Any, bucket: str | None) -> Any:
+    """The client ``fs.get_s3(bucket)`` would return, if it can be had without waiting."""
+    if getattr(fs, "_s3", None) is None:
+        return None
+    if not getattr(fs, "cache_regions", False) or bucket is None:
+        return fs._s3
+    # s3fs's per-region clients, by bucket: a bucket not seen yet needs a HeadBucket first.
+    return getattr(getattr(fs, "_s3creator", None), "_buckets", {}).get(bucket)
+
+
+def _credentials_due(client: Any) -> bool:
+    """True when botocore would refresh the client's credentials before signing (a wait)."""
+    credentials = client._request_signer._credentials
+    refresh_needed = getattr(credentials, "refresh_needed", None)
+    if refresh_needed is None:  # static credentials, or none (anonymous)
+        return False
+    due: bool = refresh_needed(getattr(credentials, "_advisory_refresh_timeout", None))
+    return due
+
+
+def presigned_request(
+    fs: Any,
+    operation: str,
+    params: Mapping[str, Any],
+    timeouts: Timeouts,
+    body: Any = None,
+    stream: bool = False,
+    headers: Mapping[str, str] | None = None,
+) -> urllib3.BaseHTTPResponse:
+    """Send one S3 operation through a URL presigned with ``fs``'s own client, from the
+    calling thread, with urllib3: one call, one request to the store.
+
+    The URL is signed with SigV4 for the region of the endpoint it goes to (the bucket's own
+    with ``cache_regions``), and the request carries every header the signature covers
+    (``Content-Type``, ``x-amz-meta-*``, ``Cache-Control``, ``If-None-Match``, ...), so the
+    store applies them as ``operation`` would.
+
+    Args:
+        fs: an ``s3fs.S3FileSystem``.
+        operation: a botocore operation (``"put_object"``, ``"upload_part"``, ...).
+        params: its botocore parameters (``Bucket``, ``Key``, ``ContentType``, ``Metadata``,
+            ``IfNoneMatch``, ``UploadId``, ``PartNumber``, ...), ``Body`` excepted.
+        timeouts: connect and read timeouts of the request; ``request`` bounds signing on
+            fsspec's loop where it cannot be done in this thread.
+        body: what to send (bytes, any buffer, an iterable of them with ``ContentLength``).
+        stream: leave the body of the answer unread (release it once read); otherwise the
+            answer is read and its connection returned to the pool.
+        headers: sent as they are, unsigned (``Range``, preconditions of a GET).
+
+    Returns:
+        The store's answer, whatever its status: redirects are not followed, nothing is
+        tried again (the caller's retry policy decides).
+
+    Raises:
+        urllib3.exceptions.HTTPError: the transport failed (``NewConnectionError``,
+            ``ReadTimeoutError``, ``ProtocolError``...), as urllib3 raised it.
+    """
+    signed = _sign_here(fs, operation, params) or sync(
+        fs.loop, _sign, fs, operation, params, timeout=timeouts.request
+    )
+    failure: BaseException | None = None
+    try:
+        response = pool_for(fs).request(
+            signed.method,
+            signed.url,
+            body=body,
+            headers={**signed.headers, **(headers or {})},
+            preload_content=not stream,
+            decode_content=False,
+            redirect=False,
+            retries=_ONE_TRY,
+            timeout=urllib3.Timeout(connect=timeouts.connect, read=timeouts.read),
+        )
+    except MaxRetryError as exc:  # report what failed, not that retrying did
+        failure = exc.reason or exc
+    if failure is not None:
+        # Raised outside the except block: chaining it to the MaxRetryError that holds it
+        # would make a cycle, which exception pickling (tblib, Dask) recurses on forever.
+        raise failure
+    return response
 
 
 class PresignedRefused(Exception):
@@ -135,35 +297,10 @@ def open_presigned(
 ) -> StoreGet:
     """GetObject through a presigned URL, with ``headers`` (``Range``, preconditions) sent
     as they are: the store's answer, with the streaming body."""
-    url = _sign_here(fs, bucket, key, version) or sync(
-        fs.loop, _sign, fs, bucket, key, version, timeout=timeouts.request
-    )
-    failure: BaseException | None = None
-    try:
-        response = pool_for(fs).request(
-            "GET",
-            url,
-            headers=dict(headers),
-            preload_content=False,
-            decode_content=False,
-            redirect=False,
-            retries=urllib3.Retry(
-                total=2,
-                connect=2,
-                read=0,
-                status=0,
-                redirect=0,
-                backoff_factor=0.1,
-                respect_retry_after_header=False,  # a 503's Retry-After is the caller's to see
-            ),
-            timeout=urllib3.Timeout(connect=timeouts.connect, read=timeouts.read),
-        )
-    except MaxRetryError as exc:  # report what failed, not that retrying did
-        failure = exc.reason or exc
-    if failure is not None:
-        # Raised outside the except block: chaining it to the MaxRetryError that holds it
-        # would make a cycle, which exception pickling (tblib, Dask) recurses on forever.
-        raise failure
+    params = {"Bucket": bucket, "Key": key}
+    if version:
+        params["VersionId"] = version
+    response = presigned_request(fs, "get_object", params, timeouts, stream=True, headers=headers)
     if response.status >= 300:
         response.read()
         response.release_conn()
