@@ -27,7 +27,6 @@ from ._handlers import HANDLERS, Reply, error_reply
 from ._http import BadHeader, Timeouts, reason, text_headers
 from ._redact import stand_in
 from ._registry import SchemeRegistry
-from ._transfer import IDEMPOTENT, NO_RETRIES, TransferConfig, call_with_retries
 
 logger = logging.getLogger("objstore_adapter")
 
@@ -82,11 +81,7 @@ class ObjectStoreAdapter(BaseAdapter):
             failure: Exception | None = None
             try:
                 prepared = _with_text_headers(request)
-                reply = call_with_retries(
-                    _retries_for(method, request, target.route.transfer),
-                    lambda: handler(target, prepared, timeouts),
-                    timeouts.request,
-                )
+                reply = handler(target, prepared, timeouts)  # which retries each store request
             except BadHeader as exc:
                 reply = error_reply(400, url, detail=str(exc))
             except BodySourceError as exc:
@@ -171,15 +166,6 @@ class ObjectStoreAdapter(BaseAdapter):
 
     def __repr__(self) -> str:
         return f"ObjectStoreAdapter(schemes={self.registry.schemes()!r})"
-
-
-def _retries_for(
-    method: str, request: requests.PreparedRequest, config: TransferConfig
-) -> TransferConfig:
-    """The route's retry settings, where sending the request again is safe: an idempotent
-    method whose body (if any) can be sent again."""
-    replayable = request.body is None or isinstance(request.body, (bytes, str))
-    return config if method in IDEMPOTENT and replayable else NO_RETRIES
 
 
 def _with_text_headers(request: requests.PreparedRequest) -> requests.PreparedRequest:

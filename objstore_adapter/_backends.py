@@ -11,10 +11,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import hashlib
 import itertools
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+import json
+import threading
+import types
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fsspec.asyn import AsyncFileSystem, sync
 from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
@@ -22,12 +27,12 @@ from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
 from . import _info
 from ._body import ChunkSource, StoreGet
 from ._errors import status_error, store_answer
-from ._http import ByteRange, Timeouts
+from ._http import ByteRange, Timeouts, WriteCondition
 from ._info import ObjectInfo, Representation
 from ._listing import listing_entries
 from ._native import NativeRefused, open_native, presigned_answered
 from ._presigned import PresignedRefused, can_presign, open_presigned
-from ._transfer import DEFAULT_TRANSFER, TransferConfig, VersionChanged
+from ._transfer import Attempts, VersionChanged
 from ._upload import AzureBlocks, FileSlice, PartStore, S3Parts, upload_parts
 
 #: Block size for generic ``fs.open`` reads: big enough that a sequential read costs few
@@ -47,6 +52,16 @@ AZURE_CHUNK = 4 * 2**20
 
 class Backend:
     """Metadata and streaming reads through plain fsspec calls."""
+
+    def storage_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """The options a route's filesystem is built with: the route's own, with whatever
+        the backend's SDK needs to try each request once (the handlers retry, see
+        :class:`Attempts`; a retry layer under them would multiply the attempts)."""
+        return dict(options)
+
+    def configure(self, fs: AbstractFileSystem) -> None:
+        """Tell a filesystem just built for a route to try each request once, where it can
+        only be told after it is built."""
 
     def stat(self, fs: AbstractFileSystem, path: str, timeouts: Timeouts) -> ObjectInfo:
         """One metadata request for ``path``."""
@@ -126,13 +141,45 @@ class Backend:
             return []
         return listing_entries(path, found)
 
-    def delete(self, fs: AbstractFileSystem, path: str, timeouts: Timeouts) -> None:
-        """Remove the object at ``path``."""
-        if isinstance(fs, AsyncFileSystem):
-            sync(fs.loop, fs._rm_file, path, timeout=timeouts.request)
-        else:
-            fs.rm_file(path)
+    def delete(
+        self, fs: AbstractFileSystem, path: str, timeouts: Timeouts, etag: str | None = None
+    ) -> None:
+        """Remove the object at ``path`` in one request; with ``etag``, only that version.
+
+        Raises:
+            FileNotFoundError: there was nothing to remove (where the store says so).
+            OSError: chained from a 412 ``StoreStatusError`` when ``etag`` no longer matches.
+        """
+        with self._judged(fs, path, timeouts, None if etag is None else WriteCondition(etag=etag)):
+            if isinstance(fs, AsyncFileSystem):
+                sync(fs.loop, fs._rm_file, path, timeout=timeouts.request)
+            else:
+                fs.rm_file(path)
         fs.invalidate_cache(path)
+
+    @contextlib.contextmanager
+    def _judged(
+        self,
+        fs: AbstractFileSystem,
+        path: str,
+        timeouts: Timeouts,
+        condition: WriteCondition | None,
+    ) -> Iterator[None]:
+        """Judge ``condition`` and write, for a store that cannot judge it itself: the check
+        and the write hold a lock, so they are atomic among the threads of this process (the
+        whole store, for memory://), not against other processes."""
+        if condition is None:
+            yield
+            return
+        with _LOCAL_WRITES[hash(path) % len(_LOCAL_WRITES)]:
+            fs.invalidate_cache(path)
+            try:
+                current: ObjectInfo | None = self.stat(fs, path, timeouts)
+            except FileNotFoundError:
+                current = None
+            if not condition_holds(condition, current):
+                raise status_error(412, path)
+            yield
 
     def write_options(self, stored: Representation) -> dict[str, Any]:
         """Options for ``fs.open(path, "wb", ...)`` and ``fs.pipe_file`` that store the type,
@@ -140,16 +187,33 @@ class Backend:
         return {}
 
     def write_whole(
-        self, fs: AbstractFileSystem, path: str, data: bytes, stored: Representation
-    ) -> None:
-        """Store a body that fits in one block with one request."""
-        fs.pipe_file(path, data, **self.write_options(stored))
+        self,
+        fs: AbstractFileSystem,
+        path: str,
+        data: bytes,
+        stored: Representation,
+        condition: WriteCondition | None,
+        timeouts: Timeouts,
+    ) -> ObjectInfo | None:
+        """Store a body that fits in one block with one request, if ``condition`` holds.
+
+        Returns the validators the store's answer gave (``None``: it gave none).
+        """
+        with self._judged(fs, path, timeouts, condition):
+            fs.pipe_file(path, data, **self.write_options(stored))
+        return None
 
     def part_store(
-        self, fs: AbstractFileSystem, path: str, stored: Representation, timeouts: Timeouts
+        self,
+        fs: AbstractFileSystem,
+        path: str,
+        stored: Representation,
+        timeouts: Timeouts,
+        condition: WriteCondition | None,
     ) -> PartStore | None:
-        """Where a body larger than one part is sent in parallel parts; ``None`` when the
-        backend has no such form (the body is then streamed block by block)."""
+        """Where a body larger than one part is sent in parallel parts, committed only if
+        ``condition`` holds; ``None`` when the backend has no such form (the body is then
+        streamed block by block)."""
         return None
 
     def write(
@@ -159,24 +223,28 @@ class Backend:
         chunks: Iterable[bytes],
         stored: Representation,
         timeouts: Timeouts,
-        config: TransferConfig = DEFAULT_TRANSFER,
-    ) -> None:
-        """Stream ``chunks`` to ``path``, committing only once every chunk is written.
+        attempts: Attempts,
+        condition: WriteCondition | None = None,
+    ) -> ObjectInfo | None:
+        """Stream ``chunks`` to ``path``, committing only once every chunk is written and only
+        if ``condition`` holds. Returns the validators the store's answer gave, if any.
 
-        The file is opened without autocommit, so a failure part way (the caller's body or
-        the store) discards what was written: no object, no partial object.
+        A body of one block is one request, tried again as ``attempts`` allows; a request
+        whose answer was lost is not sent again once the store holds the body. A larger
+        body goes in parts (each part tried again) or, where the store has no parts, as one
+        stream opened without autocommit, so a failure part way (the caller's body or the
+        store) discards what was written: no object, no partial object.
         """
-        options = self.write_options(stored)
+        config = attempts.config
         if getattr(fs, "local_file", False):  # keys have no folders to create; files do
             fs.makedirs(fs._parent(path), exist_ok=True)
-        parts = self.part_store(fs, path, stored, timeouts)
+        parts = self.part_store(fs, path, stored, timeouts, condition)
         large_file = isinstance(chunks, FileSlice) and chunks.length > config.part_size
         if parts is not None and large_file:  # each part read from the file as it is sent
             try:
-                upload_parts(parts, chunks, config)
+                return upload_parts(parts, chunks, attempts)
             finally:
                 fs.invalidate_cache(path)
-            return
         body = iter(chunks)
         block = config.part_size if parts is not None else WRITE_BLOCK
         first, size = [], 0
@@ -186,26 +254,68 @@ class Backend:
             if size > block:
                 break
         else:  # the whole body fits in one block: one request, nothing to clean up
-            self.write_whole(fs, path, b"".join(first), stored)
-            fs.invalidate_cache(path)
-            return
-        if parts is not None:  # parts sent in parallel, committed once all are stored
             try:
-                upload_parts(parts, itertools.chain(first, body), config)
+                return self._write_once(
+                    fs, path, b"".join(first), stored, condition, timeouts, attempts
+                )
             finally:
                 fs.invalidate_cache(path)
-            return
-        file = fs.open(path, "wb", autocommit=False, block_size=WRITE_BLOCK, **options)
-        try:
-            for chunk in itertools.chain(first, body):
-                file.write(chunk)
-            file.close()
-            file.commit()
-        except BaseException:
-            _abandon(file)
-            raise
-        finally:
-            fs.invalidate_cache(path)
+        if parts is not None:  # parts sent in parallel, committed once all are stored
+            try:
+                return upload_parts(parts, itertools.chain(first, body), attempts)
+            finally:
+                fs.invalidate_cache(path)
+        with self._judged(fs, path, timeouts, condition):
+            file = fs.open(
+                path, "wb", autocommit=False, block_size=WRITE_BLOCK, **self.write_options(stored)
+            )
+            try:
+                for chunk in itertools.chain(first, body):
+                    file.write(chunk)
+                file.close()
+                file.commit()
+            except BaseException:
+                _abandon(file)
+                raise
+            finally:
+                fs.invalidate_cache(path)
+        return None
+
+    def _write_once(
+        self,
+        fs: AbstractFileSystem,
+        path: str,
+        data: bytes,
+        stored: Representation,
+        condition: WriteCondition | None,
+        timeouts: Timeouts,
+        attempts: Attempts,
+    ) -> ObjectInfo | None:
+        digest = hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+        def send() -> ObjectInfo | None:
+            return self.write_whole(fs, path, data, stored, condition, timeouts)
+
+        def settled() -> ObjectInfo | None:
+            # The answer was lost: the write took effect if the store holds these bytes now.
+            try:
+                info = self.stat(fs, path, timeouts)
+            except FileNotFoundError:
+                return None
+            return info if info.md5 == digest else None
+
+        return attempts.call(send, settled)
+
+
+#: Locks for writes whose conditions the adapter judges itself, striped by path.
+_LOCAL_WRITES = tuple(threading.Lock() for _ in range(64))
+
+
+def condition_holds(condition: WriteCondition, current: ObjectInfo | None) -> bool:
+    """Whether a write under ``condition`` may replace ``current`` (``None``: no object)."""
+    if condition.create:
+        return current is None
+    return current is not None and current.etag == condition.etag
 
 
 def _bucket_key(fs: Any, path: str) -> tuple[str, str, str | None]:
@@ -249,6 +359,16 @@ def _abandon(file: Any) -> None:
 
 class S3Backend(Backend):
     """s3fs: HeadObject for metadata, one streaming GetObject for metadata plus bytes."""
+
+    def storage_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        config = dict(options.get("config_kwargs") or {})
+        retries = dict(config.get("retries") or {})
+        retries.pop("max_attempts", None)  # botocore reads it as retries after the first
+        config["retries"] = {**retries, "total_max_attempts": 1}
+        return {**options, "config_kwargs": config}
+
+    def configure(self, fs: AbstractFileSystem) -> None:
+        fs.retries = 1  # s3fs' own loop around botocore's
 
     def stat(self, fs: AbstractFileSystem, path: str, timeouts: Timeouts) -> ObjectInfo:
         response = self._call(fs, "head_object", path, timeouts)
@@ -365,17 +485,64 @@ class S3Backend(Backend):
             options["Metadata"] = dict(stored.metadata)
         return options
 
-    def part_store(
-        self, fs: AbstractFileSystem, path: str, stored: Representation, timeouts: Timeouts
-    ) -> PartStore | None:
-        return S3Parts(fs, path, self.write_options(stored), timeouts)
+    def write_whole(
+        self,
+        fs: AbstractFileSystem,
+        path: str,
+        data: bytes,
+        stored: Representation,
+        condition: WriteCondition | None,
+        timeouts: Timeouts,
+    ) -> ObjectInfo | None:
+        extra = {**self.write_options(stored), **s3_condition(condition)}
+        response = self._call(fs, "put_object", path, timeouts, Body=data, **extra)
+        return _written(len(data), response.get("ETag"), response.get("LastModified"))
 
-    def _call(self, fs: Any, method: str, path: str, timeouts: Timeouts, **extra: str) -> Any:
+    def delete(
+        self, fs: AbstractFileSystem, path: str, timeouts: Timeouts, etag: str | None = None
+    ) -> None:
+        extra = {"IfMatch": etag} if etag is not None else {}
+        try:
+            self._call(fs, "delete_object", path, timeouts, **extra)
+        finally:
+            fs.invalidate_cache(path)
+
+    def part_store(
+        self,
+        fs: AbstractFileSystem,
+        path: str,
+        stored: Representation,
+        timeouts: Timeouts,
+        condition: WriteCondition | None,
+    ) -> PartStore | None:
+        return S3Parts(fs, path, self.write_options(stored), timeouts, s3_condition(condition))
+
+    def _call(self, fs: Any, method: str, path: str, timeouts: Timeouts, **extra: Any) -> Any:
         bucket, key, version = _bucket_key(fs, path)
         kwargs = {"Bucket": bucket, "Key": key, **extra}
         if version:
             kwargs["VersionId"] = version
         return sync(fs.loop, fs._call_s3, method, timeout=timeouts.request, **kwargs)
+
+
+def s3_condition(condition: WriteCondition | None) -> dict[str, str]:
+    """``condition`` as S3's PutObject and CompleteMultipartUpload parameters."""
+    if condition is None:
+        return {}
+    if condition.create:
+        return {"IfNoneMatch": "*"}
+    assert condition.etag is not None
+    return {"IfMatch": condition.etag}
+
+
+def _written(size: int, etag: Any, last_modified: Any = None) -> ObjectInfo:
+    """The validators a store's answer to a write gave."""
+    return ObjectInfo(
+        size=size,
+        etag=_info.quote_etag(etag) if isinstance(etag, str) else None,
+        last_modified=_info.to_datetime(last_modified),
+        md5=_info.md5_of(etag),
+    )
 
 
 class GCSBackend(Backend):
@@ -384,6 +551,14 @@ class GCSBackend(Backend):
     gcsfs reads every response whole, so the GET goes through its aiohttp session and
     credentials directly and the response stays open for streaming.
     """
+
+    def configure(self, fs: AbstractFileSystem) -> None:
+        # gcsfs wraps every request in six tries, fixed when the class is defined: this
+        # filesystem's requests go through the function it wraps instead.
+        request = getattr(type(fs), "_request", None)
+        unwrapped = getattr(request, "__wrapped__", None)
+        if unwrapped is not None:
+            fs._request = types.MethodType(unwrapped, fs)
 
     def stat(self, fs: AbstractFileSystem, path: str, timeouts: Timeouts) -> ObjectInfo:
         bucket, key, generation = _bucket_key(fs, path)
@@ -448,6 +623,70 @@ class GCSBackend(Backend):
             "metadata": dict(stored.metadata) or None,
         }
 
+    def write_whole(
+        self,
+        fs: AbstractFileSystem,
+        path: str,
+        data: bytes,
+        stored: Representation,
+        condition: WriteCondition | None,
+        timeouts: Timeouts,
+    ) -> ObjectInfo | None:
+        # One multipart upload, the condition as ifGenerationMatch, which GCS judges itself.
+        bucket, key, _ = _bucket_key(fs, path)
+        query: dict[str, str] = {"uploadType": "multipart"}
+        if condition is not None:
+            query["ifGenerationMatch"] = self._generation(fs, path, condition, timeouts)
+        resource: dict[str, Any] = {"name": key, "contentType": stored.content_type}
+        for name, value in stored.headers.items():
+            if name != "Expires":  # GCS keeps no Expires
+                first, *rest = name.lower().split("-")
+                resource[first + "".join(word.title() for word in rest)] = value
+        if stored.metadata:
+            resource["metadata"] = dict(stored.metadata)
+        boundary = f"objstore-{uuid.uuid4().hex}"
+        head = (
+            f"--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n"
+            f"{json.dumps(resource)}\r\n--{boundary}\r\n"
+            f"Content-Type: {stored.content_type}\r\n\r\n"
+        )
+        body = b"".join((head.encode(), data, f"\r\n--{boundary}--\r\n".encode()))
+        url = f"{fs._location}/upload/storage/v1/b/{quote(bucket, safe='')}/o?{urlencode(query)}"
+        headers = {"Content-Type": f'multipart/related; boundary="{boundary}"'}
+        answer = sync(
+            fs.loop, _gcs_call, fs, "POST", url, path, headers, body, timeout=timeouts.request
+        )
+        written = json.loads(answer)
+        return _info.from_fsspec({**written, "size": int(written.get("size") or len(data))})
+
+    def delete(
+        self, fs: AbstractFileSystem, path: str, timeouts: Timeouts, etag: str | None = None
+    ) -> None:
+        bucket, key, _ = _bucket_key(fs, path)
+        url = f"{fs._location}/storage/v1/b/{quote(bucket, safe='')}/o/{quote(key, safe='')}"
+        if etag is not None:
+            generation = self._generation(fs, path, WriteCondition(etag=etag), timeouts)
+            url += f"?ifGenerationMatch={generation}"
+        try:
+            sync(fs.loop, _gcs_call, fs, "DELETE", url, path, timeout=timeouts.request)
+        finally:
+            fs.invalidate_cache(path)
+
+    def _generation(
+        self, fs: AbstractFileSystem, path: str, condition: WriteCondition, timeouts: Timeouts
+    ) -> str:
+        """``condition`` as GCS's ifGenerationMatch: 0 for "must not exist", else the
+        generation whose ETag is the one named (GCS pins writes by generation, not ETag)."""
+        if condition.create:
+            return "0"
+        try:
+            current = self.stat(fs, path, timeouts)
+        except FileNotFoundError:
+            current = None
+        if current is None or current.etag != condition.etag or current.generation is None:
+            raise status_error(412, path)
+        return current.generation
+
 
 async def _gcs_get(fs: Any, url: str, path: str, headers: dict[str, str] | None = None) -> Any:
     await fs._set_session()
@@ -458,6 +697,26 @@ async def _gcs_get(fs: Any, url: str, path: str, headers: dict[str, str] | None 
         response.release()
         raise _status_error(response.status, path, response.headers)
     return response
+
+
+async def _gcs_call(
+    fs: Any,
+    method: str,
+    url: str,
+    path: str,
+    headers: dict[str, str] | None = None,
+    data: bytes | None = None,
+) -> bytes:
+    """One request through gcsfs' session and credentials, and its whole answer (gcsfs' own
+    calls retry six times, under the adapter's retries)."""
+    await fs._set_session()
+    async with fs.session.request(
+        method, url, headers=fs._get_headers(headers), data=data
+    ) as response:
+        body: bytes = await response.read()
+        if response.status >= 400:
+            raise _status_error(response.status, path, response.headers)
+        return body
 
 
 def _widen_read_buffer(response: Any) -> None:
@@ -492,6 +751,12 @@ class AzureBackend(Backend):
     up to one chunk is one request; every later range is conditional on the first one's ETag,
     so a blob replaced mid-stream fails the read instead of splicing two versions.
     """
+
+    def configure(self, fs: AbstractFileSystem) -> None:
+        # The SDK's retry policy (3 retries, up to 81 s) is not an adlfs option.
+        policy = getattr(getattr(fs, "service_client", None), "_config", None)
+        if policy is not None and getattr(policy, "retry_policy", None) is not None:
+            policy.retry_policy.total_retries = 0
 
     def stat(self, fs: AbstractFileSystem, path: str, timeouts: Timeouts) -> ObjectInfo:
         return _azure_info(self._properties(fs, path, timeouts))
@@ -593,25 +858,58 @@ class AzureBackend(Backend):
         return {"content_settings": settings, "metadata": dict(stored.metadata) or None}
 
     def write_whole(
-        self, fs: AbstractFileSystem, path: str, data: bytes, stored: Representation
-    ) -> None:
+        self,
+        fs: AbstractFileSystem,
+        path: str,
+        data: bytes,
+        stored: Representation,
+        condition: WriteCondition | None,
+        timeouts: Timeouts,
+    ) -> ObjectInfo | None:
         # adlfs' pipe_file sets the blob's metadata itself: upload through the blob client.
         from azure.storage.blob import ContentSettings
 
         options = self.write_options(stored)
-        sync(
+        answer = sync(
             fs.loop,
             self._blob_client(fs, path).upload_blob,
             data,
             overwrite=True,
             content_settings=ContentSettings(**options["content_settings"]),
             metadata=options["metadata"],
+            **azure_condition(condition),
+            timeout=timeouts.request,
         )
+        return _written(len(data), answer.get("etag"), answer.get("last_modified"))
+
+    def delete(
+        self, fs: AbstractFileSystem, path: str, timeouts: Timeouts, etag: str | None = None
+    ) -> None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        condition = None if etag is None else WriteCondition(etag=etag)
+        try:
+            sync(
+                fs.loop,
+                self._blob_client(fs, path).delete_blob,
+                **azure_condition(condition),
+                timeout=timeouts.request,
+            )
+        except ResourceNotFoundError as exc:  # the backend contract: missing is FileNotFoundError
+            raise FileNotFoundError(path) from exc
+        finally:
+            fs.invalidate_cache(path)
 
     def part_store(
-        self, fs: AbstractFileSystem, path: str, stored: Representation, timeouts: Timeouts
+        self,
+        fs: AbstractFileSystem,
+        path: str,
+        stored: Representation,
+        timeouts: Timeouts,
+        condition: WriteCondition | None,
     ) -> PartStore | None:
-        return AzureBlocks(fs, path, self.write_options(stored), timeouts)
+        options = self.write_options(stored)
+        return AzureBlocks(fs, path, options, timeouts, azure_condition(condition))
 
     def _properties(self, fs: AbstractFileSystem, path: str, timeouts: Timeouts) -> Any:
         from azure.core.exceptions import ResourceNotFoundError
@@ -694,9 +992,21 @@ class _AzureChunks:
         return data
 
 
+def azure_condition(condition: WriteCondition | None) -> dict[str, Any]:
+    """``condition`` as the Azure SDK's ``etag``/``match_condition`` keywords."""
+    from azure.core import MatchConditions
+
+    if condition is None:
+        return {}
+    if condition.create:
+        return {"match_condition": MatchConditions.IfMissing}
+    return {"etag": condition.etag, "match_condition": MatchConditions.IfNotModified}
+
+
 def _azure_info(props: Any) -> ObjectInfo:
     settings = props.content_settings
     return ObjectInfo(
+        md5=_info.md5_of(None, getattr(settings, "content_md5", None)),
         size=int(props.size),
         content_type=_info.stored_type(getattr(settings, "content_type", None)),
         last_modified=_info.to_datetime(props.last_modified),
@@ -769,9 +1079,13 @@ class MemoryBackend(Backend):
         chunks: Iterable[bytes],
         stored: Representation,
         timeouts: Timeouts,
-        config: TransferConfig = DEFAULT_TRANSFER,
-    ) -> None:
-        fs.pipe_file(path, b"".join(chunks))
+        attempts: Attempts,
+        condition: WriteCondition | None = None,
+    ) -> ObjectInfo | None:
+        data = b"".join(chunks)
+        with self._judged(fs, path, timeouts, condition):
+            fs.pipe_file(path, data)
+        return None
 
 
 _GENERIC = Backend()
@@ -787,6 +1101,11 @@ _BACKENDS: dict[str, Backend] = {
     "az": _AZURE,
     "memory": MemoryBackend(),
 }
+
+
+def backend_for_protocol(protocol: str) -> Backend:
+    """The backend that serves filesystems of fsspec ``protocol``."""
+    return _BACKENDS.get(protocol, _GENERIC)
 
 
 def backend_for(fs: AbstractFileSystem) -> Backend:

@@ -15,13 +15,15 @@ import requests
 
 from ._backends import Backend, backend_for
 from ._body import ChunkSource, LoadedBody, body_stream, request_chunks
-from ._errors import STATUS_MESSAGES
+from ._errors import STATUS_MESSAGES, status_error
 from ._http import (
     CONDITIONAL_HEADERS,
+    CREATE_ONLY,
     UNSATISFIABLE,
     BadHeader,
     ByteRange,
     Timeouts,
+    WriteCondition,
     http_date,
     object_headers,
     parse_range,
@@ -31,12 +33,13 @@ from ._http import (
     reason,
     representation,
     store_conditions,
+    write_condition,
 )
 from ._info import ObjectInfo
 from ._listing import listing_body
 from ._parallel import ParallelSource
 from ._registry import Target
-from ._transfer import ResumingSource, call_with_retries
+from ._transfer import Attempts, ResumingSource
 from ._upload import file_body
 
 
@@ -87,6 +90,7 @@ def get_object(target: Target, request: requests.PreparedRequest, timeouts: Time
     if target.is_prefix:
         return list_prefix(target, request, timeouts)
     backend = backend_for(target.fs)
+    attempts = Attempts(target.route.transfer, timeouts.request)
     native = target.route.transfer.native_gets
     headers = request.headers
     conditional = "If-Range" in headers or any(name in headers for name in CONDITIONAL_HEADERS)
@@ -97,8 +101,10 @@ def get_object(target: Target, request: requests.PreparedRequest, timeouts: Time
         and (conditions or simple is not None)
         and (simple is not None or "Range" not in headers)
     ):  # let the store resolve the range and preconditions: one request, not two
-        answer = backend.open_direct(
-            target.fs, target.path, timeouts, simple, conditions, native=native
+        answer = attempts.call(
+            lambda: backend.open_direct(
+                target.fs, target.path, timeouts, simple, conditions, native=native
+            )
         )
         if answer is not None:
             if answer.body is None:
@@ -106,7 +112,7 @@ def get_object(target: Target, request: requests.PreparedRequest, timeouts: Time
             return _ranged_reply(target, answer.info, answer.body, answer.served, timeouts)
     byte_range: ByteRange | None = None
     if "Range" in headers or conditional:
-        info = backend.stat(target.fs, target.path, timeouts)
+        info = attempts.call(lambda: backend.stat(target.fs, target.path, timeouts))
         if info.is_dir:
             raise IsADirectoryError(target.path)
         status = precondition_status(headers, info, "GET")
@@ -119,7 +125,9 @@ def get_object(target: Target, request: requests.PreparedRequest, timeouts: Time
             return error_reply(416, target.url, {"Content-Range": f"bytes */{info.size}"})
         if isinstance(wanted, ByteRange):
             byte_range = wanted
-    info, source = backend.open(target.fs, target.path, timeouts, byte_range, native=native)
+    info, source = attempts.call(
+        lambda: backend.open(target.fs, target.path, timeouts, byte_range, native=native)
+    )
     return _ranged_reply(target, info, source, byte_range, timeouts)
 
 
@@ -178,7 +186,9 @@ def head_object(target: Target, request: requests.PreparedRequest, timeouts: Tim
     """HEAD: GET's status and headers from one metadata request; the object is never opened."""
     if target.is_prefix:
         return list_prefix(target, request, timeouts)
-    info = backend_for(target.fs).stat(target.fs, target.path, timeouts)
+    backend = backend_for(target.fs)
+    attempts = Attempts(target.route.transfer, timeouts.request)
+    info = attempts.call(lambda: backend.stat(target.fs, target.path, timeouts))
     if info.is_dir:
         raise IsADirectoryError(target.path)
     status = precondition_status(request.headers, info, "HEAD")
@@ -188,64 +198,92 @@ def head_object(target: Target, request: requests.PreparedRequest, timeouts: Tim
 
 
 def put_object(target: Target, request: requests.PreparedRequest, timeouts: Timeouts) -> Reply:
-    """PUT: store the body, streamed to the backend; 201 when created, 204 when replaced.
+    """PUT: store the body, streamed to the backend, in one store request where it fits in
+    one part.
+
+    200 with the stored version's ``ETag`` (the store's answer to a write does not say
+    whether it replaced an object); with ``If-None-Match: *``, 201 once created or 412; with
+    ``If-Match``, 204 once replaced or 412. The store judges those conditions with the write,
+    atomically, where it can (S3, GCS, Azure); other preconditions are judged on the
+    validators first, and the write is then pinned to the version judged.
 
     The type and the representation headers (``Content-Encoding``, ``Cache-Control``, ...,
-    ``X-Object-Meta-*``) are stored with it where the backend can keep them.
-
-    ``If-None-Match: *`` creates only; ``If-Match`` replaces only the version named. A body
-    that fails part way leaves no object behind, and the failure reaches the caller.
+    ``X-Object-Meta-*``) are stored with it where the backend can keep them. A body that
+    fails part way leaves no object behind, and the failure reaches the caller.
     """
     if target.is_prefix:
         return error_reply(400, target.url, detail="a URL ending in / names no object")
     backend = backend_for(target.fs)
-    existing = _stat_or_none(backend, target, timeouts)
-    status = precondition_status(request.headers, existing, "PUT")
-    if status is not None:
-        return error_reply(412, target.url, _validators(existing) if existing else {})
+    attempts = Attempts(target.route.transfer, timeouts.request)
     try:
         stored = representation(request.headers, target.path)
     except BadHeader as exc:
         return error_reply(400, target.url, detail=str(exc))
+    condition = write_condition(request.headers)
+    if condition is None and any(name in request.headers for name in CONDITIONAL_HEADERS):
+        existing = attempts.call(lambda: _stat_or_none(backend, target, timeouts))
+        if precondition_status(request.headers, existing, "PUT") is not None:
+            return error_reply(412, target.url, _validators(existing) if existing else {})
+        condition = _pinned(existing)
     chunks = file_body(request.body) or request_chunks(request.body)
-    backend.write(target.fs, target.path, chunks, stored, timeouts, target.route.transfer)
-    info = backend.stat(target.fs, target.path, timeouts)
-    headers = {**_validators(info), "Content-Length": "0"}
-    return Reply(204 if existing else 201, headers)
+    written = backend.write(target.fs, target.path, chunks, stored, timeouts, attempts, condition)
+    if written is None or written.etag is None:  # the store's answer named no version
+        written = attempts.call(lambda: backend.stat(target.fs, target.path, timeouts))
+    status = 200 if condition is None else 201 if condition.create else 204
+    return Reply(status, {**_validators(written), "Content-Length": "0"})
+
+
+def _pinned(existing: ObjectInfo | None) -> WriteCondition | None:
+    """The condition that keeps a write to the version its preconditions were judged on."""
+    if existing is None:
+        return CREATE_ONLY
+    return WriteCondition(etag=existing.etag) if existing.etag is not None else None
 
 
 def delete_object(target: Target, request: requests.PreparedRequest, timeouts: Timeouts) -> Reply:
-    """DELETE: 204 once removed; 404 when there is nothing to remove."""
+    """DELETE: one store request; 204 once nothing is stored under the URL, whether or not
+    something was (S3's DeleteObject does not say, so no backend says).
+
+    With ``If-Match``, the store removes only that version (412 otherwise), judged with the
+    removal where it can; other preconditions are judged on the validators first.
+    """
     if target.is_prefix:
         return error_reply(400, target.url, detail="a URL ending in / names no object")
     backend = backend_for(target.fs)
-    existing = _stat_or_none(backend, target, timeouts)
-    if existing is None:
-        raise FileNotFoundError(target.path)
-    status = precondition_status(request.headers, existing, "DELETE")
-    if status is not None:
-        return error_reply(412, target.url, _validators(existing))
-    tries = 0
+    attempts = Attempts(target.route.transfer, timeouts.request)
+    condition = write_condition(request.headers)
+    if condition is not None and condition.create:
+        condition = None  # If-None-Match: * on DELETE: judged below, like any other
+    if condition is None and any(name in request.headers for name in CONDITIONAL_HEADERS):
+        existing = attempts.call(lambda: _stat_or_none(backend, target, timeouts))
+        if precondition_status(request.headers, existing, "DELETE") is not None:
+            return error_reply(412, target.url, _validators(existing) if existing else {})
+        if existing is None:
+            return Reply(204, {"Content-Length": "0"})
+        condition = _pinned(existing)
+    etag = condition.etag if condition is not None else None
 
-    def remove() -> None:
-        nonlocal tries
-        tries += 1
+    def remove() -> bool:
         try:
-            backend.delete(target.fs, target.path, timeouts)
+            backend.delete(target.fs, target.path, timeouts, etag)
         except FileNotFoundError:
-            if tries == 1:
-                raise
-            # Gone on a retry: the try whose answer was lost removed it, as S3 itself says.
+            if etag is not None:
+                raise status_error(412, target.path) from None
+        return True
 
-    # Retried here, past the check above: retried whole, a removal whose answer was lost
-    # would find nothing to remove and answer 404.
-    call_with_retries(target.route.transfer, remove, timeouts.request)
+    def settled() -> bool | None:
+        # The answer was lost: removed if nothing is there now.
+        return True if _stat_or_none(backend, target, timeouts) is None else None
+
+    attempts.call(remove, settled)
     return Reply(204, {"Content-Length": "0"})
 
 
 def list_prefix(target: Target, request: requests.PreparedRequest, timeouts: Timeouts) -> Reply:
     """GET on ``.../prefix/``: a JSON listing of what lies directly under the prefix."""
-    entries = backend_for(target.fs).list(target.fs, target.path, timeouts)
+    backend = backend_for(target.fs)
+    attempts = Attempts(target.route.transfer, timeouts.request)
+    entries = attempts.call(lambda: backend.list(target.fs, target.path, timeouts))
     if not entries:
         raise FileNotFoundError(target.path)
     body = listing_body(target.url, entries, target.percent_encoded)

@@ -340,3 +340,37 @@ def store_conditions(headers: Mapping[str, str]) -> dict[str, str] | None:
 
 #: Request headers that make a GET or HEAD look at the object's validators first.
 CONDITIONAL_HEADERS = ("If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since")
+
+
+@dataclass(frozen=True)
+class WriteCondition:
+    """A condition a write sends to the store, which judges it atomically with the write.
+
+    ``create``: only if no object exists (``If-None-Match: *``); ``etag``: only if the object's
+    current ETag is this one (``If-Match``).
+    """
+
+    create: bool = False
+    etag: str | None = None
+
+
+#: A write that only creates.
+CREATE_ONLY = WriteCondition(create=True)
+
+
+def write_condition(headers: Mapping[str, str]) -> WriteCondition | None:
+    """A PUT's or DELETE's preconditions as one condition the store can judge itself.
+
+    ``If-None-Match: *`` alone is "create only"; one strong tag in ``If-Match`` alone is
+    "replace only that version". ``None`` for anything else (dates, lists, weak tags,
+    ``If-Match: *``, both headers): the adapter reads the validators, judges as RFC 9110
+    has it, and then pins the write to the version it judged.
+    """
+    present = [name for name in CONDITIONAL_HEADERS if name in headers]
+    if present == ["If-None-Match"] and _etags(headers["If-None-Match"]) == ["*"]:
+        return CREATE_ONLY
+    if present == ["If-Match"]:
+        tags = _etags(headers["If-Match"])
+        if len(tags) == 1 and tags[0] != "*" and not tags[0].startswith("W/"):
+            return WriteCondition(etag=tags[0])
+    return None

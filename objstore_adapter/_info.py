@@ -13,6 +13,8 @@ every backend, whatever the store calls it (``x-amz-meta-``, ``x-goog-meta-``, A
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import email.utils
 from collections.abc import Mapping
@@ -65,6 +67,7 @@ class ObjectInfo:
     is_dir: bool = False
     headers: Mapping[str, str] = field(default_factory=dict)
     generation: str | None = None  # GCS: the version a ranged read can be pinned to
+    md5: str | None = None  # hex digest of the bytes, where the store reports it
 
 
 @dataclass(frozen=True)
@@ -210,6 +213,8 @@ def from_fsspec(info: Mapping[str, Any]) -> ObjectInfo:
         etag=quote_etag(etag) if isinstance(etag, str) else None,
         is_dir=is_dir,
         headers=stored_headers(info),
+        generation=_text(info.get("generation")),
+        md5=md5_of(etag, info.get("md5Hash")),
     )
 
 
@@ -234,6 +239,7 @@ def from_s3_response(response: Mapping[str, Any]) -> ObjectInfo:
         last_modified=to_datetime(response.get("LastModified")),
         etag=quote_etag(response.get("ETag")),
         headers=stored_headers(response),
+        md5=md5_of(response.get("ETag")),
     )
 
 
@@ -247,4 +253,29 @@ def from_http_headers(fields: Mapping[str, str]) -> ObjectInfo:
         etag=quote_etag(fields.get("ETag")),
         headers=http_stored_headers(fields),
         generation=fields.get("x-goog-generation"),
+        md5=md5_of(fields.get("ETag"), fields.get("Content-MD5")),
     )
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def md5_of(etag: Any, digest: Any = None) -> str | None:
+    """The MD5 of an object's bytes, as hex: from a base64 digest (GCS ``md5Hash``,
+    ``Content-MD5``) or raw bytes (Azure), else from an ETag that is one (S3's for a body
+    stored in one request: 32 hex digits, no part count)."""
+    if isinstance(digest, (bytes, bytearray)) and len(digest) == 16:
+        return bytes(digest).hex()
+    if isinstance(digest, str) and digest:
+        try:
+            raw = base64.b64decode(digest, validate=True)
+        except (binascii.Error, ValueError):
+            raw = b""
+        if len(raw) == 16:
+            return raw.hex()
+    if isinstance(etag, str):
+        tag = etag.strip().removeprefix("W/").strip('"').lower()
+        if len(tag) == 32 and all(c in "0123456789abcdef" for c in tag):
+            return tag
+    return None

@@ -21,6 +21,7 @@ import fsspec
 from fsspec.spec import AbstractFileSystem
 from requests.exceptions import InvalidSchema, InvalidURL
 
+from ._backends import backend_for_protocol
 from ._errors import BackendConfigError, BackendNotInstalled, configuration_error
 from ._fileurl import local_path, within
 from ._redact import install_log_filter, remember, secret_values
@@ -333,7 +334,9 @@ def _build(route: Route) -> AbstractFileSystem:
         else:
             cls = fsspec.get_filesystem_class(route.protocol)
         install_log_filter()  # the backend's modules are imported: so are their loggers
-        fs: AbstractFileSystem = cls(**route.options)
+        backend = backend_for_protocol(route.protocol)
+        fs: AbstractFileSystem = cls(**backend.storage_options(route.options))
+        backend.configure(fs)
     except ImportError as exc:
         extra = _EXTRAS.get(route.protocol)
         hint = (

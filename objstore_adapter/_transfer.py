@@ -30,9 +30,6 @@ from ._native import available as native_available
 
 T = TypeVar("T")
 
-#: Methods whose request can be sent again without changing the outcome (RFC 9110 §9.2.2).
-IDEMPOTENT = frozenset({"GET", "HEAD", "DELETE", "PUT"})
-
 #: Statuses a store answers for a passing fault or throttling: worth another try.
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -99,7 +96,6 @@ class TransferConfig:
 
 
 DEFAULT_TRANSFER = TransferConfig()
-NO_RETRIES = TransferConfig(max_attempts=1)
 
 
 def retryable(exc: BaseException) -> bool:
@@ -129,25 +125,63 @@ def retry_after(exc: BaseException) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+class Attempts:
+    """The one retry budget of one call to the store: ``config.max_attempts`` requests at
+    most, and no retry that would start past the deadline.
+
+    Every request the adapter makes goes through :meth:`call` exactly once, and nothing under
+    it retries (the SDKs are built to try once, see ``Backend.storage_options``), so
+    ``max_attempts`` is the number of requests a store sees for one failing operation.
+
+    Args:
+        config: the route's retry settings.
+        budget: seconds the retrying may take in all (the caller's timeout), bounded by
+            ``config.retry_deadline``; counted from now.
+    """
+
+    def __init__(self, config: TransferConfig, budget: float | None = None) -> None:
+        seconds = config.retry_deadline if budget is None else min(config.retry_deadline, budget)
+        self.config = config
+        self.deadline = time.monotonic() + seconds
+
+    def call(
+        self,
+        call: Callable[[], T],
+        settled: Callable[[], T | None] | None = None,
+    ) -> T:
+        """``call()``, tried again on :func:`retryable` failures as the budget allows.
+
+        ``settled`` is asked, before a retry, whether a request whose answer was lost (a
+        transport failure, not an answer) in fact took effect: it returns the result the
+        lost answer would have given, or ``None`` to send the request again. A write is
+        never sent again once the store holds it.
+        """
+        attempt = 1
+        while True:
+            try:
+                return call()
+            except Exception as exc:
+                if attempt >= self.config.max_attempts or not retryable(exc):
+                    raise
+                pause = self.config.delay(attempt, retry_after(exc))
+                if time.monotonic() + pause > self.deadline:
+                    raise
+                lost = settled is not None and store_answer(exc) is None
+            time.sleep(pause)
+            if lost:
+                assert settled is not None
+                result = self.call(settled) if self.config.max_attempts > 1 else settled()
+                if result is not None:
+                    return result
+            attempt += 1
+
+
 def call_with_retries(
     config: TransferConfig, call: Callable[[], T], budget: float | None = None
 ) -> T:
     """``call()``, tried again on :func:`retryable` failures as ``config`` allows, and for at
     most ``budget`` seconds in all (the caller's timeout) where one is given."""
-    seconds = config.retry_deadline if budget is None else min(config.retry_deadline, budget)
-    deadline = time.monotonic() + seconds
-    attempt = 1
-    while True:
-        try:
-            return call()
-        except Exception as exc:
-            if attempt >= config.max_attempts or not retryable(exc):
-                raise
-            pause = config.delay(attempt, retry_after(exc))
-            if time.monotonic() + pause > deadline:
-                raise
-        time.sleep(pause)
-        attempt += 1
+    return Attempts(config, budget).call(call)
 
 
 class VersionChanged(Exception):

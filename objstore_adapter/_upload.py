@@ -39,8 +39,9 @@ from urllib3.exceptions import MaxRetryError
 from ._body import UPLOAD_CHUNK
 from ._errors import BodySourceError, status_error
 from ._http import Timeouts
+from ._info import ObjectInfo, quote_etag, to_datetime
 from ._presigned import EXPIRES_SECONDS, can_presign, pool_for
-from ._transfer import RETRY_STATUSES, TransferConfig, call_with_retries
+from ._transfer import RETRY_STATUSES, Attempts
 
 
 @dataclass(frozen=True)
@@ -123,8 +124,9 @@ class PartStore(Protocol):
     def send(self, number: int, data: Part) -> str:
         """Store part ``number`` (from 1); returns what :meth:`commit` needs to name it."""
 
-    def commit(self, tokens: list[str]) -> None:
-        """Make the object from the parts, in order, named by :meth:`send`'s tokens."""
+    def commit(self, tokens: list[str]) -> ObjectInfo | None:
+        """Make the object from the parts, in order, named by :meth:`send`'s tokens; the
+        validators the store's answer gave, if any."""
 
     def abort(self) -> None:
         """Throw away every part stored so far; called at most once, after every send."""
@@ -166,23 +168,27 @@ def iter_parts(chunks: Iterable[bytes], part_size: int) -> Iterator[bytearray]:
         yield pending
 
 
-def upload_parts(store: PartStore, chunks: Iterable[bytes], config: TransferConfig) -> int:
+def upload_parts(
+    store: PartStore, chunks: Iterable[bytes], attempts: Attempts
+) -> ObjectInfo | None:
     """Send ``chunks`` to ``store`` in parts, in parallel, and commit them as one object.
 
     Args:
         store: where the parts go.
         chunks: the body, in order.
-        config: ``part_size`` and ``max_concurrency``; each part is tried as its retry
-            settings allow (a part is held in memory until stored, so it can be sent again).
+        attempts: the retry budget of the upload; its ``config`` gives ``part_size`` and
+            ``max_concurrency``. Starting the upload, each part and the commit are each tried
+            as it allows (a part is held in memory until stored, so it can be sent again).
 
     Returns:
-        The number of parts sent.
+        The validators the store's answer to the commit gave, if any.
 
     Raises:
         Exception: the first failure, of the caller's body or of the store, after the upload
             was aborted.
     """
-    store.begin()
+    config = attempts.config
+    attempts.call(store.begin)
     tokens: dict[int, str] = {}
     in_flight: set[Future[str]] = set()
     numbers: dict[Future[str], int] = {}
@@ -200,12 +206,13 @@ def upload_parts(store: PartStore, chunks: Iterable[bytes], config: TransferConf
             if isinstance(buffer, bytearray) and not store.takes_buffers:
                 part = bytes(buffer)
             del buffer
-            future = pool.submit(_send, store, number, part, config)
+            future = pool.submit(_send, store, number, part, attempts)
             numbers[future] = number
             in_flight.add(future)
             del part  # the pool holds it until sent: memory is the parts in flight, plus one
         _collect(in_flight, numbers, tokens, ALL_COMPLETED)
-        store.commit([tokens[n] for n in sorted(tokens)])
+        ordered = [tokens[n] for n in sorted(tokens)]
+        written = attempts.call(lambda: store.commit(ordered))
     except BaseException:
         # Parts not started are dropped; a part being sent is waited for, or it could
         # outlive the abort and leave a part of an upload that no longer exists.
@@ -215,11 +222,11 @@ def upload_parts(store: PartStore, chunks: Iterable[bytes], config: TransferConf
         raise
     finally:
         pool.shutdown(wait=True)
-    return len(tokens)
+    return written
 
 
-def _send(store: PartStore, number: int, data: Part, config: TransferConfig) -> str:
-    return call_with_retries(config, lambda: store.send(number, data))
+def _send(store: PartStore, number: int, data: Part, attempts: Attempts) -> str:
+    return attempts.call(lambda: store.send(number, data))
 
 
 def _collect(
@@ -253,7 +260,14 @@ class S3Parts:
 
     takes_buffers = True  # urllib3 and botocore send any buffer as it is
 
-    def __init__(self, fs: Any, path: str, options: Mapping[str, Any], timeouts: Timeouts) -> None:
+    def __init__(
+        self,
+        fs: Any,
+        path: str,
+        options: Mapping[str, Any],
+        timeouts: Timeouts,
+        condition: Mapping[str, str] | None = None,
+    ) -> None:
         bucket, key, _ = fs.split_path(path)
         if not key:
             raise IsADirectoryError(path)
@@ -261,6 +275,7 @@ class S3Parts:
         self._path = path
         self._where = {"Bucket": bucket, "Key": key}
         self._options = dict(options)
+        self._condition = dict(condition or {})
         self._timeouts = timeouts
         self._presign = can_presign(fs)
         self._upload_id = ""
@@ -288,15 +303,18 @@ class S3Parts:
         etag: str = answer["ETag"]
         return etag
 
-    def commit(self, tokens: list[str]) -> None:
+    def commit(self, tokens: list[str]) -> ObjectInfo | None:
         parts = [{"PartNumber": n, "ETag": etag} for n, etag in enumerate(tokens, start=1)]
-        self._call(
+        answer = self._call(
             "complete_multipart_upload",
             None,
             **self._where,
             UploadId=self._upload_id,
             MultipartUpload={"Parts": parts},
+            **self._condition,
         )
+        etag = answer.get("ETag")
+        return ObjectInfo(size=0, etag=quote_etag(etag) if isinstance(etag, str) else None)
 
     def abort(self) -> None:
         self._call(
@@ -365,13 +383,21 @@ class AzureBlocks:
 
     takes_buffers = False  # azure-storage-blob copies a body that is not ``bytes``
 
-    def __init__(self, fs: Any, path: str, options: Mapping[str, Any], timeouts: Timeouts) -> None:
+    def __init__(
+        self,
+        fs: Any,
+        path: str,
+        options: Mapping[str, Any],
+        timeouts: Timeouts,
+        condition: Mapping[str, Any] | None = None,
+    ) -> None:
         container, blob, _ = fs.split_path(path)
         if not blob:
             raise IsADirectoryError(path)
         self._fs = fs
         self._blob = fs.service_client.get_blob_client(container, blob)
         self._options = options
+        self._condition = dict(condition or {})
         self._timeouts = timeouts
         # Every block id of a blob must have the same length: one fixed-width form for all.
         self._prefix = uuid.uuid4().hex[:16]
@@ -391,15 +417,22 @@ class AzureBlocks:
         sync(self._fs.loop, self._blob.stage_block, block_id, body, length=len(body))
         return block_id
 
-    def commit(self, tokens: list[str]) -> None:
+    def commit(self, tokens: list[str]) -> ObjectInfo | None:
         from azure.storage.blob import ContentSettings
 
-        sync(
+        answer = sync(
             self._fs.loop,
             self._blob.commit_block_list,
             tokens,
             content_settings=ContentSettings(**self._options["content_settings"]),
             metadata=self._options["metadata"],
+            **self._condition,
+        )
+        etag = answer.get("etag")
+        return ObjectInfo(
+            size=0,
+            etag=quote_etag(etag) if isinstance(etag, str) else None,
+            last_modified=to_datetime(answer.get("last_modified")),
         )
 
     def abort(self) -> None:
