@@ -31,8 +31,8 @@ from ._http import ByteRange, Timeouts, WriteCondition
 from ._info import ObjectInfo, Representation
 from ._listing import listing_entries
 from ._native import NativeRefused, open_native, presigned_answered
-from ._presigned import PresignedRefused, can_presign, open_presigned
-from ._transfer import Attempts, VersionChanged
+from ._presigned import PresignedRefused, can_presign, open_presigned, presigned_request
+from ._transfer import RETRY_STATUSES, Attempts, VersionChanged
 from ._upload import AzureBlocks, FileSlice, PartStore, S3Parts, upload_parts
 
 #: Block size for generic ``fs.open`` reads: big enough that a sequential read costs few
@@ -495,6 +495,9 @@ class S3Backend(Backend):
         timeouts: Timeouts,
     ) -> ObjectInfo | None:
         extra = {**self.write_options(stored), **s3_condition(condition)}
+        answer = self._presigned(fs, "put_object", path, timeouts, extra, data)
+        if answer is not None:
+            return _written(len(data), answer.get("ETag"), answer.get("Last-Modified"))
         response = self._call(fs, "put_object", path, timeouts, Body=data, **extra)
         return _written(len(data), response.get("ETag"), response.get("LastModified"))
 
@@ -503,9 +506,40 @@ class S3Backend(Backend):
     ) -> None:
         extra = {"IfMatch": etag} if etag is not None else {}
         try:
-            self._call(fs, "delete_object", path, timeouts, **extra)
+            if self._presigned(fs, "delete_object", path, timeouts, extra) is None:
+                self._call(fs, "delete_object", path, timeouts, **extra)
         finally:
             fs.invalidate_cache(path)
+
+    def _presigned(
+        self,
+        fs: Any,
+        operation: str,
+        path: str,
+        timeouts: Timeouts,
+        params: Mapping[str, Any],
+        body: bytes | None = None,
+    ) -> Mapping[str, str] | None:
+        """One write request sent from this thread through a presigned URL, as reads are
+        (fsspec's loop thread would make threads sharing a session take turns): the headers
+        of the store's answer; ``None`` where the URL itself may be what the store refused
+        (then s3fs asks, and reports S3's error precisely)."""
+        if not can_presign(fs):
+            return None
+        bucket, key, version = _bucket_key(fs, path)
+        where = {"Bucket": bucket, "Key": key, **({"VersionId": version} if version else {})}
+        response = presigned_request(fs, operation, {**where, **params}, timeouts, body=body)
+        if response.status < 300:
+            return response.headers
+        if response.status in (409, 412):  # a condition failed (409: a concurrent write)
+            raise status_error(412, path, response.headers)
+        if response.status == 404:
+            if "IfMatch" in params:  # no such version to replace
+                raise status_error(412, path, response.headers)
+            raise status_error(404, path, response.headers)
+        if response.status in (401, 403) or response.status in RETRY_STATUSES:
+            raise status_error(response.status, path, response.headers)
+        return None
 
     def part_store(
         self,

@@ -32,15 +32,13 @@ from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoo
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeAlias
 
-import urllib3
 from fsspec.asyn import sync
-from urllib3.exceptions import MaxRetryError
 
 from ._body import UPLOAD_CHUNK
 from ._errors import BodySourceError, status_error
 from ._http import Timeouts
 from ._info import ObjectInfo, quote_etag, to_datetime
-from ._presigned import EXPIRES_SECONDS, can_presign, pool_for
+from ._presigned import can_presign, presigned_request
 from ._transfer import RETRY_STATUSES, Attempts
 
 
@@ -330,41 +328,23 @@ class S3Parts:
     def _send_presigned(self, number: int, data: Part) -> str | None:
         """The part's ETag; ``None`` when the store refused the URL itself (an emulator
         without query-string auth, a redirect): then s3fs, which reports precisely, retries."""
-        url = sync(self._fs.loop, self._sign, number, timeout=self._timeouts.request)
         # A file's slice streams from the file, its length given so it is not sent chunked;
         # any buffer is sent as it is (urllib3's hints name bytes only).
         body: Any = data.pieces() if isinstance(data, FileSlice) else data
         length = data.length if isinstance(data, FileSlice) else len(data)
-        failure: BaseException | None = None
-        try:
-            response = pool_for(self._fs).request(
-                "PUT",
-                url,
-                body=body,
-                headers={"Content-Length": str(length)},
-                redirect=False,
-                retries=urllib3.Retry(total=0, connect=0, read=0, status=0, redirect=0),
-                timeout=urllib3.Timeout(connect=self._timeouts.connect, read=self._timeouts.read),
-            )
-        except MaxRetryError as exc:  # report what failed, not that retrying did
-            failure = exc.reason or exc
-        if failure is not None:
-            raise failure  # outside the except block: no cycle through MaxRetryError
+        params = {
+            **self._where,
+            "UploadId": self._upload_id,
+            "PartNumber": number,
+            "ContentLength": length,
+        }
+        response = presigned_request(self._fs, "upload_part", params, self._timeouts, body=body)
         etag = response.headers.get("ETag")
         if response.status < 300 and etag:
             return str(etag)
         if response.status in (401, 403, 404) or response.status in RETRY_STATUSES:
             raise status_error(response.status, self._path, response.headers)
         return None
-
-    async def _sign(self, number: int) -> str:
-        await self._fs.set_session()
-        client = await self._fs.get_s3(self._where["Bucket"])
-        params = {**self._where, "UploadId": self._upload_id, "PartNumber": number}
-        url: str = await client.generate_presigned_url(
-            "upload_part", Params=params, ExpiresIn=EXPIRES_SECONDS
-        )
-        return url
 
 
 # --- Azure -------------------------------------------------------------------------------------
