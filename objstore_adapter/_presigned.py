@@ -119,14 +119,13 @@ async def _presign(client: Any, operation: str, params: Mapping[str, Any]) -> Si
     signing region of the endpoint the request goes to (as for the client's own requests:
     it follows a bucket region botocore learned from a redirect), and the headers kept.
     """
-    from botocore.signers import _should_use_global_endpoint, create_request_object
+    from botocore.signers import create_request_object
 
     name = client._PY_TO_OP_NAME[operation]
     model = client.meta.service_model.operation_model(name)
-    context = {
-        "is_presign_request": True,
-        "use_global_endpoint": _should_use_global_endpoint(client),
-    }
+    # Not botocore's "use_global_endpoint" for presigned URLs: s3.amazonaws.com serves SigV2
+    # URLs of any region, SigV4 ones are sent where the client sends its own requests.
+    context: dict[str, Any] = {"is_presign_request": True}
     api_params = await client._emit_api_params(
         api_params=dict(params), operation_model=model, context=context
     )
@@ -145,8 +144,9 @@ async def _presign(client: Any, operation: str, params: Mapping[str, Any]) -> Si
     await _own_signer(client).sign(
         name, request, signing_type="presign-url", expires_in=EXPIRES_SECONDS
     )
-    # The headers signed, not those prepare() adds (a Content-Length of the empty body).
-    headers = {str(k): str(v) for k, v in request.headers.items()}
+    # The headers signed, not those prepare() adds (a Content-Length of the empty body), nor
+    # the expiry SigV2 (configured explicitly) leaves in a Date header: the URL carries it.
+    headers = {str(k): str(v) for k, v in request.headers.items() if k.lower() != "date"}
     return Signed(str(request.method), str(request.prepare().url), headers)
 
 

@@ -8,6 +8,7 @@ store did not apply shows in what boto3 reads back.
 
 from __future__ import annotations
 
+import os
 import socket
 import uuid
 from collections.abc import Iterator
@@ -18,11 +19,12 @@ import pytest
 import s3fs
 import urllib3
 
-from objstore_adapter import _presigned
+import objstore_adapter
+from objstore_adapter import SchemeRegistry, TransferConfig, _presigned
 from objstore_adapter._http import Timeouts
 
 from ._proxy import RecordingProxy
-from .conftest import S3_KEY, S3_SECRET
+from .conftest import S3_KEY, S3_SECRET, s3_registry
 
 TIMEOUTS = Timeouts(request=10, read=10, connect=5)
 
@@ -181,3 +183,211 @@ def test_a_refused_connection_is_tried_once(s3_bucket: str) -> None:
         _presigned.open_presigned(fs, s3_bucket, "k", None, TIMEOUTS, {})
     pool = _presigned.pool_for(fs).connection_from_url(endpoint)
     assert pool.num_connections == 1
+
+
+# --- SigV4 on every S3 path, through the adapter ---------------------------------------------
+
+MiB = 2**20
+
+
+def _presigned_requests(proxy: RecordingProxy) -> list[tuple[str, str, dict[str, str]]]:
+    """(method, path, headers in lower case) of each request that carried its signature in
+    the URL, after checking that every one of them is SigV4 for ``us-east-1``."""
+    found = []
+    for (method, path), headers in zip(proxy.requests, proxy.request_headers, strict=True):
+        query = _query(path)
+        assert "Signature" not in query, path  # SigV2
+        assert "AWSAccessKeyId" not in query, path
+        if "X-Amz-Signature" in query:
+            assert query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"], path
+            _key, _day, region, service, end = query["X-Amz-Credential"][0].split("/")
+            assert (region, service, end) == ("us-east-1", "s3", "aws4_request"), path
+            found.append((method, path, {k.lower(): v for k, v in headers.items()}))
+    return found
+
+
+@pytest.fixture(params=["moto", "seaweed"])
+def upstream(request: pytest.FixtureRequest) -> tuple[int, Any, str]:
+    """(port, boto3 client, bucket) of one S3 server: moto, or SeaweedFS, which checks
+    signatures (a request whose signed headers were not sent as signed fails there)."""
+    name = "moto_endpoint" if request.param == "moto" else "seaweed_endpoint"
+    client = "s3_client" if request.param == "moto" else "seaweed_s3_client"
+    bucket = "s3_bucket" if request.param == "moto" else "seaweed_bucket"
+    port = int(request.getfixturevalue(name).rsplit(":", 1)[1])
+    return port, request.getfixturevalue(client), request.getfixturevalue(bucket)
+
+
+@pytest.mark.parametrize("path", ["get", "ranged parts", "resume", "upload parts"])
+def test_every_s3_path_presigns_with_sigv4_for_the_region(
+    upstream: tuple[int, Any, str], path: str
+) -> None:
+    port, client, bucket = upstream
+    key = f"sigv4/{uuid.uuid4().hex}.bin"
+    data = os.urandom(11 * MiB if path == "upload parts" else 3 * MiB + 17)
+    transfer = TransferConfig(part_size=5 * MiB)
+    if path == "ranged parts":
+        transfer = TransferConfig(
+            parallel_below=float("inf"), download_part_size=MiB, download_concurrency=3
+        )
+    with RecordingProxy(port) as proxy:
+        session = objstore_adapter.session(s3_registry(proxy.endpoint, transfer=transfer))
+        url = f"s3://{bucket}/{key}"
+        if path == "upload parts":
+            assert session.put(url, data=data, timeout=30).status_code in (200, 201)
+            assert client.get_object(Bucket=bucket, Key=key)["Body"].read() == data
+        else:
+            client.put_object(Bucket=bucket, Key=key, Body=data)
+            if path == "resume":
+                proxy.cut_body_after, proxy.cuts_left = MiB, 1
+            response = session.get(url, stream=True, timeout=30)
+            assert b"".join(response.iter_content(MiB)) == data
+            assert proxy.cuts_left in (None, 0)
+
+        presigned = _presigned_requests(proxy)
+        if path == "upload parts":
+            parts = [p for method, p, _ in presigned if method == "PUT" and "partNumber" in p]
+            assert len(parts) == 3
+        elif path == "get":
+            assert [method for method, _, _ in presigned] == ["GET"]
+        else:  # parts of the same version: a Range, pinned by If-Match
+            pinned = [h for method, _, h in presigned if "range" in h and "if-match" in h]
+            assert len(pinned) >= (2 if path == "ranged parts" else 1)
+
+
+#: What S3 answers a request sent to a region its bucket is not in.
+_PERMANENT_REDIRECT = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>PermanentRedirect</Code>'
+    b"<Message>The bucket you are attempting to access must be addressed using the specified"
+    b" endpoint.</Message></Error>"
+)
+
+
+def _get_regions(proxy: RecordingProxy, since: int) -> list[str]:
+    """The credential scope's region of each presigned GET from request ``since`` on."""
+    regions = []
+    for method, path in proxy.requests[since:]:
+        credential = _query(path).get("X-Amz-Credential")
+        if method == "GET" and credential:
+            regions.append(credential[0].split("/")[2])
+    return regions
+
+
+def test_a_bucket_outside_the_client_region_is_signed_for_its_own_region(
+    s3_client: Any, s3_bucket: str, proxy_to_moto: RecordingProxy
+) -> None:
+    """The client is in eu-west-1, the bucket in us-east-1: S3 answers the first request
+    with a redirect naming the bucket's region (the presigned GET, then s3fs's), botocore
+    learns it, and from then on the URLs are signed for it: one request per GET."""
+    s3_client.put_object(Bucket=s3_bucket, Key="elsewhere.txt", Body=b"from us-east-1")
+    registry = s3_registry(proxy_to_moto.endpoint, client_kwargs={"region_name": "eu-west-1"})
+    session = objstore_adapter.session(registry)
+    url = f"s3://{s3_bucket}/elsewhere.txt"
+    redirect = {"x-amz-bucket-region": "us-east-1", "Content-Type": "application/xml"}
+    proxy_to_moto.answer(301, redirect, _PERMANENT_REDIRECT, times=2, methods=("GET",))
+
+    first = session.get(url, timeout=30)
+    assert (first.status_code, first.content) == (200, b"from us-east-1")
+    assert _get_regions(proxy_to_moto, 0)[0] == "eu-west-1"  # before S3 said where it is
+
+    for _ in range(2):
+        since = len(proxy_to_moto.requests)
+        again = session.get(url, timeout=30)
+        assert (again.status_code, again.content) == (200, b"from us-east-1")
+        assert [method for method, _ in proxy_to_moto.requests[since:]] == ["GET"]
+        assert _get_regions(proxy_to_moto, since) == ["us-east-1"]
+
+
+def test_with_cache_regions_urls_are_signed_for_the_bucket_region(
+    s3_client: Any, proxy_to_moto: RecordingProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """s3fs's ``cache_regions`` (on only where no endpoint or region is given: here the
+    endpoint comes from the environment) builds a client per bucket region: the URL is
+    signed with it, in the calling thread once the bucket's region is known."""
+    bucket = f"eu-{uuid.uuid4().hex[:12]}"
+    where = {"LocationConstraint": "eu-west-1"}
+    s3_client.create_bucket(Bucket=bucket, CreateBucketConfiguration=where)
+    s3_client.put_object(Bucket=bucket, Key="k.txt", Body=b"from eu-west-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", proxy_to_moto.endpoint)
+    registry = SchemeRegistry()
+    registry.register(
+        "s3", key=S3_KEY, secret=S3_SECRET, cache_regions=True, skip_instance_cache=True
+    )
+    session = objstore_adapter.session(registry)
+    url = f"s3://{bucket}/k.txt"
+
+    for _ in range(2):
+        since = len(proxy_to_moto.requests)
+        response = session.get(url, timeout=30)
+        assert (response.status_code, response.content) == (200, b"from eu-west-1")
+        assert _get_regions(proxy_to_moto, since) == ["eu-west-1"]
+    fs: Any = registry.filesystem(registry.route_for(url))
+    assert fs.cache_regions
+    signed = _presigned._sign_here(fs, "get_object", {"Bucket": bucket, "Key": "k.txt"})
+    assert signed is not None
+    assert "%2Feu-west-1%2Fs3%2F" in signed.url
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "eu-west-1", "eu-central-1", "ap-east-1"])
+def test_aws_urls_name_the_region_they_are_sent_to(region: str) -> None:
+    """On AWS (signing is local: nothing is sent here), the URL goes where s3fs sends its own
+    requests, signed for that region, whether botocore would presign it with SigV2 (a region
+    that still takes it) or not (eu-central-1, or an opt-in region such as ap-east-1)."""
+    fs = s3fs.S3FileSystem(
+        key=S3_KEY,
+        secret=S3_SECRET,
+        client_kwargs={"region_name": region},
+        skip_instance_cache=True,
+    )
+    fs.connect()
+    signed = _presigned._sign_here(fs, "get_object", {"Bucket": "a-bucket", "Key": "k"})
+    assert signed is not None
+    parts = urlsplit(signed.url)
+    query = parse_qs(parts.query)
+    assert query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]
+    assert query["X-Amz-Credential"][0].split("/")[2:] == [region, "s3", "aws4_request"]
+    own_host = "s3.amazonaws.com" if region == "us-east-1" else f"s3.{region}.amazonaws.com"
+    assert parts.netloc == f"a-bucket.{own_host}"
+
+
+def test_credentials_due_for_refresh_are_refreshed_on_fsspecs_loop(
+    moto_endpoint: str, s3_client: Any, s3_bucket: str
+) -> None:
+    """botocore refreshes credentials with its own I/O, bound to fsspec's event loop: a
+    request whose credentials are due signs there, not in the calling thread."""
+    import datetime as dt
+    import threading
+
+    from aiobotocore.credentials import AioRefreshableCredentials
+    from aiobotocore.session import AioSession
+
+    refreshed_on: list[str] = []
+
+    def metadata(minutes: int) -> dict[str, str]:
+        expiry = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=minutes)
+        return {
+            "access_key": S3_KEY,
+            "secret_key": S3_SECRET,
+            "token": "a-session-token",
+            "expiry_time": expiry.isoformat(),
+        }
+
+    async def refresh() -> dict[str, str]:
+        refreshed_on.append(threading.current_thread().name)
+        return metadata(60)
+
+    session = AioSession()
+    session._credentials = AioRefreshableCredentials.create_from_metadata(
+        metadata(1),
+        refresh,
+        "test",  # expires within botocore's 15 advisory minutes
+    )
+    fs = s3fs.S3FileSystem(endpoint_url=moto_endpoint, session=session, skip_instance_cache=True)
+    fs.connect()
+    s3_client.put_object(Bucket=s3_bucket, Key="refreshed.txt", Body=b"fresh")
+    where = {"Bucket": s3_bucket, "Key": "refreshed.txt"}
+
+    read = _presigned.presigned_request(fs, "get_object", where, TIMEOUTS)
+
+    assert (read.status, read.data) == (200, b"fresh")
+    assert refreshed_on == ["fsspecIO"]
+    assert _presigned._sign_here(fs, "get_object", where) is not None  # fresh now: here
