@@ -4,6 +4,8 @@ A file URL names a file on this machine: its host is empty or ``localhost``, and
 percent-encoded, so ``pathlib.Path(p).as_uri()`` round-trips every file name. Object-store keys
 are taken literally; file paths are decoded segment by segment, and a URL is refused when a
 decoded segment could change which file is meant (``.``, ``..``, a separator, a NUL byte).
+Whether a path lies under a root is asked twice: of the URL as written (which route serves it)
+and of the file it resolves to with symbolic links followed (whether the route may serve it).
 """
 
 from __future__ import annotations
@@ -66,6 +68,20 @@ def within(path: str, root: str) -> bool:
     if root.endswith("/"):
         return path.startswith(root)
     return path == root or path.startswith(root + "/")
+
+
+def resolves_within(path: str, root: str) -> bool:
+    """True when ``path`` lies under ``root`` once both have their symbolic links followed.
+
+    A path that does not exist yet (a file a PUT would create, in directories it would
+    create) is judged by its nearest existing ancestor: ``os.path.realpath`` follows the links
+    it meets and keeps the missing rest as written, which holds no ``..`` (refused before).
+
+    Args:
+        path: a local path, as :func:`local_path` returns it.
+        root: the local path of the root it must stay under.
+    """
+    return within(os.path.realpath(path), os.path.realpath(root))
 
 
 def _decode(segment: str, url: str) -> str:

@@ -8,6 +8,7 @@ built lazily, once per route, and reused by every request and thread.
 
 from __future__ import annotations
 
+import errno
 import functools
 import importlib
 import os
@@ -18,12 +19,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import fsspec
+from fsspec.registry import known_implementations
+from fsspec.registry import registry as fsspec_classes
 from fsspec.spec import AbstractFileSystem
 from requests.exceptions import InvalidSchema, InvalidURL
 
 from ._backends import backend_for_protocol
 from ._errors import BackendConfigError, BackendNotInstalled, configuration_error
-from ._fileurl import local_path, within
+from ._fileurl import local_path, resolves_within, within
 from ._redact import install_log_filter, remember, secret_values
 from ._transfer import DEFAULT_TRANSFER, TransferConfig
 
@@ -80,37 +83,44 @@ _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
 
 @dataclass(frozen=True)
 class Route:
-    """One registered prefix: the protocol and storage options it is served with."""
+    """One registered prefix: the protocol and storage options it is served with.
+
+    For a URL prefix these are its own settings over its scheme's, as they stand now.
+    """
 
     prefix: str
     protocol: str
     options: Mapping[str, Any] = field(default_factory=dict, repr=False)
     transfer: TransferConfig = DEFAULT_TRANSFER
+    follow_symlinks: bool = False
 
     @functools.cached_property
     def scheme(self) -> str:
-        return self.prefix.split("://", 1)[0]
+        return self.prefix.split("://", 1)[0].lower()
+
+    @functools.cached_property
+    def _after_scheme(self) -> str:
+        return self.prefix.split("://", 1)[1]
 
     def matches(self, url: str) -> bool:
+        scheme, separator, rest = url.partition("://")
         if "://" not in self.prefix:
-            return url.split("://", 1)[0].lower() == self.prefix
+            return scheme.lower() == self.prefix
+        # requests keeps the case of a non-HTTP scheme as written: S3:// is s3://.
+        if not separator or scheme.lower() != self.scheme:
+            return False
         if _serves_files(self):
             # Compare decoded paths: file:///srv/a%20b/, file://localhost/srv/a b/ and
             # Path("/srv/a b").as_uri() all name the same directory.
-            if url.split("://", 1)[0].lower() != self.scheme:
-                return False
             try:
                 return within(local_path(url), local_path(self.prefix))
             except InvalidURL:
                 return False
-        if not url.startswith(self.prefix):
+        own = self._after_scheme
+        if not rest.startswith(own):
             return False
         # "s3://bucket" must not claim "s3://bucket2/key".
-        return (
-            self.prefix.endswith("/")
-            or len(url) == len(self.prefix)
-            or (url[len(self.prefix)] == "/")
-        )
+        return own.endswith("/") or len(rest) == len(own) or rest[len(own)] == "/"
 
 
 #: fsspec protocols of the local filesystem, whose paths are decoded like file:// URLs.
@@ -153,6 +163,59 @@ class Target:
         return _serves_files(self.route)
 
 
+@dataclass(frozen=True)
+class _Registration:
+    """What one ``register`` call said, before its scheme's settings are merged in."""
+
+    prefix: str
+    protocol: str | None  # None: the scheme's (a URL prefix only)
+    options: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    transfer: TransferConfig | None = None
+    follow_symlinks: bool = False
+
+
+def _derive(registrations: Mapping[str, _Registration]) -> dict[str, Route]:
+    """The routes that ``registrations`` make: each URL prefix over its scheme's settings as
+    they are now, so the order of ``register`` calls decides nothing."""
+    routes = {
+        prefix: Route(
+            prefix,
+            own.protocol or prefix,
+            own.options,
+            DEFAULT_TRANSFER if own.transfer is None else own.transfer,
+        )
+        for prefix, own in registrations.items()
+        if "://" not in prefix
+    }
+    for prefix, own in registrations.items():
+        if "://" not in prefix:
+            continue
+        scheme = prefix.split("://", 1)[0]
+        parent = routes.get(scheme)
+        protocol = own.protocol
+        if protocol is None:
+            protocol = parent.protocol if parent is not None else scheme
+        options = own.options
+        if parent is not None and parent.protocol == protocol:
+            options = {**parent.options, **own.options}
+        transfer = own.transfer
+        if transfer is None:
+            transfer = parent.transfer if parent is not None else DEFAULT_TRANSFER
+        routes[prefix] = Route(prefix, protocol, options, transfer, own.follow_symlinks)
+    return routes
+
+
+def _known_protocol(protocol: str) -> bool:
+    """True when fsspec can build ``protocol``: known by name (its import deferred, as for
+    entry points) or registered as a class. Nothing is imported to tell."""
+    return protocol in known_implementations or protocol in fsspec_classes
+
+
+def _has_local_root(route: Route) -> bool:
+    """True for a URL prefix served by the local filesystem: a root that links may not leave."""
+    return "://" in route.prefix and route.protocol in _LOCAL_FILE_PROTOCOLS
+
+
 class SchemeRegistry:
     """Map URL schemes and prefixes to fsspec filesystems.
 
@@ -168,9 +231,10 @@ class SchemeRegistry:
     """
 
     def __init__(self) -> None:
-        self._routes: dict[str, Route] = {
-            scheme: Route(scheme, protocol) for scheme, protocol in DEFAULT_SCHEMES.items()
+        self._registrations: dict[str, _Registration] = {
+            scheme: _Registration(scheme, protocol) for scheme, protocol in DEFAULT_SCHEMES.items()
         }
+        self._routes = _derive(self._registrations)
         self._filesystems: dict[str, AbstractFileSystem] = {}
         self._pid = os.getpid()
         self._lock = threading.Lock()
@@ -181,22 +245,33 @@ class SchemeRegistry:
         protocol: str | None = None,
         *,
         transfer: TransferConfig | None = None,
+        follow_symlinks: bool = False,
         **storage_options: Any,
     ) -> None:
         """Serve URLs starting with ``prefix`` through fsspec ``protocol``.
 
         Args:
             prefix: a scheme (``"s3"``, ``"minio"``) or a URL prefix (``"s3://bucket"``,
-                ``"s3://bucket/team/"``). For a URL, the longest registered prefix wins.
-            protocol: the fsspec protocol. Defaults to the protocol the prefix's scheme
-                already maps to, else the scheme itself.
+                ``"s3://bucket/team/"``). For a URL, the longest registered prefix wins. The
+                scheme's case does not matter (``S3://bucket`` is ``s3://bucket``).
+            protocol: the fsspec protocol: one fsspec knows by name or one registered with
+                ``fsspec.register_implementation``. Defaults to the protocol the prefix's
+                scheme maps to, else the scheme itself; a URL prefix without one follows its
+                scheme's, even one registered later.
             transfer: how requests on this route retry and heal (a :class:`TransferConfig`);
-                a URL prefix inherits its scheme's, else the defaults.
+                a URL prefix without one uses its scheme's, else the defaults.
+            follow_symlinks: for a route with a root on the local filesystem
+                (``"file:///srv/data/"``), let symbolic links inside the root lead out of it.
+                By default a request whose path resolves, links followed, outside the root is
+                refused with 403 before any read or write. Not a storage option: it is never
+                passed to fsspec.
             **storage_options: passed to ``fsspec.filesystem(protocol, ...)``. A URL prefix
-                starts from the options of its scheme and overrides them.
+                starts from the options of its scheme, whenever either was registered, and
+                overrides them.
 
         Raises:
-            ValueError: the prefix is not a scheme or URL, or fsspec knows no such protocol.
+            ValueError: the prefix is not a scheme or URL, fsspec knows no such protocol, or
+                ``follow_symlinks`` is given to a route without a local root.
         """
         if "://" in prefix:
             scheme, rest = prefix.split("://", 1)
@@ -206,21 +281,40 @@ class SchemeRegistry:
             scheme = prefix = prefix.lower()
         if not _SCHEME.fullmatch(scheme):
             raise ValueError(f"{prefix!r} is neither a URL scheme nor a URL prefix")
-        parent = self._routes.get(scheme)
-        if protocol is None:
-            protocol = parent.protocol if parent is not None else scheme
-        if protocol not in fsspec.available_protocols():
-            raise ValueError(
-                f"fsspec knows no protocol {protocol!r} (for {prefix!r}); "
-                "pass protocol= with one of fsspec.available_protocols()"
-            )
-        options = dict(storage_options)
-        if "://" in prefix and parent is not None and parent.protocol == protocol:
-            options = {**parent.options, **options}
-        if transfer is None:
-            transfer = parent.transfer if parent is not None else DEFAULT_TRANSFER
         with self._lock:
-            self._routes[prefix] = Route(prefix, protocol, options, transfer)
+            parent = self._routes.get(scheme)
+            if "://" in prefix:
+                registration = _Registration(
+                    prefix, protocol, dict(storage_options), transfer, follow_symlinks
+                )
+            else:
+                # Registering a scheme again keeps its protocol and transfer settings unless
+                # given: "s3a" stays s3, whatever options it is now registered with.
+                own_protocol = protocol
+                if own_protocol is None:
+                    own_protocol = parent.protocol if parent is not None else scheme
+                own_transfer = transfer
+                if own_transfer is None and parent is not None:
+                    own_transfer = parent.transfer
+                registration = _Registration(
+                    prefix, own_protocol, dict(storage_options), own_transfer, follow_symlinks
+                )
+            registrations = {**self._registrations, prefix: registration}
+            routes = _derive(registrations)
+            route = routes[prefix]
+            if not _known_protocol(route.protocol):
+                raise ValueError(
+                    f"fsspec knows no protocol {route.protocol!r} (for {prefix!r}); "
+                    "pass protocol= with one of fsspec.available_protocols()"
+                )
+            if follow_symlinks and not _has_local_root(route):
+                raise ValueError(
+                    f"follow_symlinks is for a route with a root on the local filesystem "
+                    f"(like 'file:///srv/data/'), not {prefix!r}"
+                )
+            # Replaced, not changed in place: route_for reads the routes without the lock.
+            self._registrations = registrations
+            self._routes = routes
             # Routes derived from this one may have changed: rebuild filesystems lazily.
             self._filesystems.clear()
 
@@ -234,16 +328,17 @@ class SchemeRegistry:
         return {prefix: route.protocol for prefix, route in sorted(self._routes.items())}
 
     def route_for(self, url: str) -> Route:
-        """The route with the longest prefix matching ``url``.
+        """The route with the longest prefix matching ``url``; the scheme's case is ignored.
 
         Raises:
             requests.exceptions.InvalidSchema: no route serves the URL's scheme, or the URL
                 lies outside every prefix registered for it.
         """
-        matches = [route for route in self._routes.values() if route.matches(url)]
+        routes = self._routes
+        matches = [route for route in routes.values() if route.matches(url)]
         if not matches:
-            scheme = url.split("://", 1)[0] if "://" in url else url
-            prefixes = sorted(p for p, r in self._routes.items() if r.scheme == scheme.lower())
+            scheme = url.split("://", 1)[0].lower()
+            prefixes = sorted(p for p, r in routes.items() if r.scheme == scheme)
             if prefixes:
                 # Only prefixes serve this scheme: name them, and never suggest widening them.
                 raise InvalidSchema(
@@ -274,12 +369,16 @@ class SchemeRegistry:
         """Resolve ``url`` to the filesystem and backend path that serve it.
 
         Object-store keys are taken literally; ``file://`` paths (and those of any scheme
-        served by the local filesystem) are percent-decoded, as RFC 8089 has it.
+        served by the local filesystem) are percent-decoded, as RFC 8089 has it. Under a
+        local root, the path is checked here, links followed, so that no method reads or
+        writes outside it.
 
         Raises:
             requests.exceptions.InvalidSchema: no route for the URL's scheme.
             requests.exceptions.InvalidURL: the URL names no bucket or container, or a file
                 URL names another host or a segment that is refused.
+            PermissionError: the path leads out of its route's local root through a symbolic
+                link (and the route does not follow links out of it): a 403.
             BackendNotInstalled: the backend package for the route is missing.
         """
         if "://" not in url:
@@ -298,6 +397,14 @@ class SchemeRegistry:
             # prefix (or the directory a file:// route was given) for a sibling.
             raise InvalidURL(f"{url!r}: '.' and '..' path segments are refused")
         if file_path is not None:
+            if (
+                _has_local_root(route)
+                and not route.follow_symlinks
+                and not resolves_within(file_path, local_path(route.prefix))
+            ):
+                raise PermissionError(
+                    errno.EACCES, "a symbolic link leads out of the route's root", file_path
+                )
             return Target(url=url, fs=fs, path=fs._strip_protocol(file_path), route=route)
         if not fs.root_marker and (not rest or rest.startswith("/")):
             raise InvalidURL(
@@ -316,10 +423,11 @@ class SchemeRegistry:
 
     def __getstate__(self) -> dict[str, Any]:
         # Filesystems hold event loops and locks; the receiving process builds its own.
-        return {"routes": self._routes}
+        return {"registrations": self._registrations}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self._routes = state["routes"]
+        self._registrations = state["registrations"]
+        self._routes = _derive(self._registrations)
         self._filesystems = {}
         self._pid = os.getpid()
         self._lock = threading.Lock()

@@ -40,7 +40,7 @@ def test_as_uri_round_trips_every_file_name(tmp_path: Path, name: str) -> None:
     assert session.get(path.as_uri()).content == b"funny"
     assert session.head(path.as_uri()).headers["Content-Length"] == "5"
     written = tmp_path / f"new {name}"
-    assert session.put(written.as_uri(), data=b"put").status_code == 201
+    assert session.put(written.as_uri(), data=b"put").status_code == 200
     assert written.read_bytes() == b"put"
     assert session.delete(written.as_uri()).status_code == 204
     assert not written.exists()
@@ -190,3 +190,82 @@ def test_listing_urls_lead_back_to_every_file(tmp_path: Path) -> None:
     assert sorted(entry["name"] for entry in listing["entries"]) == sorted(FUNNY_NAMES)
     for entry in listing["entries"]:
         assert session.get(entry["url"]).content == entry["name"].encode("utf-8", "surrogateescape")
+
+
+@pytest.fixture
+def linked_root(tmp_path: Path) -> Path:
+    """A root holding a link that stays inside it and links that lead out of it."""
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    (root / "inside.txt").write_bytes(b"inside")
+    (outside / "secret.txt").write_bytes(b"outside")
+    (root / "local-link.txt").symlink_to(root / "inside.txt")
+    (root / "file-link.txt").symlink_to(outside / "secret.txt")
+    (root / "dir-link").symlink_to(outside)
+    (root / "dangling-link.txt").symlink_to(outside / "new.txt")
+    return root
+
+
+def _outside(root: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in (root.parent / "outside").iterdir()}
+
+
+@pytest.mark.parametrize(
+    ("method", "name"),
+    [
+        ("GET", "file-link.txt"),
+        ("HEAD", "file-link.txt"),
+        ("GET", "dir-link/secret.txt"),
+        ("GET", "dir-link/"),
+        ("PUT", "dir-link/new.txt"),
+        ("PUT", "dir-link/secret.txt"),
+        ("PUT", "dangling-link.txt"),
+        ("DELETE", "dir-link/secret.txt"),
+        ("DELETE", "file-link.txt"),
+    ],
+)
+def test_a_link_out_of_a_file_root_is_refused_before_any_read_or_write(
+    linked_root: Path, method: str, name: str
+) -> None:
+    session = _file_session(linked_root.as_uri() + "/")
+
+    response = session.request(method, f"{linked_root.as_uri()}/{name}", data=b"written")
+
+    assert response.status_code == 403
+    assert b"outside" not in response.content
+    assert _outside(linked_root) == {"secret.txt": b"outside"}
+    assert (linked_root / "file-link.txt").is_symlink()
+
+
+def test_links_inside_a_file_root_and_a_root_reached_through_a_link_are_served(
+    linked_root: Path,
+) -> None:
+    alias = linked_root.parent / "alias"
+    alias.symlink_to(linked_root)
+
+    for root in (linked_root, alias):
+        session = _file_session(root.as_uri() + "/")
+        assert session.get(f"{root.as_uri()}/local-link.txt").content == b"inside"
+        assert session.put(f"{root.as_uri()}/new/dirs/file.txt", data=b"new").ok
+        listing = session.get(f"{root.as_uri()}/").json()["entries"]
+        assert "file-link.txt" in {entry["name"] for entry in listing}  # named, never followed
+        assert session.get(f"{root.as_uri()}/file-link.txt").status_code == 403
+    assert (linked_root / "new" / "dirs" / "file.txt").read_bytes() == b"new"
+
+
+def test_only_a_root_is_a_boundary_and_a_route_may_follow_links_out_of_it(
+    linked_root: Path,
+) -> None:
+    registry = SchemeRegistry()
+    registry.register(linked_root.as_uri() + "/", follow_symlinks=True)
+    following = objstore_adapter.session(registry)
+    bare = _file_session("file")
+    confined = _file_session(linked_root.as_uri() + "/")
+    url = f"{linked_root.as_uri()}/dir-link/secret.txt"
+
+    assert following.get(url).content == b"outside"
+    assert bare.get(url).content == b"outside"
+    assert confined.get(url).status_code == 403
+    assert following.put(f"{linked_root.as_uri()}/dir-link/followed.txt", data=b"out").ok
+    assert _outside(linked_root) == {"secret.txt": b"outside", "followed.txt": b"out"}

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import pickle
 import subprocess
 import sys
 import textwrap
+from typing import Any
 
 import pytest
 import requests
+from fsspec.implementations.memory import MemoryFileSystem
 
 import objstore_adapter
-from objstore_adapter import ObjectStoreAdapter, SchemeRegistry
+from objstore_adapter import ObjectStoreAdapter, SchemeRegistry, TransferConfig
+
+from .conftest import S3_KEY, S3_SECRET, free_port
+
+#: The module (``fsspec.registry`` is also the name of its read-only view of the classes).
+FSSPEC_REGISTRY = importlib.import_module("fsspec.registry")
 
 
 def test_public_names_are_pinned() -> None:
@@ -185,3 +193,72 @@ def test_missing_backend_names_the_pip_extra() -> None:
     )
 
     assert "pip install 'objstore-adapter[s3]'" in result.stdout
+
+
+def test_scheme_case_never_changes_the_route(
+    moto_endpoint: str, s3_client: Any, s3_bucket: str
+) -> None:
+    s3_client.put_object(Bucket=s3_bucket, Key="cased.txt", Body=b"bucket route")
+    registry = SchemeRegistry()
+    # The scheme's default route leads nowhere: only the bucket's route reaches moto.
+    registry.register(
+        "s3",
+        endpoint_url=f"http://127.0.0.1:{free_port()}",
+        key=S3_KEY,
+        secret=S3_SECRET,
+        transfer=TransferConfig(max_attempts=1),
+    )
+    registry.register(f"s3://{s3_bucket}", endpoint_url=moto_endpoint)
+    session = objstore_adapter.session(registry)
+
+    for scheme in ("s3", "S3", "s3"):
+        assert session.get(f"{scheme}://{s3_bucket}/cased.txt").content == b"bucket route"
+    assert session.head(f"S3://{s3_bucket}/cased.txt").headers["Content-Length"] == "12"
+    assert session.put(f"S3://{s3_bucket}/written.txt", data=b"upper").ok
+    assert s3_client.get_object(Bucket=s3_bucket, Key="written.txt")["Body"].read() == b"upper"
+
+
+def test_a_bucket_route_starts_from_its_schemes_options_whatever_the_order(
+    moto_endpoint: str, s3_client: Any, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A route that lost the scheme's endpoint goes to a refused local port, never to AWS.
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{free_port()}")
+    s3_client.put_object(Bucket=s3_bucket, Key="ordered.txt", Body=b"either order")
+    registrations: list[tuple[str, dict[str, Any]]] = [
+        (f"s3://{s3_bucket}", {"key": S3_KEY, "secret": S3_SECRET}),
+        ("s3", {"endpoint_url": moto_endpoint, "transfer": TransferConfig(max_attempts=1)}),
+    ]
+
+    for order in (registrations, registrations[::-1]):
+        registry = SchemeRegistry()
+        for prefix, options in order:
+            registry.register(prefix, **options)
+        session = objstore_adapter.session(registry)
+
+        assert session.get(f"s3://{s3_bucket}/ordered.txt").content == b"either order", order
+        assert registry.route_for(f"s3://{s3_bucket}/x").transfer.max_attempts == 1
+
+
+class Mem2(MemoryFileSystem):  # type: ignore[misc]  # fsspec ships no types
+    """A filesystem fsspec knows only as a class."""
+
+    protocol = "mem2"
+
+
+def test_a_protocol_registered_with_fsspec_as_a_class_is_served(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(FSSPEC_REGISTRY._registry, "mem2", Mem2)  # register_implementation
+    monkeypatch.setattr(Mem2, "store", {})  # its own, not memory://'s
+    monkeypatch.setattr(Mem2, "pseudo_dirs", [""])
+    registry = SchemeRegistry()
+    registry.register("mem2")
+    registry.register("other", protocol="mem2")
+    session = objstore_adapter.session(registry)
+
+    assert session.put("mem2://bucket/key.txt", data=b"by class").ok
+    assert session.get("mem2://bucket/key.txt").content == b"by class"
+    assert session.get("other://bucket/key.txt").content == b"by class"
+    assert registry.prefixes()["other"] == "mem2"
+    with pytest.raises(ValueError, match="fsspec knows no protocol 'mem3'"):
+        registry.register("mem3")

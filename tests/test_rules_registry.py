@@ -8,6 +8,7 @@ filesystems built once, what the errors say, and backends that are missing or mi
 from __future__ import annotations
 
 import importlib
+import itertools
 import multiprocessing
 import sys
 from pathlib import Path
@@ -15,9 +16,10 @@ from typing import Any
 
 import pytest
 import requests
+from fsspec.implementations.memory import MemoryFileSystem
 
 from objstore_adapter import BackendConfigError, BackendNotInstalled, SchemeRegistry, TransferConfig
-from objstore_adapter._fileurl import local_path, within
+from objstore_adapter._fileurl import local_path, resolves_within, within
 
 #: The module (``fsspec.registry`` is also the name of its read-only view of the classes).
 FSSPEC_REGISTRY = importlib.import_module("fsspec.registry")
@@ -319,3 +321,157 @@ def test_file_url_segments_that_are_refused(segment: str, message: str) -> None:
         local_path(url)
 
     assert str(caught.value) == f"{url!r}: {message}"
+
+
+def test_the_schemes_case_never_changes_the_route(tmp_path: Path) -> None:
+    registry = SchemeRegistry()
+    registry.register("s3://bucket", anon=True)
+    registry.register("s3://bucket/team/", anon=True)
+    registry.register(tmp_path.as_uri() + "/", protocol="file")
+
+    assert registry.route_for("S3://bucket/key").prefix == "s3://bucket"
+    assert registry.route_for("S3://bucket").prefix == "s3://bucket"
+    assert registry.route_for("s3://bucket/team/key").prefix == "s3://bucket/team/"
+    assert registry.route_for("S3://Bucket/team/key").prefix == "s3"  # bucket names keep case
+    assert registry.route_for("s3://bucket2/key").prefix == "s3"
+    assert registry.route_for(f"FILE://{tmp_path}/x").prefix == tmp_path.as_uri() + "/"
+    assert registry.resolve("S3://bucket/team/key").path == "bucket/team/key"
+
+
+def test_routing_errors_name_the_scheme_in_lower_case() -> None:
+    registry = SchemeRegistry()
+    registry.register("memory://a/")
+
+    with pytest.raises(requests.exceptions.InvalidSchema) as outside:
+        registry.route_for("MEMORY://c/key")
+    with pytest.raises(requests.exceptions.InvalidSchema) as unknown:
+        registry.route_for("NoSuch://bucket/key")
+
+    assert str(outside.value) == (
+        "'MEMORY://c/key' is outside every prefix registered for memory:// URLs: memory://a/"
+    )
+    assert str(unknown.value).startswith("No object store registered for 'nosuch' URLs")
+    assert str(unknown.value).endswith("Use SchemeRegistry.register('nosuch', ...).")
+
+
+#: Three registrations whose routes must not depend on the order they are made in.
+_ORDERED: list[tuple[str, dict[str, Any]]] = [
+    ("s3", {"endpoint_url": "http://127.0.0.1:9", "transfer": TransferConfig(max_attempts=7)}),
+    ("s3://bucket", {"anon": True}),
+    ("s3://bucket/team/", {"key": "team-key", "transfer": TransferConfig(max_attempts=2)}),
+]
+
+
+def test_a_url_prefix_starts_from_its_schemes_settings_whatever_the_order() -> None:
+    for order in itertools.permutations(_ORDERED):
+        registry = SchemeRegistry()
+        for prefix, options in order:
+            registry.register(prefix, **options)
+
+        bucket = registry.route_for("s3://bucket/key")
+        team = registry.route_for("s3://bucket/team/key")
+        assert dict(bucket.options) == {"endpoint_url": "http://127.0.0.1:9", "anon": True}
+        assert dict(team.options) == {"endpoint_url": "http://127.0.0.1:9", "key": "team-key"}
+        assert (bucket.transfer.max_attempts, team.transfer.max_attempts) == (7, 2)
+
+
+def test_a_url_prefix_follows_its_scheme_when_it_is_registered_again() -> None:
+    registry = SchemeRegistry()
+    registry.register("s3", **S3_OPTIONS)
+    registry.register("s3://bucket", key="bucket-key")
+    registry.register("s3://pinned", protocol="s3", key="pinned-key")
+    built = registry.resolve("s3://bucket/key").fs
+
+    registry.register("s3", **{**S3_OPTIONS, "endpoint_url": "http://127.0.0.1:10"})
+
+    rebuilt = registry.resolve("s3://bucket/key").fs
+    assert rebuilt is not built
+    assert rebuilt.storage_options["endpoint_url"] == "http://127.0.0.1:10"
+    assert rebuilt.storage_options["key"] == "bucket-key"
+    registry.register("s3", protocol="memory")
+    # Without a protocol of its own, a prefix is served as its scheme is; with one, it keeps it.
+    assert registry.prefixes()["s3://bucket"] == "memory"
+    assert dict(registry.route_for("s3://bucket/key").options) == {"key": "bucket-key"}
+    assert registry.prefixes()["s3://pinned"] == "s3"
+
+
+def test_a_protocol_fsspec_holds_as_a_class_is_known(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Mem2(MemoryFileSystem):  # type: ignore[misc]  # fsspec ships no types
+        protocol = "mem2"
+
+    monkeypatch.setitem(FSSPEC_REGISTRY._registry, "mem2", Mem2)
+    registry = SchemeRegistry()
+    registry.register("mem2")
+    registry.register("s3://classy/", protocol="mem2")
+
+    assert registry.prefixes()["mem2"] == "mem2"
+    assert isinstance(registry.resolve("s3://classy/key").fs, Mem2)
+
+
+def test_follow_symlinks_is_a_routing_option_for_local_roots_only(tmp_path: Path) -> None:
+    registry = SchemeRegistry()
+    registry.register(tmp_path.as_uri() + "/", protocol="file", follow_symlinks=True)
+
+    route = registry.route_for(tmp_path.as_uri() + "/x")
+    assert route.follow_symlinks
+    assert "follow_symlinks" not in route.options  # never handed to fsspec
+    for prefix, protocol in (("file", "file"), ("s3://bucket", None), ("x:///srv/", "memory")):
+        with pytest.raises(ValueError, match="follow_symlinks is for a route with a root"):
+            registry.register(prefix, protocol=protocol, follow_symlinks=True)
+
+
+@pytest.fixture
+def linked_root(tmp_path: Path) -> Path:
+    """A root holding links that stay inside it and links that lead out of it."""
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    (root / "sub").mkdir(parents=True)
+    outside.mkdir()
+    (root / "inside.txt").write_bytes(b"inside")
+    (outside / "secret.txt").write_bytes(b"outside")
+    (root / "local-link.txt").symlink_to(root / "inside.txt")
+    (root / "sub" / "up-link").symlink_to(root)
+    (root / "file-link.txt").symlink_to(outside / "secret.txt")
+    (root / "dir-link").symlink_to(outside)
+    (root / "dangling-link.txt").symlink_to(outside / "new.txt")
+    return root
+
+
+@pytest.mark.parametrize(
+    ("name", "inside"),
+    [
+        ("inside.txt", True),
+        ("local-link.txt", True),
+        ("sub/up-link/inside.txt", True),
+        ("new/dirs/file.txt", True),
+        ("", True),
+        ("file-link.txt", False),
+        ("dir-link", False),
+        ("dir-link/secret.txt", False),
+        ("dir-link/new/file.txt", False),
+        ("dangling-link.txt", False),
+        ("sub/up-link/dir-link/secret.txt", False),
+    ],
+)
+def test_a_path_resolves_within_its_root_with_links_followed(
+    linked_root: Path, name: str, inside: bool
+) -> None:
+    assert resolves_within(f"{linked_root}/{name}", f"{linked_root}/") is inside
+    alias = linked_root.parent / "alias"
+    alias.symlink_to(linked_root)  # a root reached through a link is the same root
+    assert resolves_within(f"{alias}/{name}", str(alias)) is inside
+
+
+def test_resolving_refuses_a_path_that_links_out_of_its_root(linked_root: Path) -> None:
+    registry = SchemeRegistry()
+    registry.register(linked_root.as_uri() + "/")
+    registry.register("file:///", protocol="file", follow_symlinks=True)
+    root = linked_root.as_uri()
+
+    with pytest.raises(PermissionError) as refused:
+        registry.resolve(f"{root}/dir-link/new.txt")
+    assert refused.value.filename == f"{linked_root}/dir-link/new.txt"
+    assert registry.resolve(f"{root}/local-link.txt").path == f"{linked_root}/local-link.txt"
+    # Outside the root, the route that follows links serves the same files.
+    outside = linked_root.parent / "outside"
+    assert registry.resolve(f"{outside.as_uri()}/secret.txt").path == f"{outside}/secret.txt"
+    assert sorted(p.name for p in outside.iterdir()) == ["secret.txt"]
