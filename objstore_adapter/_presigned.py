@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import urllib.parse
 import weakref
 from collections.abc import Mapping
 from typing import Any, NamedTuple
@@ -238,16 +239,21 @@ def presigned_request(
     signed = _sign_here(fs, operation, params) or sync(
         fs.loop, _sign, fs, operation, params, timeout=timeouts.request
     )
+    # The connection pool of the URL's host, found without urllib3's parse of the whole URL
+    # (a presigned query is long, and urllib3 checks it character by character each time).
+    url = urllib.parse.urlsplit(signed.url)
+    connections = pool_for(fs).connection_from_host(url.hostname, url.port, scheme=url.scheme)
     failure: BaseException | None = None
     try:
-        response = pool_for(fs).request(
+        response = connections.urlopen(
             signed.method,
-            signed.url,
+            f"{url.path}?{url.query}" if url.query else url.path,
             body=body,
             headers={**signed.headers, **(headers or {})},
             preload_content=not stream,
             decode_content=False,
             redirect=False,
+            assert_same_host=False,
             retries=_ONE_TRY,
             timeout=urllib3.Timeout(connect=timeouts.connect, read=timeouts.read),
         )
