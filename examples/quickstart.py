@@ -20,7 +20,7 @@ def main(registry: SchemeRegistry, base: str) -> dict[str, object]:
 
     # --8<-- [start:write]
     created = session.put(f"{base}/hello.txt", data=b"Hello, object store!\n")
-    print(created.status_code)  # 201 (204 when it replaces an object)
+    print(created.status_code)  # 200, one request (If-None-Match: * would give 201)
     # --8<-- [end:write]
 
     # --8<-- [start:read]

@@ -23,6 +23,7 @@ Each store says how parts are kept through a :class:`PartStore`:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import os
 import stat
@@ -126,6 +127,10 @@ class PartStore(Protocol):
         """Make the object from the parts, in order, named by :meth:`send`'s tokens; the
         validators the store's answer gave, if any."""
 
+    def committed(self, tokens: list[str]) -> ObjectInfo | None:
+        """After a commit whose answer was lost: the object's validators if that commit took
+        effect (the store holds the object those parts make), else ``None``."""
+
     def abort(self) -> None:
         """Throw away every part stored so far; called at most once, after every send."""
 
@@ -210,7 +215,7 @@ def upload_parts(
             del part  # the pool holds it until sent: memory is the parts in flight, plus one
         _collect(in_flight, numbers, tokens, ALL_COMPLETED)
         ordered = [tokens[n] for n in sorted(tokens)]
-        written = attempts.call(lambda: store.commit(ordered))
+        written = attempts.call(lambda: store.commit(ordered), lambda: store.committed(ordered))
     except BaseException:
         # Parts not started are dropped; a part being sent is waited for, or it could
         # outlive the abort and leave a part of an upload that no longer exists.
@@ -314,6 +319,17 @@ class S3Parts:
         etag = answer.get("ETag")
         return ObjectInfo(size=0, etag=quote_etag(etag) if isinstance(etag, str) else None)
 
+    def committed(self, tokens: list[str]) -> ObjectInfo | None:
+        # A multipart object's ETag is the MD5 of its parts' MD5s, and their count.
+        digests = b"".join(bytes.fromhex(token.strip('"')) for token in tokens)
+        expected = f'"{hashlib.md5(digests, usedforsecurity=False).hexdigest()}-{len(tokens)}"'
+        try:
+            answer = self._call("head_object", self._timeouts.request, **self._where)
+        except FileNotFoundError:
+            return None
+        etag = answer.get("ETag")
+        return ObjectInfo(size=0, etag=expected) if etag == expected else None
+
     def abort(self) -> None:
         self._call(
             "abort_multipart_upload",
@@ -414,6 +430,9 @@ class AzureBlocks:
             etag=quote_etag(etag) if isinstance(etag, str) else None,
             last_modified=to_datetime(answer.get("last_modified")),
         )
+
+    def committed(self, tokens: list[str]) -> ObjectInfo | None:
+        return None  # committing the same block list again is harmless: it is sent again
 
     def abort(self) -> None:
         """Staged blocks have no delete of their own: Azure drops them at the blob's next

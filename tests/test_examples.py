@@ -139,7 +139,7 @@ def test_quickstart(store: Store) -> None:
     result = quickstart.main(store.registry, store.base)
 
     assert result == {
-        "created": 201,
+        "created": 200,
         "text": "Hello, object store!\n",
         "partial": b"Hello",
         "listing": ["hello.txt"],

@@ -205,7 +205,7 @@ def test_put_from_stdin_stores_the_body(cloud: Cloud) -> None:
     )
 
     assert result.returncode == 0, result.stderr
-    assert head_of(result.stdout)[0] == 201
+    assert head_of(result.stdout)[0] == 200
     assert cloud.read("from-stdin") == b"piped in\n"
     assert cloud.content_type("from-stdin") == "text/plain"
 
@@ -255,7 +255,7 @@ def test_put_from_a_file(s3_cloud: Cloud, tmp_path: Path) -> None:
     )
 
     assert result.returncode == 0, result.stderr
-    assert head_of(result.stdout)[0] == 201
+    assert head_of(result.stdout)[0] == 200
     assert s3_cloud.read("reports/latest") == source.read_bytes()
     assert s3_cloud.content_type("reports/latest") == "text/csv"  # HTTPie's guess from the file
 
