@@ -22,6 +22,7 @@ from ._errors import (
     describe,
     error_headers,
     outcome_for,
+    rejected_option,
 )
 from ._handlers import HANDLERS, Reply, error_reply
 from ._http import BadHeader, Timeouts, reason, text_headers
@@ -76,7 +77,11 @@ class ObjectStoreAdapter(BaseAdapter):
         if handler is None:
             reply = error_reply(405, url, {"Allow": _ALLOW})
         else:
-            target = self.registry.resolve(url)
+            try:
+                target = self.registry.resolve(url)
+            except rex.RequestException as exc:  # InvalidURL, InvalidSchema, BackendConfigError
+                exc.request = request  # as on every exception requests raises for a request
+                raise
             timeouts = Timeouts.from_requests(timeout)
             failure: Exception | None = None
             try:
@@ -101,6 +106,8 @@ class ObjectStoreAdapter(BaseAdapter):
         outcome = outcome_for(exc)
         if isinstance(outcome, int):
             return error_reply(outcome, url, error_headers(exc, outcome))
+        if outcome is None and rejected_option(exc, self.registry.route_for(url).options):
+            outcome = BackendConfigError  # an option the backend does not take
         if outcome is BackendConfigError:  # a setting the backend reads only when it connects
             route = self.registry.route_for(url)
             error = configuration_error(route.prefix, route.protocol, route.options, exc)

@@ -23,15 +23,28 @@ chained from a redacted copy of the backend exception (see ``_redact``)::
     └── ChunkedEncodingError        (a body cut short while streaming)
 
 Classes are named by dotted path so that the table imports no optional backend. The first class
-in an exception's MRO that the table names decides, so the most specific entry wins.
+in an exception's MRO that the table names decides, so the most specific entry wins. Two
+classes say less than the table can, and are judged by what they were raised from:
+
+- the adapter's own deadline (fsspec's ``FSTimeoutError``, asyncio's ``TimeoutError``) cancels
+  the request wherever it waits: in aiohttp's connector (DNS, the pool, TCP, TLS) it is a
+  ``ConnectTimeout``; anywhere else in aiohttp, on the open connection, a ``ReadTimeout``;
+  between an SDK's own tries, the failure it was retrying decides;
+- a ``ValueError`` (what backends raise for their own mistakes as well) maps as what it was
+  raised from: a 400 only when that was a refusal (botocore's ``ParamValidationError``,
+  which s3fs re-raises as a ``ValueError``, or the store's own answer); any other is
+  unexpected.
 """
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
+from types import TracebackType
 from typing import Any, TypeAlias
 
 from requests import exceptions as rex
@@ -63,7 +76,6 @@ EXCEPTION_TABLE: dict[str, Outcome] = {
     "botocore.exceptions.NoCredentialsError": 401,
     "botocore.exceptions.PartialCredentialsError": 401,
     "botocore.exceptions.ParamValidationError": 400,
-    "builtins.ValueError": 400,
     "azure.core.exceptions.ResourceNotFoundError": 404,
     "azure.core.exceptions.ClientAuthenticationError": 403,
     "azure.identity._exceptions.CredentialUnavailableError": 401,
@@ -87,8 +99,9 @@ EXCEPTION_TABLE: dict[str, Outcome] = {
     "botocore.exceptions.InvalidEndpointConfigurationError": BackendConfigError,
     "google.auth.exceptions.DefaultCredentialsError": BackendConfigError,
     # Transport failures.
-    # The adapter's own deadline for a request to the store: fsspec cannot tell whether it
-    # was spent connecting or waiting, so the exception is both ConnectionError and Timeout.
+    # Deadlines, refined by where the request was waiting (see _deadline_phase). Without a
+    # clue, fsspec's (the adapter's deadline for a whole request) may have been spent
+    # connecting: it stays both a ConnectionError and a Timeout.
     "fsspec.exceptions.FSTimeoutError": rex.ConnectTimeout,
     "asyncio.exceptions.TimeoutError": rex.ReadTimeout,
     "builtins.TimeoutError": rex.ReadTimeout,
@@ -99,6 +112,7 @@ EXCEPTION_TABLE: dict[str, Outcome] = {
     "botocore.exceptions.EndpointConnectionError": rex.ConnectionError,
     "botocore.exceptions.HTTPClientError": rex.ConnectionError,
     "aiohttp.client_exceptions.ClientPayloadError": rex.ChunkedEncodingError,
+    "aiohttp.client_exceptions.ConnectionTimeoutError": rex.ConnectTimeout,
     "aiohttp.client_exceptions.ServerTimeoutError": rex.ReadTimeout,
     "aiohttp.client_exceptions.ClientError": rex.ConnectionError,
     "azure.core.exceptions.ServiceRequestTimeoutError": rex.ConnectTimeout,
@@ -116,6 +130,44 @@ EXCEPTION_TABLE: dict[str, Outcome] = {
     "urllib3.exceptions.ProtocolError": rex.ConnectionError,
     "urllib3.exceptions.HTTPError": rex.ConnectionError,
 }
+
+#: The table's deadlines: what they mean is read from where the request was waiting.
+_DEADLINES = frozenset(
+    {"fsspec.exceptions.FSTimeoutError", "asyncio.exceptions.TimeoutError", "builtins.TimeoutError"}
+)
+
+#: Failures to connect at all: nothing was sent.
+_CONNECT_FAILURES = frozenset(
+    {
+        "builtins.ConnectionRefusedError",
+        "aiohttp.client_exceptions.ClientConnectorError",
+        "aiohttp.client_exceptions.ConnectionTimeoutError",
+        "botocore.exceptions.EndpointConnectionError",
+        "botocore.exceptions.ConnectTimeoutError",
+        "azure.core.exceptions.ServiceRequestError",
+        "urllib3.exceptions.NewConnectionError",
+        "urllib3.exceptions.ConnectTimeoutError",
+    }
+)
+
+#: Where a request cancelled at a deadline was still connecting: aiohttp's connector (DNS,
+#: the pool's queue, TCP, TLS; all three SDKs send through aiohttp) and asyncio's socket
+#: setup. Cancelled in any other aiohttp frame, it was on an open connection.
+_CONNECTING_MODULES = ("aiohttp.connector", "aiohappyeyeballs")
+_CONNECTING_CALLS = frozenset(
+    {
+        ("asyncio.base_events", "create_connection"),
+        ("asyncio.base_events", "getaddrinfo"),
+        ("asyncio.base_events", "sock_connect"),
+        ("asyncio.base_events", "start_tls"),
+        ("asyncio.selector_events", "sock_connect"),
+    }
+)
+_CONNECTED_MODULES = ("aiohttp",)
+
+#: Attributes under which SDKs keep the exception they wrap without chaining it: azure-core
+#: (``inner_exception``), urllib3's ``MaxRetryError`` (``reason``), aiohttp (``os_error``).
+_WRAPPED = ("inner_exception", "reason", "os_error")
 
 #: Short, credential-free explanations for the JSON body of error responses.
 STATUS_MESSAGES = {
@@ -285,15 +337,111 @@ def _dotted(cls: type) -> str:
 
 def outcome_for(exc: BaseException) -> Outcome | None:
     """What ``exc`` becomes: the store's own status when it answered one, else the table's
-    outcome for the first class in its MRO that the table lists (``None``: none is)."""
+    outcome for the first class in its MRO that the table lists (``None``: none is), a
+    deadline told by where it struck, a ``ValueError`` by what it wraps."""
     answer = store_answer(exc)
     if answer is not None:
         return status_for(answer.status)
+    name, outcome = _listed(exc)
+    if name in _DEADLINES:
+        return _deadline_phase(exc) or outcome
+    if outcome is None and isinstance(exc, ValueError):
+        return _wrapped(exc)
+    return outcome
+
+
+def _listed(exc: BaseException) -> tuple[str | None, Outcome | None]:
+    """The first class in ``exc``'s MRO that the table names, and its outcome."""
     for cls in type(exc).__mro__:
-        outcome = EXCEPTION_TABLE.get(_dotted(cls))
+        name = _dotted(cls)
+        outcome = EXCEPTION_TABLE.get(name)
+        if outcome is not None:
+            return name, outcome
+    return None, None
+
+
+def _wrapped(exc: ValueError) -> Outcome | None:
+    """The outcome of what a backend wrapped in ``exc`` (s3fs raises botocore's
+    ``ParamValidationError`` on as a ``ValueError``, adlfs the SDK's errors); ``None`` for
+    a ``ValueError`` that wraps nothing the table knows."""
+    for link in _chain(exc):
+        outcome = _listed(link)[1]
         if outcome is not None:
             return outcome
     return None
+
+
+def _deadline_phase(exc: BaseException) -> type[rex.Timeout] | None:
+    """Which timeout a deadline was: where the request it cancelled was waiting (connecting,
+    or on an open connection), else the failure an SDK was about to retry when it struck
+    (a connect that failed, a read that timed out); ``None``: no clue."""
+    for link in _links(exc):
+        if isinstance(link, asyncio.CancelledError):
+            phase = _waiting_in(link.__traceback__)
+            if phase is not None:
+                return phase
+            continue
+        names = {_dotted(cls) for cls in type(link).__mro__}
+        if names & _CONNECT_FAILURES:
+            return rex.ConnectTimeout
+        name, outcome = _listed(link)
+        if name not in _DEADLINES and outcome is rex.ReadTimeout:
+            return rex.ReadTimeout
+    return None
+
+
+def _waiting_in(tb: TracebackType | None) -> type[rex.Timeout] | None:
+    """The phase a cancelled task was in, from the frames it was cancelled through."""
+    connected = False
+    while tb is not None:
+        module = tb.tb_frame.f_globals.get("__name__", "")
+        if _within(module, _CONNECTING_MODULES) or (
+            (module, tb.tb_frame.f_code.co_name) in _CONNECTING_CALLS
+        ):
+            return rex.ConnectTimeout
+        connected = connected or _within(module, _CONNECTED_MODULES)
+        tb = tb.tb_next
+    return rex.ReadTimeout if connected else None
+
+
+def _within(module: str, packages: tuple[str, ...]) -> bool:
+    return any(module == name or module.startswith(name + ".") for name in packages)
+
+
+def refused_connection(exc: BaseException) -> bool:
+    """True when ``exc`` is a connection the store's host refused: nothing was sent, and
+    trying again at once cannot meet another answer.
+
+    The refusal (``ConnectionRefusedError``, or an ``OSError`` with ``ECONNREFUSED``) may be
+    anywhere in the chain ``exc`` was raised from, or kept inside an SDK's wrapper
+    (botocore's ``EndpointConnectionError``, azure-core's ``ServiceRequestError``, urllib3's
+    ``MaxRetryError``, aiohttp's ``ClientConnectorError``). An answer from the store is never
+    a refusal.
+    """
+    if store_answer(exc) is not None:
+        return False
+    return any(
+        isinstance(link, ConnectionRefusedError)
+        or (isinstance(link, OSError) and link.errno == errno.ECONNREFUSED)
+        for link in _links(exc)
+    )
+
+
+def _links(exc: BaseException) -> Iterator[BaseException]:
+    """``exc``, the exceptions it was raised from and those SDK wrappers keep inside."""
+    seen: set[int] = set()
+    pending = [exc]
+    while pending:
+        for link in _chain(pending.pop()):
+            if id(link) in seen:
+                break
+            seen.add(id(link))
+            yield link
+            wrapped = [getattr(link, name, None) for name in _WRAPPED]
+            kwargs = getattr(link, "kwargs", None)  # botocore keeps the cause as error=
+            if isinstance(kwargs, Mapping):
+                wrapped.append(kwargs.get("error"))
+            pending.extend(w for w in wrapped if isinstance(w, BaseException))
 
 
 def describe(exc: BaseException) -> str:
@@ -338,6 +486,32 @@ def configuration_error(
 #: Shorter option values ("anon", "test") are too common in messages to look for or redact.
 _MIN_VALUE = 6
 
+#: How Python words a call given a keyword its function does not take.
+_UNEXPECTED_KEYWORD = re.compile(r"unexpected keyword argument '([^']+)'")
+
+
+def rejected_option(exc: BaseException, options: Mapping[str, Any]) -> str | None:
+    """The storage option a backend refused when it connected: ``exc`` is (or was raised
+    from) a ``TypeError`` for an unexpected keyword that is one of ``options`` or a key
+    inside one (s3fs hands options it does not know to botocore's session, and
+    ``client_kwargs`` to its client). ``None``: no option was refused.
+    """
+    for link in _chain(exc):
+        match = _UNEXPECTED_KEYWORD.search(str(link)) if isinstance(link, TypeError) else None
+        if match is None:
+            continue
+        for name, value in options.items():
+            if match[1] == name or match[1] in _keys(value):
+                return str(name)
+    return None
+
+
+def _keys(value: Any) -> Iterator[str]:
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            yield str(key)
+            yield from _keys(item)
+
 
 def _option_strings(value: Any) -> Iterator[str]:
     if isinstance(value, str):
@@ -353,9 +527,13 @@ def _option_strings(value: Any) -> Iterator[str]:
 
 
 def _blame(options: Mapping[str, Any], exc: BaseException) -> list[str]:
-    """The options a failure points at, by three clues in turn: its text quotes an option's
-    value; its text names an option; a frame it was raised through was handling the
-    option's value (gcsfs reports an unreadable token file without naming it)."""
+    """The options a failure points at, by four clues in turn: a call refused it as an
+    unexpected keyword; its text quotes an option's value; its text names an option; a
+    frame it was raised through was handling the option's value (gcsfs reports an
+    unreadable token file without naming it)."""
+    refused = rejected_option(exc, options)
+    if refused is not None:
+        return [refused]
     texts = [str(link) for link in _chain(exc)]
     quoted = [
         name

@@ -8,15 +8,17 @@ the SDK classes themselves (botocore, azure-core, aiohttp, gcsfs), so a planted 
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
-from botocore.exceptions import ClientError, EndpointConnectionError
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError, ServiceRequestError
+from botocore.exceptions import ClientError, EndpointConnectionError, ParamValidationError
 from gcsfs.retry import HttpError, validate_response
 from requests import exceptions as rex
+from urllib3.exceptions import MaxRetryError
 
 from objstore_adapter._errors import (
     EXCEPTION_TABLE,
@@ -29,6 +31,8 @@ from objstore_adapter._errors import (
     describe,
     error_headers,
     outcome_for,
+    refused_connection,
+    rejected_option,
     status_error,
     status_for,
     store_answer,
@@ -272,19 +276,80 @@ class _NotFoundHere(FileNotFoundError):
         (NotADirectoryError(), 404),
         (PermissionError(), 403),
         (FileExistsError(), 412),
-        (ValueError(), 400),
+        (ValueError(), None),  # a backend's own mistake as often as a refusal: see below
         (OSError(), 502),
         (TimeoutError(), rex.ReadTimeout),
         (ConnectionRefusedError(), rex.ConnectionError),
         (EndpointConnectionError(endpoint_url="http://127.0.0.1:1"), rex.ConnectionError),
         (aiohttp.ClientPayloadError("cut"), rex.ChunkedEncodingError),
         (aiohttp.ServerTimeoutError(), rex.ReadTimeout),
+        (aiohttp.ConnectionTimeoutError(), rex.ConnectTimeout),  # a ServerTimeoutError too
         (RuntimeError(), None),
         (KeyError(), None),
     ],
 )
 def test_outcome_for(exc: BaseException, outcome: object) -> None:
     assert outcome_for(exc) == outcome
+
+
+def test_a_value_error_maps_as_what_it_was_raised_from() -> None:
+    invalid_bucket = ParamValidationError(report="Invalid bucket name")
+    # s3fs re-raises botocore's refusal of a bad parameter while handling it.
+    s3fs_style = _chained(ValueError("Failed to list path"), invalid_bucket, cause=False)
+    with pytest.raises(ValueError, match="Bad Request") as gcsfs_style:
+        validate_response(400, b'{"error": {"message": "invalid object name"}}', "b/k")
+    adlfs_style = _chained(ValueError("container"), _client_error(409), cause=True)
+    unreachable = _chained(ValueError("wrapped"), ConnectionRefusedError(), cause=True)
+
+    assert outcome_for(s3fs_style) == 400
+    assert outcome_for(gcsfs_style.value) == 400
+    assert outcome_for(adlfs_style) == 412
+    assert outcome_for(unreachable) is rex.ConnectionError
+    assert outcome_for(ValueError("I/O operation on closed file.")) is None
+    assert outcome_for(_chained(ValueError("x"), KeyError("k"), cause=True)) is None
+
+
+def test_a_refusal_is_found_in_the_chain_and_in_sdk_wrappers_and_nothing_else_is() -> None:
+    refused = ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")
+    answered = _chained(_client_error(503), refused, cause=False)  # the store answered since
+    cycle_a, cycle_b = OSError("a"), OSError("b")
+    cycle_a.__context__, cycle_b.__context__ = cycle_b, cycle_a
+
+    assert refused_connection(refused)
+    assert refused_connection(OSError(errno.ECONNREFUSED, "Connect call failed"))
+    assert refused_connection(_chained(OSError("wrapped"), refused, cause=False))
+    assert refused_connection(EndpointConnectionError(endpoint_url="http://h", error=refused))
+    assert refused_connection(ServiceRequestError("no request was sent", error=refused))
+    assert refused_connection(MaxRetryError(None, "/key", reason=refused))  # type: ignore[arg-type]
+    assert refused_connection(_chained(TimeoutError(), refused, cause=False))
+    assert not refused_connection(answered)
+    assert not refused_connection(ConnectionResetError(errno.ECONNRESET, "reset"))
+    assert not refused_connection(OSError(errno.ETIMEDOUT, "timed out"))
+    assert not refused_connection(TimeoutError())
+    assert not refused_connection(EndpointConnectionError(endpoint_url="http://h"))
+    assert not refused_connection(cycle_a)
+
+
+def _refusing_call(**kwargs: Any) -> TypeError:
+    def create_client(region_name: str | None = None) -> None:
+        pass
+
+    with pytest.raises(TypeError, match="unexpected keyword") as caught:
+        create_client(**kwargs)
+    return caught.value
+
+
+def test_the_option_a_backend_refused_as_a_keyword() -> None:
+    options = {"endpoint_url": "http://127.0.0.1:1", "client_kwargs": {"bogus": "value-1234"}}
+    nested = _chained(RuntimeError("wrapped"), _refusing_call(bogus=1), cause=True)
+    top = _refusing_call(storage_options={})
+
+    assert rejected_option(nested, options) == "client_kwargs"
+    assert rejected_option(top, {"storage_options": {"key": "k"}}) == "storage_options"
+    assert rejected_option(top, options) is None  # not an option given: a bug, not a slip
+    assert rejected_option(TypeError("unsupported operand"), options) is None
+    assert str(_configured(options, nested)).endswith("; check the option 'client_kwargs'")
+    assert "value-1234" not in str(_configured(options, nested))
 
 
 def test_the_table_names_exception_classes_by_dotted_path() -> None:
