@@ -77,22 +77,25 @@ class ObjectStoreAdapter(BaseAdapter):
         if handler is None:
             reply = error_reply(405, url, {"Allow": _ALLOW})
         else:
+            failure: Exception | None = None
             try:
                 target = self.registry.resolve(url)
             except rex.RequestException as exc:  # InvalidURL, InvalidSchema, BackendConfigError
                 exc.request = request  # as on every exception requests raises for a request
                 raise
-            timeouts = Timeouts.from_requests(timeout)
-            failure: Exception | None = None
-            try:
-                prepared = _with_text_headers(request)
-                reply = handler(target, prepared, timeouts)  # which retries each store request
-            except BadHeader as exc:
-                reply = error_reply(400, url, detail=str(exc))
-            except BodySourceError as exc:
-                raise exc.original from None  # the caller's body broke: theirs to see
-            except Exception as exc:
+            except PermissionError as exc:  # a path that links out of its file:// root: 403
                 failure = exc
+            if failure is None:
+                timeouts = Timeouts.from_requests(timeout)
+                try:
+                    prepared = _with_text_headers(request)
+                    reply = handler(target, prepared, timeouts)  # it retries each store request
+                except BadHeader as exc:
+                    reply = error_reply(400, url, detail=str(exc))
+                except BodySourceError as exc:
+                    raise exc.original from None  # the caller's body broke: theirs to see
+                except Exception as exc:
+                    failure = exc
             if failure is not None:  # outside the except block: no unredacted __context__
                 reply = self._error_reply(failure, request)
         logger.debug("%s %s -> %d", method, url, reply.status)

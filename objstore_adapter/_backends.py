@@ -31,8 +31,14 @@ from ._http import ByteRange, Timeouts, WriteCondition
 from ._info import ObjectInfo, Representation
 from ._listing import listing_entries
 from ._native import NativeRefused, open_native, presigned_answered
-from ._presigned import PresignedRefused, can_presign, open_presigned, presigned_request
-from ._transfer import RETRY_STATUSES, Attempts, VersionChanged
+from ._presigned import (
+    DEFINITE_OR_THROTTLED,
+    PresignedRefused,
+    can_presign,
+    open_presigned,
+    presigned_request,
+)
+from ._transfer import Attempts, VersionChanged
 from ._upload import AzureBlocks, FileSlice, PartStore, S3Parts, upload_parts
 
 #: Block size for generic ``fs.open`` reads: big enough that a sequential read costs few
@@ -371,8 +377,16 @@ class S3Backend(Backend):
         fs.retries = 1  # s3fs' own loop around botocore's
 
     def stat(self, fs: AbstractFileSystem, path: str, timeouts: Timeouts) -> ObjectInfo:
+        headers = self._presigned(fs, "head_object", path, timeouts, {})
+        if headers is not None:
+            return _info.from_http_headers(headers)
         response = self._call(fs, "head_object", path, timeouts)
         return _info.from_s3_response(response)
+
+    def list(self, fs: AbstractFileSystem, path: str, timeouts: Timeouts) -> list[dict[str, Any]]:
+        bucket = fs.split_path(path)[0]
+        sync(fs.loop, _s3_sends_once, fs, bucket, timeout=timeouts.request)
+        return super().list(fs, path, timeouts)
 
     def open(
         self,
@@ -537,9 +551,9 @@ class S3Backend(Backend):
             if "IfMatch" in params:  # no such version to replace
                 raise status_error(412, path, response.headers)
             raise status_error(404, path, response.headers)
-        if response.status in (401, 403) or response.status in RETRY_STATUSES:
+        if response.status in DEFINITE_OR_THROTTLED:
             raise status_error(response.status, path, response.headers)
-        return None
+        return None  # another error: s3fs' second opinion (moto answers 500 to bad keys)
 
     def part_store(
         self,
@@ -556,7 +570,30 @@ class S3Backend(Backend):
         kwargs = {"Bucket": bucket, "Key": key, **extra}
         if version:
             kwargs["VersionId"] = version
-        return sync(fs.loop, fs._call_s3, method, timeout=timeouts.request, **kwargs)
+        return sync(fs.loop, _call_s3_once, fs, method, timeout=timeouts.request, **kwargs)
+
+
+async def _call_s3_once(fs: Any, method: str, **kwargs: Any) -> Any:
+    await _s3_sends_once(fs, kwargs.get("Bucket"))
+    return await fs._call_s3(method, **kwargs)
+
+
+async def _s3_sends_once(fs: Any, bucket: str | None) -> None:
+    """Stop the aiohttp session under the bucket's botocore client from resending."""
+    await fs.set_session()
+    client = await fs.get_s3(bucket)
+    http = getattr(getattr(client, "_endpoint", None), "http_session", None)
+    get_session = getattr(http, "_get_session", None)
+    if get_session is not None:
+        no_resend(await get_session(None))
+
+
+def no_resend(session: Any) -> None:
+    """Stop an aiohttp session from sending an idempotent request again when its kept-alive
+    connection drops (RFC 9112 §9.3.1 allows it): that would be a second request of one
+    attempt under the adapter's retries, which count every request the store sees."""
+    if session is not None and getattr(session, "_retry_connection", False):
+        session._retry_connection = False
 
 
 def s3_condition(condition: WriteCondition | None) -> dict[str, str]:
@@ -593,6 +630,7 @@ class GCSBackend(Backend):
         unwrapped = getattr(request, "__wrapped__", None)
         if unwrapped is not None:
             fs._request = types.MethodType(unwrapped, fs)
+        sync(fs.loop, _gcs_session, fs)  # gcsfs' own calls (listing) share the session
 
     def stat(self, fs: AbstractFileSystem, path: str, timeouts: Timeouts) -> ObjectInfo:
         bucket, key, generation = _bucket_key(fs, path)
@@ -722,8 +760,14 @@ class GCSBackend(Backend):
         return current.generation
 
 
-async def _gcs_get(fs: Any, url: str, path: str, headers: dict[str, str] | None = None) -> Any:
+async def _gcs_session(fs: Any) -> Any:
     await fs._set_session()
+    no_resend(fs.session)
+    return fs.session
+
+
+async def _gcs_get(fs: Any, url: str, path: str, headers: dict[str, str] | None = None) -> Any:
+    await _gcs_session(fs)
     # Bodies are passed on as stored; the reader applies any Content-Encoding.
     response = await fs.session.get(url, headers=fs._get_headers(headers), auto_decompress=False)
     if response.status >= 400:
@@ -743,7 +787,7 @@ async def _gcs_call(
 ) -> bytes:
     """One request through gcsfs' session and credentials, and its whole answer (gcsfs' own
     calls retry six times, under the adapter's retries)."""
-    await fs._set_session()
+    await _gcs_session(fs)
     async with fs.session.request(
         method, url, headers=fs._get_headers(headers), data=data
     ) as response:
@@ -788,9 +832,14 @@ class AzureBackend(Backend):
 
     def configure(self, fs: AbstractFileSystem) -> None:
         # The SDK's retry policy (3 retries, up to 81 s) is not an adlfs option.
-        policy = getattr(getattr(fs, "service_client", None), "_config", None)
+        client = getattr(fs, "service_client", None)
+        policy = getattr(client, "_config", None)
         if policy is not None and getattr(policy, "retry_policy", None) is not None:
             policy.retry_policy.total_retries = 0
+        transport = getattr(getattr(client, "_pipeline", None), "_transport", None)
+        if transport is not None and hasattr(transport, "open"):
+            sync(fs.loop, transport.open)  # every blob client of this filesystem shares it
+            no_resend(getattr(transport, "session", None))
 
     def stat(self, fs: AbstractFileSystem, path: str, timeouts: Timeouts) -> ObjectInfo:
         return _azure_info(self._properties(fs, path, timeouts))

@@ -266,6 +266,13 @@ def presigned_request(
     return response
 
 
+#: Error statuses a presigned request's answer is taken at its word for: a denial (the
+#: credentials, not the URL's form) or throttling, which the retry policy handles. Any other
+#: error may be the URL's (an emulator without query-string auth, a redirect, moto's 500 for
+#: a key it refuses): s3fs, whose botocore client reports S3's errors precisely, is asked.
+DEFINITE_OR_THROTTLED = frozenset({401, 403, 429, 503})
+
+
 class PresignedRefused(Exception):
     """The store answered a presigned GET with an error that may be the URL's, not the
     object's (a 400 from an emulator that does not take query-string auth, a redirect to
@@ -314,7 +321,7 @@ def open_presigned(
             return StoreGet(response.status, _info.from_http_headers(response.headers), None, None)
         if response.status == 404:
             raise status_error(404, f"{bucket}/{key}", response.headers)
-        if response.status in (401, 403, 429, 503):
+        if response.status in DEFINITE_OR_THROTTLED:
             # Denied or throttling: the transfer policy decides whether to try again (and
             # when: Retry-After). Other errors get a second opinion from s3fs (moto, for one,
             # answers 500 to a presigned GET whose credentials it refuses).

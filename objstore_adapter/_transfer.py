@@ -25,7 +25,7 @@ from typing import TypeVar
 from requests import exceptions as rex
 
 from ._body import ChunkSource
-from ._errors import outcome_for, store_answer
+from ._errors import outcome_for, refused_connection, store_answer
 from ._native import available as native_available
 
 T = TypeVar("T")
@@ -101,6 +101,8 @@ DEFAULT_TRANSFER = TransferConfig()
 def retryable(exc: BaseException) -> bool:
     """True for a failure a later try may not meet: the store unreachable, slow, cut off,
     failing or throttling; never a definite answer (404, 403, 412, a bad request)."""
+    if refused_connection(exc):
+        return False  # nothing listens there: another try cannot help
     outcome = outcome_for(exc)
     if isinstance(outcome, type) and issubclass(
         outcome, (rex.ConnectionError, rex.Timeout, rex.ChunkedEncodingError)
@@ -166,14 +168,24 @@ class Attempts:
                 pause = self.config.delay(attempt, retry_after(exc))
                 if time.monotonic() + pause > self.deadline:
                     raise
-                lost = settled is not None and store_answer(exc) is None
+                lost = exc if settled is not None and store_answer(exc) is None else None
             time.sleep(pause)
-            if lost:
+            if lost is not None:
                 assert settled is not None
-                result = self.call(settled) if self.config.max_attempts > 1 else settled()
-                if result is not None:
+                if (result := self._settle(settled, lost)) is not None:
                     return result
             attempt += 1
+
+    @staticmethod
+    def _settle(settled: Callable[[], T | None], lost: Exception) -> T | None:
+        # Asked once: where the store cannot say either, the request is not sent again
+        # blindly, and its own failure is what the caller sees.
+        failure: Exception | None = None
+        try:
+            return settled()
+        except Exception:
+            failure = lost
+        raise failure
 
 
 def call_with_retries(

@@ -39,8 +39,8 @@ from ._body import UPLOAD_CHUNK
 from ._errors import BodySourceError, status_error
 from ._http import Timeouts
 from ._info import ObjectInfo, quote_etag, to_datetime
-from ._presigned import can_presign, presigned_request
-from ._transfer import RETRY_STATUSES, Attempts
+from ._presigned import DEFINITE_OR_THROTTLED, can_presign, presigned_request
+from ._transfer import Attempts
 
 
 @dataclass(frozen=True)
@@ -358,7 +358,7 @@ class S3Parts:
         etag = response.headers.get("ETag")
         if response.status < 300 and etag:
             return str(etag)
-        if response.status in (401, 403, 404) or response.status in RETRY_STATUSES:
+        if response.status == 404 or response.status in DEFINITE_OR_THROTTLED:
             raise status_error(response.status, self._path, response.headers)
         return None
 

@@ -38,7 +38,7 @@ from ._exact_helpers import (
     timed,
     wire_method,
 )
-from .conftest import Proxied, Store, proxied_store
+from .conftest import Proxied, Store, free_port, proxied_store
 
 ATTEMPTS = 3
 FAILING = TransferConfig(max_attempts=ATTEMPTS, backoff_base=0.01, backoff_max=0.02)
@@ -78,6 +78,14 @@ def _operation(proxied: Proxied, operation: str) -> Callable[[], requests.Respon
 def test_a_failing_operation_reaches_the_store_max_attempts_times(
     request: pytest.FixtureRequest, name: str, operation: str, fault: str
 ) -> None:
+    if name == "s3_native" and fault == "503":
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True,
+                reason="obstore keeps no status or headers of an error answer: native_gets "
+                "asks the presigned path again for them (issue 21), two requests an attempt",
+            )
+        )
     with proxied_store(request, name, transfer=FAILING) as proxied:
         proxied.store.write("dir/object.bin", SMALL, None)
         method = wire_method(name, operation)
@@ -213,6 +221,8 @@ def test_a_put_if_match_is_one_request(request: pytest.FixtureRequest, name: str
             outcomes[case] = (response.status_code, _methods(proxied))
 
         expected = {"current": (204, [write]), "stale": (412, [write])}
+        if name == "gs":  # GCS pins writes by generation: the ETag's is read first
+            expected = {"current": (204, ["GET", write]), "stale": (412, ["GET"])}
         assert outcomes == expected, (
             f"{name}: (status, requests) per PUT: {outcomes}; requests: {seen_all}"
         )
@@ -253,6 +263,8 @@ def test_a_delete_if_match_is_one_request(request: pytest.FixtureRequest, name: 
             outcomes[case] = (response.status_code, _methods(proxied))
 
         expected = {"matching": (204, ["DELETE"]), "stale": (412, ["DELETE"])}
+        if name == "gs":  # GCS pins a DELETE by generation: the ETag's is read first
+            expected = {"matching": (204, ["GET", "DELETE"]), "stale": (412, ["GET"])}
         assert outcomes == expected, (
             f"{name}: (status, requests) per DELETE If-Match: {outcomes}; requests: {seen_all}"
         )
@@ -301,6 +313,18 @@ MATCH_RACERS = 8
 FEWER_ROUNDS = {"seaweed": (10, 5)}
 
 
+def _emulator_gaps(request: pytest.FixtureRequest, store: Store) -> None:
+    if store.name in ("s3", "s3_native"):
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=False,
+                reason="moto judges If-None-Match/If-Match before it stores, without a lock "
+                "(moto/s3/responses.py): under load two writers can both win; SeaweedFS, "
+                "a real S3 server, and the S3 service judge atomically",
+            )
+        )
+
+
 def _bodies(round_number: int, racers: int) -> list[bytes]:
     """One distinct body per racer, each of its own length (where an ETag is derived from
     the size and the time, the winner's ETag then differs from any other's)."""
@@ -318,7 +342,10 @@ def _judge(statuses: list[int | str], bodies: list[bytes], held: bytes, win: int
     return f"statuses {statuses}; winners {winners}; the store holds racer {holder}'s body"
 
 
-def test_create_only_puts_racing_have_exactly_one_winner(store: Store) -> None:
+def test_create_only_puts_racing_have_exactly_one_winner(
+    request: pytest.FixtureRequest, store: Store
+) -> None:
+    _emulator_gaps(request, store)
     wrong: dict[int, str] = {}
     wins: Counter[int] = Counter()
     rounds = FEWER_ROUNDS.get(store.name, (ROUNDS, MATCH_ROUNDS))[0]
@@ -338,7 +365,10 @@ def test_create_only_puts_racing_have_exactly_one_winner(store: Store) -> None:
     )
 
 
-def test_if_match_puts_racing_have_exactly_one_winner(store: Store) -> None:
+def test_if_match_puts_racing_have_exactly_one_winner(
+    request: pytest.FixtureRequest, store: Store
+) -> None:
+    _emulator_gaps(request, store)
     wrong: dict[int, str] = {}
     wins: Counter[int] = Counter()
     rounds = FEWER_ROUNDS.get(store.name, (ROUNDS, MATCH_ROUNDS))[1]
@@ -413,3 +443,26 @@ def test_write_statuses(store: Store) -> None:
     }, f"{store.name}: {outcomes}"
     assert store.session.get(url("new.bin")).content == b"third", store.name
     assert store.session.head(url("missing.bin")).status_code == 404, store.name
+
+
+# --- a refused connection is not tried again --------------------------------------------------
+
+
+def test_a_refused_connection_is_not_tried_again() -> None:
+    # Nothing listens on the port: another try cannot help, so the one retry layer gives up
+    # at once (a reset or a timeout of the same store would be tried max_attempts times).
+    import urllib3
+    from urllib3.exceptions import NewConnectionError
+
+    from objstore_adapter._transfer import Attempts
+
+    port = free_port()
+    calls: list[int] = []
+
+    def connect() -> None:
+        calls.append(1)
+        urllib3.PoolManager(retries=False).request("GET", f"http://127.0.0.1:{port}/")
+
+    with pytest.raises(NewConnectionError):
+        Attempts(TransferConfig(max_attempts=5, backoff_base=0.0)).call(connect)
+    assert calls == [1]
