@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import functools
 import importlib
+import inspect
 import os
 import re
 import threading
@@ -443,6 +444,9 @@ def _build(route: Route) -> AbstractFileSystem:
             cls = fsspec.get_filesystem_class(route.protocol)
         install_log_filter()  # the backend's modules are imported: so are their loggers
         backend = backend_for_protocol(route.protocol)
+        if route.protocol in _SWALLOWS_OPTIONS:
+            for name in _not_taken(cls, route.options):
+                raise TypeError(f"{cls.__name__}() got an unexpected keyword argument {name!r}")
         fs: AbstractFileSystem = cls(**backend.storage_options(route.options))
         backend.configure(fs)
     except ImportError as exc:
@@ -460,6 +464,33 @@ def _build(route: Route) -> AbstractFileSystem:
     if failure is not None:
         raise failure  # outside the except block: only the redacted copy is chained
     return fs
+
+
+#: Protocols whose filesystems accept any keyword and drop those they do not take: a
+#: misspelt option would build a filesystem without it (gcsfs anonymous, say), silently.
+_SWALLOWS_OPTIONS = frozenset({"gcs", "gs", "abfs", "az", "abfss", "memory", "file", "local"})
+
+#: Options every fsspec filesystem takes through its base classes.
+_FSSPEC_OPTIONS = frozenset(
+    {"skip_instance_cache", "use_listings_cache", "listings_expiry_time", "max_paths"}
+)
+
+
+_NAMED = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+
+
+def _not_taken(cls: type, options: Mapping[str, Any]) -> list[str]:
+    """The ``options`` that no constructor along ``cls``'s bases names."""
+    names = set(_FSSPEC_OPTIONS)
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is not None:
+            try:
+                parameters = inspect.signature(init).parameters.values()
+            except (TypeError, ValueError):  # a builtin's: nothing to learn
+                continue
+            names.update(p.name for p in parameters if p.kind in _NAMED)
+    return sorted(name for name in options if name not in names)
 
 
 def _import(dotted: str) -> Any:
