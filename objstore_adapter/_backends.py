@@ -367,7 +367,14 @@ class S3Backend(Backend):
     """s3fs: HeadObject for metadata, one streaming GetObject for metadata plus bytes."""
 
     def storage_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        # s3fs hands these to botocore only when it connects, where a value that is not a
+        # mapping fails far from the option (AttributeError, or no message at all).
+        for name in ("config_kwargs", "client_kwargs", "s3_additional_kwargs"):
+            if not isinstance(options.get(name) or {}, Mapping):
+                raise TypeError(f"the option {name} must be a mapping (a dict of keywords)")
         config = dict(options.get("config_kwargs") or {})
+        if not isinstance(config.get("retries") or {}, Mapping):
+            raise TypeError("the option config_kwargs['retries'] must be a mapping")
         retries = dict(config.get("retries") or {})
         retries.pop("max_attempts", None)  # botocore reads it as retries after the first
         config["retries"] = {**retries, "total_max_attempts": 1}

@@ -8,6 +8,9 @@ attaches to its own requests. That status decides, whatever class the SDK raised
     401, 403 → 403   404 → 404   409, 412 → 412   416 → 416
     429, 503 → 503 with the store's Retry-After   other 4xx → 400   anything else → 502
 
+(S3's ``KeyTooLongError`` is such a 400.) A local filesystem answers with ``errno`` instead:
+``ENAMETOOLONG`` (a name or path longer than it takes) is a 414, URI Too Long.
+
 (401 is kept for requests the adapter could not sign at all: no credentials anywhere.)
 
 Every other exception maps by class through :data:`EXCEPTION_TABLE`: storage outcomes become
@@ -34,6 +37,10 @@ classes say less than the table can, and are judged by what they were raised fro
   raised from: a 400 only when that was a refusal (botocore's ``ParamValidationError``,
   which s3fs re-raises as a ``ValueError``, or the store's own answer); any other is
   unexpected.
+
+An exception no entry names is a ``BackendConfigError`` when it was raised while botocore
+built its client from the route's options (an ``endpoint_url`` that is no URL), since
+nothing is sent from there.
 """
 
 from __future__ import annotations
@@ -97,6 +104,7 @@ EXCEPTION_TABLE: dict[str, Outcome] = {
     "botocore.exceptions.UnknownCredentialError": BackendConfigError,
     "botocore.exceptions.UnknownSignatureVersionError": BackendConfigError,
     "botocore.exceptions.InvalidEndpointConfigurationError": BackendConfigError,
+    "botocore.exceptions.EndpointResolutionError": BackendConfigError,  # endpoint_url, region
     "google.auth.exceptions.DefaultCredentialsError": BackendConfigError,
     # Transport failures.
     # Deadlines, refined by where the request was waiting (see _deadline_phase). Without a
@@ -177,6 +185,7 @@ STATUS_MESSAGES = {
     404: "no such object",
     405: "method not allowed",
     412: "precondition failed",
+    414: "the name or path is too long for the object store",
     416: "range not satisfiable",
     502: "the object store answered with an error",
     503: "the object store is unavailable or throttling: retry later",
@@ -342,12 +351,36 @@ def outcome_for(exc: BaseException) -> Outcome | None:
     answer = store_answer(exc)
     if answer is not None:
         return status_for(answer.status)
+    if any(isinstance(link, OSError) and link.errno == errno.ENAMETOOLONG for link in _chain(exc)):
+        return 414  # the local filesystem's limit on a name or a path: the URL is too long
     name, outcome = _listed(exc)
     if name in _DEADLINES:
         return _deadline_phase(exc) or outcome
     if outcome is None and isinstance(exc, ValueError):
-        return _wrapped(exc)
+        outcome = _wrapped(exc)
+    if outcome is None and _raised_building_client(exc):
+        return BackendConfigError
     return outcome
+
+
+#: Where botocore builds a client from its settings (s3fs does so on the first request):
+#: nothing is sent from there, so whatever fails in it is a setting.
+_CLIENT_BUILDERS = frozenset(
+    {("botocore.client", "create_client"), ("aiobotocore.client", "create_client")}
+)
+
+
+def _raised_building_client(exc: BaseException) -> bool:
+    """True when ``exc`` (or what it was raised from) came out of building a botocore
+    client: botocore checks ``endpoint_url`` only then (``ValueError: Invalid endpoint``)."""
+    for link in _chain(exc):
+        tb = link.__traceback__
+        while tb is not None:
+            frame = tb.tb_frame
+            if (frame.f_globals.get("__name__"), frame.f_code.co_name) in _CLIENT_BUILDERS:
+                return True
+            tb = tb.tb_next
+    return False
 
 
 def _listed(exc: BaseException) -> tuple[str | None, Outcome | None]:

@@ -176,54 +176,77 @@ class ByteRange:
 UNSATISFIABLE = "unsatisfiable"
 
 
+#: RFC 9110's DIGIT is ASCII only: ``str.isdigit`` (and ``int``) also take "²" and "٣".
+_DIGITS = re.compile(r"[0-9]+")
+#: The largest byte position any store takes (a signed 64-bit offset).
+_MAX_POSITION = 2**63 - 1
+_OWS = " \t"
+
+
+def _position(text: str) -> int | None:
+    """A ``first-pos``/``last-pos``/``suffix-length`` as an int; ``None`` when it is not
+    ASCII digits or names a position no store can hold (such a range is ignored, as one
+    the server does not understand, rather than parsed into a 4,300-digit int)."""
+    if not _DIGITS.fullmatch(text):
+        return None
+    significant = text.lstrip("0") or "0"
+    if len(significant) > len(str(_MAX_POSITION)):
+        return None
+    value = int(significant)
+    return value if value <= _MAX_POSITION else None
+
+
+def _single_range(header: str | None) -> tuple[int | None, int | None] | None:
+    """``bytes=first-last`` as its two positions (``None`` where one is left out); ``None``
+    for no header, another unit, a list, or anything malformed."""
+    if not header:
+        return None
+    unit, _, spec = header.partition("=")
+    if unit.strip(_OWS).lower() != "bytes" or "," in spec:
+        return None
+    first, dash, last = spec.strip(_OWS).partition("-")
+    first, last = first.strip(_OWS), last.strip(_OWS)
+    if not dash or (first == "" and last == ""):
+        return None
+    start = None if first == "" else _position(first)
+    end = None if last == "" else _position(last)
+    if (first and start is None) or (last and end is None):
+        return None
+    if start is not None and end is not None and end < start:
+        return None
+    return start, end
+
+
 def parse_range(header: str | None, size: int) -> ByteRange | str | None:
     """Resolve a ``Range`` header against an object of ``size`` bytes (RFC 9110 §14.1.2).
 
     Returns a :class:`ByteRange` (serve 206), :data:`UNSATISFIABLE` (serve 416) or ``None``:
-    no header, a malformed one, another unit or several ranges, all of which RFC 9110 lets a
-    server ignore by serving the whole object with 200. Suffix (``bytes=-n``) and open
-    (``bytes=a-``) ranges become absolute here, so backends never see them.
+    no header, a malformed one (digits other than ASCII ones, positions beyond any store's),
+    another unit or several ranges, all of which RFC 9110 lets a server ignore by serving the
+    whole object with 200. Suffix (``bytes=-n``) and open (``bytes=a-``) ranges become
+    absolute here, so backends never see them.
     """
-    if not header:
+    positions = _single_range(header)
+    if positions is None:
         return None
-    unit, _, spec = header.partition("=")
-    if unit.strip().lower() != "bytes" or "," in spec:
-        return None
-    first, dash, last = spec.strip().partition("-")
-    first, last = first.strip(), last.strip()
-    if not dash or not (first.isdigit() or first == "") or not (last.isdigit() or last == ""):
-        return None
-    if first == "":
-        if last == "":
-            return None
-        suffix = int(last)
+    start, end = positions
+    if start is None:
+        suffix = end or 0
         if suffix == 0 or size == 0:
             return UNSATISFIABLE
         return ByteRange(max(size - suffix, 0), size - 1)
-    start = int(first)
-    if last and int(last) < start:
-        return None
     if start >= size:
         return UNSATISFIABLE
-    end = min(int(last), size - 1) if last else size - 1
-    return ByteRange(start, end)
+    return ByteRange(start, size - 1 if end is None else min(end, size - 1))
 
 
 def parse_simple_range(header: str | None) -> tuple[int, int | None] | None:
     """``bytes=a-b`` or ``bytes=a-`` as ``(a, b or None)``: a range a store can resolve
     without the size. Anything else (suffixes, lists, malformed) is ``None``."""
-    if not header:
+    positions = _single_range(header)
+    if positions is None or positions[0] is None:
         return None
-    unit, _, spec = header.partition("=")
-    first, dash, last = spec.strip().partition("-")
-    first, last = first.strip(), last.strip()
-    if unit.strip().lower() != "bytes" or not dash or not first.isdigit():
-        return None
-    if last == "":
-        return int(first), None
-    if not last.isdigit() or int(last) < int(first):
-        return None
-    return int(first), int(last)
+    return positions[0], positions[1]
 
 
 def _etags(header: str) -> list[str]:

@@ -13,9 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import botocore.session
+import botocore.utils
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError, ServiceRequestError
-from botocore.exceptions import ClientError, EndpointConnectionError, ParamValidationError
+from botocore.exceptions import (
+    ClientError,
+    EndpointConnectionError,
+    EndpointResolutionError,
+    ParamValidationError,
+)
 from gcsfs.retry import HttpError, validate_response
 from requests import exceptions as rex
 from urllib3.exceptions import MaxRetryError
@@ -66,7 +73,7 @@ def test_status_for(store: int, caller: int) -> None:
 
 
 def test_every_status_the_adapter_answers_has_a_message() -> None:
-    answered = {status_for(s) for s in range(300, 600)} | {401, 405}
+    answered = {status_for(s) for s in range(300, 600)} | {401, 405, 414}
     assert answered <= set(STATUS_MESSAGES)
 
 
@@ -307,6 +314,55 @@ def test_a_value_error_maps_as_what_it_was_raised_from() -> None:
     assert outcome_for(unreachable) is rex.ConnectionError
     assert outcome_for(ValueError("I/O operation on closed file.")) is None
     assert outcome_for(_chained(ValueError("x"), KeyError("k"), cause=True)) is None
+
+
+def test_a_name_or_path_too_long_for_a_local_filesystem_is_a_414(tmp_path: Path) -> None:
+    with pytest.raises(OSError, match="too long") as too_long:
+        (tmp_path / ("n" * 5000)).stat()
+    assert too_long.value.errno == errno.ENAMETOOLONG
+
+    assert outcome_for(too_long.value) == 414
+    assert outcome_for(_chained(RuntimeError("wrapped"), too_long.value, cause=True)) == 414
+    assert outcome_for(OSError(errno.EIO, "I/O error")) == 502  # only that errno
+    assert outcome_for(_client_error(400)) == 400  # S3's KeyTooLongError is the store's 400
+
+
+def _botocore_client(**options: Any) -> Any:
+    session = botocore.session.Session()
+    return session.create_client(
+        "s3", region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s", **options
+    )
+
+
+@pytest.mark.parametrize("endpoint", ["http//x", "not a url", "http://", "http://[::1"])
+def test_what_fails_while_botocore_builds_its_client_is_a_setting(endpoint: str) -> None:
+    with pytest.raises(ValueError, match=r"URL|endpoint") as built:
+        _botocore_client(endpoint_url=endpoint)
+
+    assert outcome_for(built.value) is BackendConfigError
+    assert outcome_for(_chained(RuntimeError("s3fs"), built.value, cause=True)) is (
+        BackendConfigError
+    )
+    error = _configured({"endpoint_url": endpoint, "key": "k"}, built.value)
+    if len(endpoint) >= 6:  # shorter values are no clue (see _MIN_VALUE)
+        assert str(error).endswith("; check the option 'endpoint_url'")
+
+
+def test_an_endpoint_botocore_cannot_resolve_is_a_setting() -> None:
+    client = _botocore_client(endpoint_url="ftp://127.0.0.1:1")
+    with pytest.raises(EndpointResolutionError) as resolving:
+        client.generate_presigned_url("get_object", Params={"Bucket": "b", "Key": "k"})
+
+    assert outcome_for(resolving.value) is BackendConfigError
+    error = _configured({"endpoint_url": "ftp://127.0.0.1:1"}, resolving.value)
+    assert str(error).endswith("; check the option 'endpoint_url'")
+
+
+def test_a_value_error_raised_elsewhere_in_botocore_is_not_a_setting() -> None:
+    with pytest.raises(ValueError, match="not a time") as parsing:
+        botocore.utils.parse_timestamp("not a time")
+
+    assert outcome_for(parsing.value) is None
 
 
 def test_a_refusal_is_found_in_the_chain_and_in_sdk_wrappers_and_nothing_else_is() -> None:

@@ -11,6 +11,8 @@ import time
 from collections.abc import Mapping
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from requests.structures import CaseInsensitiveDict
 from urllib3.util import Timeout as Urllib3Timeout
 
@@ -73,10 +75,57 @@ WEAK = ObjectInfo(size=10, last_modified=MODIFIED, etag='W/"v1"')
         ("items=1-2", 10, None),
         ("bytes1-2", 10, None),
         ("=1-2", 10, None),
+        # RFC 9110's DIGIT is ASCII: other digits make the range malformed, so it is ignored.
+        ("bytes=\u00b2-5", 10, None),
+        ("bytes=0-\u00b3", 10, None),
+        ("bytes=-\u00b9", 10, None),
+        ("bytes=\u0663-5", 10, None),
+        ("bytes=\uff11-5", 10, None),
+        ("bytes=+1-5", 10, None),
+        ("bytes=1_0-20", 10, None),
+        ("bytes=\u20031-5", 10, None),
+        ("bytes=0-" + "9" * 5000, 10, None),  # beyond int()'s 4,300 digits
+        ("bytes=" + "1" * 5000 + "-", 10, None),
+        ("bytes=-" + "9" * 5000, 10, None),
+        ("bytes=0-9223372036854775808", 10, None),  # beyond any store's 64-bit offsets
+        ("bytes=0-9223372036854775807", 10, ByteRange(0, 9)),
+        ("bytes=" + "0" * 40 + "3-0004", 10, ByteRange(3, 4)),
     ],
 )
 def test_parse_range(header: str | None, size: int, expected: object) -> None:
     assert parse_range(header, size) == expected
+
+
+#: Positions as a client may write them: ASCII, other Unicode digits, beyond any store's.
+_positions = st.one_of(
+    st.just(""),
+    st.integers(min_value=0, max_value=2**64).map(str),
+    st.text(st.characters(categories=("Nd", "No")), min_size=1, max_size=4),
+    st.integers(min_value=4200, max_value=6000).map(lambda n: "9" * n),
+)
+_range_headers = st.one_of(
+    st.builds(lambda a, b: f"bytes={a}-{b}", _positions, _positions), st.text(max_size=40)
+)
+
+
+@given(header=_range_headers, size=st.integers(min_value=0, max_value=2**40))
+def test_any_range_header_is_served_ignored_or_unsatisfiable_never_an_error(
+    header: str, size: int
+) -> None:
+    resolved = parse_range(header, size)
+    simple = parse_simple_range(header)
+
+    if isinstance(resolved, ByteRange):
+        assert 0 <= resolved.start <= resolved.end < size
+    else:
+        assert resolved in (None, UNSATISFIABLE)
+    if simple is not None:  # what a store is asked for: ASCII digits, 64-bit offsets
+        start, end = simple
+        assert 0 <= start <= (start if end is None else end) < 2**63
+        assert f"bytes={start}-{'' if end is None else end}".isascii()
+    if not header.isascii():
+        assert resolved is None
+        assert simple is None
 
 
 def test_http_dates_do_not_depend_on_the_machines_time_zone(
@@ -113,6 +162,13 @@ def test_a_byte_range_knows_its_length_and_content_range() -> None:
         ("bytes=x-5", None),
         ("items=1-2", None),
         ("bytes=1-2,4-5", None),
+        ("bytes=\u00b2-5", None),
+        ("bytes=2-\u00b2", None),
+        ("bytes=\u0663-", None),
+        ("bytes=" + "1" * 5000 + "-", None),
+        ("bytes=0-" + "9" * 5000, None),
+        ("bytes=9223372036854775808-", None),
+        ("bytes=9223372036854775807-", (9223372036854775807, None)),
     ],
 )
 def test_parse_simple_range(header: str | None, expected: object) -> None:
