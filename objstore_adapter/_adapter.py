@@ -26,7 +26,7 @@ from ._errors import (
 )
 from ._handlers import HANDLERS, Reply, error_reply
 from ._http import BadHeader, Timeouts, reason, text_headers
-from ._redact import stand_in
+from ._redact import redact, redact_url, stand_in, without_own_frames
 from ._registry import SchemeRegistry
 
 logger = logging.getLogger("objstore_adapter")
@@ -71,7 +71,17 @@ class ObjectStoreAdapter(BaseAdapter):
             requests.exceptions.ConnectionError: the store could not be reached.
             requests.exceptions.Timeout: the store did not answer within ``timeout``.
         """
-        url = request.url or ""
+        try:
+            return self._send(request, stream, timeout)
+        except Exception as exc:
+            # Raised from this frame, whose locals hold no secret: the adapter's frames below
+            # hold the URL's userinfo, the route and the backend exception being mapped.
+            raise without_own_frames(exc)  # noqa: B904 - the same exception, not a new one
+
+    def _send(
+        self, request: requests.PreparedRequest, stream: bool, timeout: Any
+    ) -> requests.Response:
+        url = redact_url(request.url or "")  # as it is echoed: bodies, messages, log lines
         method = (request.method or "GET").upper()
         handler = HANDLERS.get(method)
         if handler is None:
@@ -79,9 +89,11 @@ class ObjectStoreAdapter(BaseAdapter):
         else:
             failure: Exception | None = None
             try:
-                target = self.registry.resolve(url)
+                target = self.registry.resolve(request.url or "")
             except rex.RequestException as exc:  # InvalidURL, InvalidSchema, BackendConfigError
                 exc.request = request  # as on every exception requests raises for a request
+                # Their messages may quote the URL as given, userinfo and all.
+                exc.args = tuple(redact(a) if isinstance(a, str) else a for a in exc.args)
                 raise
             except PermissionError as exc:  # a path that links out of its file:// root: 403
                 failure = exc
@@ -105,14 +117,14 @@ class ObjectStoreAdapter(BaseAdapter):
         return response
 
     def _error_reply(self, exc: Exception, request: requests.PreparedRequest) -> Reply:
-        url = request.url or ""
+        url = redact_url(request.url or "")
         outcome = outcome_for(exc)
         if isinstance(outcome, int):
             return error_reply(outcome, url, error_headers(exc, outcome))
-        if outcome is None and rejected_option(exc, self.registry.route_for(url).options):
+        route = self.registry.route_for(request.url or "")
+        if outcome is None and rejected_option(exc, route.options):
             outcome = BackendConfigError  # an option the backend does not take
         if outcome is BackendConfigError:  # a setting the backend reads only when it connects
-            route = self.registry.route_for(url)
             error = configuration_error(route.prefix, route.protocol, route.options, exc)
             error.request = request
             raise error from error.__cause__
@@ -151,7 +163,7 @@ class ObjectStoreAdapter(BaseAdapter):
             reason=response.reason,
             headers=reply.headers,
             method=method,
-            url=request.url or "",
+            url=redact_url(request.url or ""),  # as urllib3's raw for HTTP: no userinfo
         )
         response.url = request.url or ""
         response.request = request

@@ -38,6 +38,7 @@ from ._http import (
 from ._info import ObjectInfo
 from ._listing import listing_body
 from ._parallel import ParallelSource
+from ._redact import redact_url
 from ._registry import Target
 from ._transfer import Attempts, ResumingSource
 from ._upload import file_body
@@ -301,9 +302,10 @@ HANDLERS: dict[str, Handler] = {
 def error_reply(
     status: int, url: str, headers: dict[str, str] | None = None, detail: str | None = None
 ) -> Reply:
-    """A small JSON error body: what went wrong and for which URL, never a credential."""
+    """A small JSON error body: what went wrong and for which URL, never a credential (the
+    URL's userinfo is redacted)."""
     message = STATUS_MESSAGES.get(status) or reason(status)
-    document: dict[str, object] = {"error": message, "status": status, "url": url}
+    document: dict[str, object] = {"error": message, "status": status, "url": redact_url(url)}
     if detail:
         document["detail"] = detail
     body = json.dumps(document).encode()

@@ -1,11 +1,17 @@
-"""Credentials kept out of what a user can read: messages, exception chains and log records.
+"""Credentials kept out of what a user can read: messages, exception chains, tracebacks with
+their frame locals, and log records.
 
 Backends carry secrets in URLs (``X-Amz-Signature=``, ``X-Amz-Security-Token=``, ``sig=``,
-``access_token=``), in headers (``Authorization``) and in their own debug logs (botocore prints
-its canonical request, urllib3 every presigned URL). :func:`redact` removes them from text by
-their shape and by their value: the values of secret storage options are :func:`remember`-ed
-when a filesystem is built. :func:`stand_in` rebuilds an exception chain from redacted copies,
-and :func:`install_log_filter` redacts the records of the loggers that print such things.
+``access_token=``, a ``user:password@`` userinfo), in headers (``Authorization``) and in their
+own debug logs (botocore prints its canonical request, urllib3 every presigned URL, fsspec's
+HTTP filesystem the URL with its userinfo). :func:`redact` removes them from text by their
+shape and by their value: the values of secret storage options are :func:`remember`-ed when a
+filesystem is built; :func:`redact_url` removes the userinfo of a URL the adapter echoes.
+:func:`stand_in` rebuilds an exception chain from redacted copies that carry no frames (a
+frame's locals hold passwords and storage options, and crash reporters print them),
+:func:`without_own_frames` takes the adapter's frames out of the tracebacks of a chain it
+raises, and :func:`install_log_filter` redacts the records of the loggers that print such
+things.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import re
 import threading
 import traceback
 from collections.abc import Iterable, Iterator, Mapping
+from types import TracebackType
 from typing import Any
 from urllib.parse import quote, quote_plus, unquote
 
@@ -42,6 +49,9 @@ _HEADER = re.compile(
     """
 )
 _SCHEMES = re.compile(r"(?i)\b(bearer|sharedkey|sharedkeylite)\s+[A-Za-z0-9._~+/=:%-]+")
+# The userinfo of a URL (``scheme://user:password@host``): fsspec's HTTP filesystem (aiohttp)
+# sends it as Basic auth. Up to the last @ before the path, whatever it holds.
+_USERINFO = re.compile(r"""(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s'"<>]+@""")
 _PEM = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S)
 
 #: Secret values seen in storage options: redacted wherever they appear, however they arrived.
@@ -63,10 +73,29 @@ def redact(text: str, values: Mapping[str, str] | None = None) -> str:
     for value, label in _literals(values):
         if value in text:
             text = text.replace(value, label)
+    text = _USERINFO.sub(rf"\g<1>{REDACTED}@", text)
     text = _PEM.sub(REDACTED, text)
     text = _HEADER.sub(lambda m: f"{m[1]}{m[2]}{REDACTED}", text)
     text = _SCHEMES.sub(lambda m: f"{m[1]} {REDACTED}", text)
     return _PAIR.sub(lambda m: f"{m[1]}{m[2]}{REDACTED}", text)
+
+
+def redact_url(url: str) -> str:
+    """``url`` without its userinfo: ``web://alice:pw@host/x`` is ``web://<redacted>@host/x``.
+
+    The whole ``user:password@`` goes (a user name alone may be a token), so that a URL the
+    adapter echoes in an error body, a message or a log record carries no credential.
+    """
+    scheme, separator, rest = url.partition("://")
+    authority_end = len(rest)
+    for mark in "/?#":
+        found = rest.find(mark)
+        if found != -1:
+            authority_end = min(authority_end, found)
+    at = rest.rfind("@", 0, authority_end)
+    if not separator or at == -1:
+        return url
+    return f"{scheme}://{REDACTED}{rest[at:]}"
 
 
 def _literals(values: Mapping[str, str] | None) -> Iterator[tuple[str, str]]:
@@ -139,9 +168,11 @@ def remember(values: Mapping[str, str]) -> None:
 class RedactedError(Exception):
     """Stands in for a backend exception in a chain a user may print or pickle.
 
-    It keeps the original's type name, its message with credentials removed and its
-    traceback (where it was raised), but none of its attributes, which can hold signed URLs,
-    requests or responses.
+    It keeps the original's type name and its message with credentials removed, and says
+    where it was raised in a note (file, line and function of each frame), but it carries no
+    traceback: the frames' locals hold passwords, storage options and signed requests, and
+    ``capture_locals``, ``pytest -l``, Sentry and rich print them. Nor does it keep the
+    original's attributes, which can hold signed URLs, requests or responses.
     """
 
     def __init__(self, message: str, original_type: str) -> None:
@@ -156,8 +187,8 @@ def stand_in(exc: BaseException, values: Mapping[str, str] | None = None) -> Red
     """A redacted copy of ``exc`` and of the exceptions it was chained from.
 
     The copy's chain mirrors the original's ``__cause__`` / ``__context__`` links, without
-    cycles, so printing it (``traceback.format_exception``) shows what happened, never a
-    credential.
+    cycles, so printing it (``traceback.format_exception``, with frame locals or not) shows
+    what happened and where, never a credential.
     """
     copies: dict[int, RedactedError] = {}
 
@@ -165,18 +196,64 @@ def stand_in(exc: BaseException, values: Mapping[str, str] | None = None) -> Red
         kind = f"{type(link).__module__}.{type(link).__qualname__}"
         message = redact(_text(link), values)
         twin = RedactedError(f"{kind}: {message}" if message else kind, kind)
-        copies[id(link)] = twin.with_traceback(link.__traceback__)
+        copies[id(link)] = twin  # no traceback: its frames' locals hold the secrets
         for attribute in ("__cause__", "__context__"):
             nxt = getattr(link, attribute)
             if nxt is not None and id(nxt) not in copies:
                 setattr(twin, attribute, copy(nxt))
         twin.__suppress_context__ = link.__suppress_context__
-        notes = getattr(link, "__notes__", None)
+        notes = [redact(str(note), values) for note in getattr(link, "__notes__", None) or ()]
+        if link.__traceback__ is not None:
+            notes.append(redact(_where(link.__traceback__), values))
         if notes:  # printed under the message since Python 3.11
-            twin.__notes__ = [redact(str(note), values) for note in notes]
+            twin.__notes__ = notes
         return twin
 
     return copy(exc)
+
+
+def _where(tb: TracebackType) -> str:
+    """Where an exception was raised, frame by frame, without the frames' locals."""
+    lines = [
+        f"  {frame.filename}:{frame.lineno} in {frame.name}" for frame in traceback.extract_tb(tb)
+    ]
+    return "\n".join(["raised at (frames dropped: their locals may hold credentials):", *lines])
+
+
+#: Modules whose frames are taken out of the tracebacks of exceptions raised to the caller.
+_OWN_MODULES = "objstore_adapter."
+
+
+def without_own_frames(exc: BaseException) -> BaseException:
+    """``exc`` with the adapter's frames taken out of its traceback and the tracebacks of the
+    exceptions it was chained from (``__cause__``, ``__context__``); returns ``exc``.
+
+    The adapter's frames hold the request's URL (with its userinfo), the resolved route and
+    the backend exception being mapped, whose locals a crash reporter would print. Frames of
+    other code (a caller's body generator, requests reading a body) are kept, in order.
+    """
+    seen: set[int] = set()
+    pending: list[BaseException] = [exc]
+    while pending:
+        link = pending.pop()
+        if id(link) in seen:
+            continue
+        seen.add(id(link))
+        link.__traceback__ = _foreign_frames(link.__traceback__)
+        pending += [nxt for nxt in (link.__cause__, link.__context__) if nxt is not None]
+    return exc
+
+
+def _foreign_frames(tb: TracebackType | None) -> TracebackType | None:
+    kept: list[TracebackType] = []
+    while tb is not None:
+        if not str(tb.tb_frame.f_globals.get("__name__", "")).startswith(_OWN_MODULES):
+            kept.append(tb)
+        tb = tb.tb_next
+    rebuilt: TracebackType | None = None
+    for entry in reversed(kept):
+        rebuilt = TracebackType(rebuilt, entry.tb_frame, entry.tb_lasti, entry.tb_lineno)
+    return rebuilt
 
 
 def _text(exc: BaseException) -> str:

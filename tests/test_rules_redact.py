@@ -11,6 +11,8 @@ import pickle
 import sys
 import traceback
 import uuid
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import quote, quote_plus
 
 import pytest
@@ -22,9 +24,11 @@ from objstore_adapter._redact import (
     RedactingFilter,
     install_log_filter,
     redact,
+    redact_url,
     remember,
     secret_values,
     stand_in,
+    without_own_frames,
 )
 
 
@@ -65,10 +69,63 @@ def _fresh(prefix: str = "s") -> str:
             REDACTED,
         ),
         ("no secrets here: s3://bucket/key.csv", None),
+        ("Retrieve http://alice:pw%2F1@h:80/x", f"Retrieve http://{REDACTED}@h:80/x"),
+        ("<File-like object, web://tok@h/x>", f"<File-like object, web://{REDACTED}@h/x>"),
+        ("'s3://b/k@v2' and me@example.com", None),
     ],
 )
 def test_redact_by_shape(text: str, expected: str | None) -> None:
     assert redact(text) == (text if expected is None else expected)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("web://alice:pw@host/x", f"web://{REDACTED}@host/x"),
+        ("web://alice:p%40w@b@host:8080/x?y#z", f"web://{REDACTED}@host:8080/x?y#z"),
+        ("web://token@host", f"web://{REDACTED}@host"),
+        ("s3://bucket/key@v2?a=b@c", None),
+        ("s3://bucket", None),
+        ("not a url @ all", None),
+    ],
+)
+def test_redact_url_drops_the_userinfo(url: str, expected: str | None) -> None:
+    assert redact_url(url) == (url if expected is None else expected)
+
+
+def _own_module_raiser() -> Callable[[Callable[[], None]], None]:
+    """A function whose frames count as the adapter's (its module is under objstore_adapter)."""
+    namespace: dict[str, Any] = {"__name__": "objstore_adapter._fake"}
+    exec("def call(inner):\n    password = 'own-frame-secret'\n    inner()\n", namespace)
+    return namespace["call"]  # type: ignore[no-any-return]
+
+
+def test_without_own_frames_keeps_the_other_frames_of_every_link() -> None:
+    call = _own_module_raiser()
+
+    def callers_body() -> None:
+        raise ValueError("the caller's")
+
+    def mapped() -> None:
+        try:
+            call(callers_body)
+        except ValueError as exc:
+            raise KeyError("mapped") from exc
+
+    try:
+        call(mapped)
+    except KeyError as exc:
+        error = without_own_frames(exc)
+
+    rendered = traceback.TracebackException.from_exception(error, capture_locals=True)
+    text = "".join(rendered.format())
+    assert "own-frame-secret" not in text
+    names = [f.name for f in traceback.extract_tb(error.__traceback__)]
+    assert names[1:] == ["mapped"]  # under this test's frame, without the own call's
+    cause = error.__cause__
+    assert cause is not None
+    names = [f.name for f in traceback.extract_tb(cause.__traceback__)]
+    assert names == ["mapped", "callers_body"]
 
 
 def test_redact_by_value_in_every_spelling() -> None:
@@ -191,8 +248,11 @@ def test_stand_in_mirrors_the_chain_without_secrets() -> None:
     assert isinstance(copy, RedactedError)
     assert copy.original_type == "builtins.OSError"
     assert str(copy) == f"builtins.OSError: outer sig={REDACTED}"
-    assert copy.__traceback__ is original.__traceback__
-    assert copy.__notes__ == [f"note sig={REDACTED}"]
+    assert copy.__traceback__ is None  # its frames' locals hold the secret
+    assert copy.__notes__[0] == f"note sig={REDACTED}"
+    assert copy.__notes__[1].startswith("raised at")
+    assert f"{__file__}:" in copy.__notes__[1]
+    assert copy.__notes__[1].endswith(" in _raise_chain")
     assert copy.__cause__ is None
     middle = copy.__context__
     assert isinstance(middle, RedactedError)
@@ -202,10 +262,28 @@ def test_stand_in_mirrors_the_chain_without_secrets() -> None:
     assert middle.__suppress_context__
     assert not copy.__suppress_context__
     printed = "".join(traceback.format_exception(copy))
-    assert "SECRETSIG123" not in printed
+    with_locals = traceback.TracebackException.from_exception(copy, capture_locals=True)
+    assert "SECRETSIG123" not in printed + "".join(with_locals.format())
     assert "outer sig=" in printed
     assert "middle sig=" in printed
     assert "inner sig=" in printed
+
+
+def test_stand_in_says_where_without_the_frames() -> None:
+    secret = _fresh()
+
+    def connect(password: str) -> None:
+        raise ConnectionError("refused")
+
+    try:
+        connect(password=secret)
+    except ConnectionError as exc:
+        copy = stand_in(exc)
+
+    for link in (copy, pickle.loads(pickle.dumps(copy))):
+        rendered = traceback.TracebackException.from_exception(link, capture_locals=True)
+        assert secret not in "".join(rendered.format())
+    assert copy.__notes__[0].splitlines()[-1].endswith(" in connect")
 
 
 def test_stand_in_redacts_given_values_in_notes_too() -> None:

@@ -8,13 +8,16 @@ with their whole chain, their reprs and pickles, and log records of every logger
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import functools
 import ipaddress
 import json
 import logging
 import os
 import pickle
 import re
+import socket
 import ssl
 import subprocess
 import sys
@@ -23,10 +26,10 @@ import threading
 import traceback
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
-from urllib.parse import unquote
+from typing import Any, ClassVar
+from urllib.parse import quote, unquote
 
 import pytest
 import requests
@@ -295,24 +298,45 @@ UNREDACTED = re.compile(
 
 
 class Visible:
-    """Everything a user could read: answers, exceptions (whole chain), reprs, pickles."""
+    """Everything a user could read: answers, exceptions (whole chain, with the locals of
+    every frame from the adapter's send() down), reprs, pickles.
 
-    def __init__(self) -> None:
+    Args:
+        callers_request: the exceptions' ``.request`` is the caller's own request, URL as
+            written (as requests keeps it for HTTP): pickles are searched without it.
+    """
+
+    def __init__(self, callers_request: bool = False) -> None:
         self.texts: list[str] = []
+        self.callers_request = callers_request
 
     def response(self, response: requests.Response) -> None:
         self.texts += [response.text, str(response.headers), repr(response.raw.headers)]
 
     def exception(self, exc: BaseException) -> None:
         self.texts.append("".join(traceback.format_exception(exc)))
+        _from_send(exc)
         seen: set[int] = set()
-        link: BaseException | None = exc
-        while link is not None and id(link) not in seen:  # every link, printed or not
+        pending: list[BaseException] = [exc]
+        while pending:  # every link, printed or not
+            link = pending.pop()
+            if id(link) in seen:
+                continue
             seen.add(id(link))
             self.texts += ["".join(traceback.format_exception(link)), repr(link), str(link)]
+            if _raised_by_send(exc):  # what Sentry, pytest -l and rich's show_locals print
+                locals_ = traceback.TracebackException.from_exception(link, capture_locals=True)
+                self.texts.append("".join(locals_.format()))
             with contextlib.suppress(Exception):
-                self.texts.append(repr(pickle.dumps(link)))
-            link = link.__cause__ or link.__context__
+                self.texts.append(repr(pickle.dumps(self._own_state(link))))
+            pending += [nxt for nxt in (link.__cause__, link.__context__) if nxt is not None]
+
+    def _own_state(self, link: BaseException) -> BaseException:
+        if not self.callers_request or not hasattr(link, "request"):
+            return link
+        copy: BaseException = pickle.loads(pickle.dumps(link))
+        copy.request = copy.response = None  # type: ignore[attr-defined]
+        return copy
 
     def call(self, send: Callable[[], requests.Response]) -> None:
         """Send a request: record its answer, or the exception it raised."""
@@ -334,6 +358,29 @@ class Visible:
             assert secret not in everything, f"a canary leaked: {secret[:12]}..."
         leaked = UNREDACTED.search(everything)
         assert leaked is None, f"unredacted: {everything[leaked.start() - 80 : leaked.end()]}"
+
+
+def _send_frame(frame: Any) -> bool:
+    return bool(
+        frame.f_code.co_name == "send"
+        and frame.f_globals["__name__"] == "objstore_adapter._adapter"
+    )
+
+
+def _raised_by_send(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    return tb is not None and _send_frame(tb.tb_frame)
+
+
+def _from_send(exc: BaseException) -> None:
+    """Start the traceback of an exception raised from the adapter's send() there: the frames
+    above are the caller's (requests' Session.request holds the URL as written, as for HTTP).
+    One raised while a streamed body is read keeps its traceback."""
+    tb = exc.__traceback__
+    while tb is not None and not _send_frame(tb.tb_frame):
+        tb = tb.tb_next
+    if tb is not None:
+        exc.__traceback__ = tb
 
 
 def _faults(visible: Visible, session: requests.Session, url: str, proxy: RecordingProxy) -> None:
@@ -591,6 +638,104 @@ def test_a_build_error_never_quotes_a_raw_token(
 
     assert "'token'" in str(caught.value)
     visible.assert_clean(CANARY_ACCESS_TOKEN)
+
+
+# Every failure rendered as a crash reporter would: frame locals included.
+
+CANARY_USER = "alice-canary"
+CANARY_PASSWORD = "pw/canary+5d1e8b2a"  # "/" and "+" change when URL-quoted
+
+
+def _forms(*secrets: str) -> list[str]:
+    """Each secret as written and URL-quoted; base64 of ``user:password`` for each pair."""
+    forms = [form for secret in secrets for form in (secret, quote(secret, safe=""))]
+    pairs = zip(secrets[::2], secrets[1::2], strict=True)
+    return forms + [base64.b64encode(f"{user}:{pw}".encode()).decode() for user, pw in pairs]
+
+
+class _Files(SimpleHTTPRequestHandler):
+    authorizations: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        self.authorizations.append(self.headers.get("Authorization", ""))
+        super().do_GET()
+
+    def do_HEAD(self) -> None:
+        self.authorizations.append(self.headers.get("Authorization", ""))
+        super().do_HEAD()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def web_files(tmp_path: Path) -> Iterator[type[_Files]]:
+    """A local web server over ``tmp_path``; its handler's ``address`` is host:port."""
+    (tmp_path / "page.txt").write_text("public page")
+    handler = type("Files", (_Files,), {"authorizations": []})
+    server = ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(handler, directory=str(tmp_path))
+    )
+    handler.address = f"127.0.0.1:{server.server_address[1]}"  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield handler
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_no_failure_shows_a_secret_even_with_its_frame_locals(
+    auth_endpoint: str, web_files: Any, all_logs: pytest.LogCaptureFixture
+) -> None:
+    s3 = Visible()
+    denied = objstore_adapter.session(_canary_registry(auth_endpoint))
+    for method in ("GET", "PUT"):
+        response = denied.request(method, "s3://some-bucket/secret.txt", data=b"x")
+        assert response.status_code == 403  # moto refused the canary keys
+        s3.response(response)
+    unreachable = f"http://127.0.0.1:{free_port()}"
+    misconfigured = _canary_registry(unreachable, profile="no-such-canary-profile")
+    with pytest.raises(objstore_adapter.BackendConfigError, match="'profile'") as config_error:
+        objstore_adapter.session(misconfigured).get("s3://some-bucket/key", timeout=5)
+    s3.exception(config_error.value)
+    dead = _canary_registry(unreachable, config_kwargs={"retries": {"max_attempts": 1}})
+    with pytest.raises(requests.ConnectionError) as refused:
+        objstore_adapter.session(dead).get("s3://some-bucket/key", timeout=5)
+    s3.exception(refused.value)
+
+    web = Visible(callers_request=True)
+    registry = SchemeRegistry()
+    registry.register("web", protocol="http")  # fsspec's HTTP filesystem: userinfo is Basic auth
+    session = objstore_adapter.session(registry)
+    userinfo = f"{CANARY_USER}:{quote(CANARY_PASSWORD, safe='')}@"
+    page = session.get(f"web://{userinfo}{web_files.address}/page.txt")
+    assert page.text == "public page"
+    assert page.url == f"web://{userinfo}{web_files.address}/page.txt"  # as the caller gave it
+    missing = session.get(f"web://{userinfo}{web_files.address}/missing.txt")
+    assert missing.status_code == 404
+    web.response(page)
+    web.response(missing)
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # connects, never answers
+        stalled = f"127.0.0.1:{silent.getsockname()[1]}"
+        for url, error in (
+            (f"web://{userinfo}{stalled}/page.txt", requests.exceptions.ReadTimeout),
+            (f"web://{userinfo}{web_files.address}/../page.txt", requests.exceptions.InvalidURL),
+        ):
+            with pytest.raises(error) as caught:
+                session.get(url, timeout=0.5)
+            assert caught.value.request is not None
+            assert caught.value.request.url == url  # the caller's request, as given
+            web.exception(caught.value)
+    web.logs(all_logs)
+    s3.logs(all_logs)
+
+    assert f"Basic {_forms(CANARY_USER, CANARY_PASSWORD)[-1]}" in web_files.authorizations
+    for visible in (s3, web):  # send()'s locals were rendered
+        assert any("request = <PreparedRequest [GET]>" in text for text in visible.texts)
+    s3.assert_clean(*_forms(CANARY_KEY, CANARY_SECRET))
+    web.assert_clean(*_forms(CANARY_USER, CANARY_PASSWORD))
 
 
 # Tests stay on this machine.
