@@ -10,34 +10,53 @@ from urllib.parse import quote
 from ._info import from_fsspec
 
 
+def _relative(base: str, name: str) -> str | None:
+    """``name`` relative to the prefix ``base`` (which ends in ``/``); ``None``: not under it."""
+    if name.startswith(base):
+        return name[len(base) :]
+    if name.startswith(base.lstrip("/")):  # filesystems that drop the root's marker
+        return name[len(base.lstrip("/")) :]
+    return None
+
+
+def hides_keys(path: str, item: Mapping[str, Any]) -> bool:
+    """True for what ``ls`` reports when keys lie under an empty segment (``a//b`` under
+    ``a/``): a directory named like the prefix itself (s3fs, gcsfs), which lists back to
+    the prefix."""
+    name = str(item.get("name", "")).rstrip("/")
+    return item.get("type") == "directory" and name.lstrip("/") == path.strip("/")
+
+
 def listing_entries(path: str, found: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """What ``fs.ls(path, detail=True)`` found directly under ``path``, as listing entries.
+    """What a filesystem found under ``path``, as listing entries of what lies directly under
+    it: whatever lies deeper becomes the directory it is in.
 
     Names are relative to the prefix; directories end with ``/``; the prefix's own marker
-    object (S3's zero-byte ``dir/`` keys) is left out. Sorted by name.
+    object (S3's zero-byte ``dir/`` keys) is left out. A key under an empty segment
+    (``a//b.txt``) keeps its leading slashes in its name (``/b.txt`` in the listing of
+    ``a/``, or the directory ``/b/`` for ``a//b/c``), so the name appended to the
+    listing's URL is the key's URL again. Sorted by name.
     """
     base = path.rstrip("/") + "/"
-    entries = []
+    entries: dict[str, dict[str, Any]] = {}
     for item in found:
-        name = str(item.get("name", ""))
-        if not name.startswith(base) and not name.startswith(base.lstrip("/")):
+        relative = _relative(base, str(item.get("name", "")))
+        if relative is None or not relative.strip("/"):
             continue
-        relative = name[len(base) if name.startswith(base) else len(base.lstrip("/")) :]
-        relative = relative.rstrip("/")
-        if not relative:
-            continue
+        slashes = len(relative) - len(relative.lstrip("/"))
+        first, deeper, _ = relative[slashes:].partition("/")
         info = from_fsspec(item)
-        entry: dict[str, Any] = {"name": relative + "/" if info.is_dir else relative}
-        entry["type"] = "directory" if info.is_dir else "file"
-        if not info.is_dir:
-            entry["size"] = info.size
-            if info.last_modified is not None:
-                entry["last_modified"] = info.last_modified.isoformat().replace("+00:00", "Z")
-            if info.etag is not None:
-                entry["etag"] = info.etag
-        entries.append(entry)
-    entries.sort(key=lambda entry: entry["name"])
-    return entries
+        if deeper or info.is_dir:
+            name = relative[:slashes] + first + "/"
+            entries.setdefault(name, {"name": name, "type": "directory"})
+            continue
+        entry: dict[str, Any] = {"name": relative, "type": "file", "size": info.size}
+        if info.last_modified is not None:
+            entry["last_modified"] = info.last_modified.isoformat().replace("+00:00", "Z")
+        if info.etag is not None:
+            entry["etag"] = info.etag
+        entries[relative] = entry
+    return [entries[name] for name in sorted(entries)]
 
 
 def listing_body(
