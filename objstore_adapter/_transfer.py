@@ -176,13 +176,12 @@ class Attempts:
                     return result
             attempt += 1
 
-    @staticmethod
-    def _settle(settled: Callable[[], T | None], lost: Exception) -> T | None:
-        # Asked once: where the store cannot say either, the request is not sent again
-        # blindly, and its own failure is what the caller sees.
+    def _settle(self, settled: Callable[[], T | None], lost: Exception) -> T | None:
+        # The question is asked within the same budget; where the store cannot answer it
+        # either, the request is not sent again blindly: its own failure is what is raised.
         failure: Exception | None = None
         try:
-            return settled()
+            return self.call(settled)
         except Exception:
             failure = lost
         raise failure

@@ -281,7 +281,7 @@ def test_an_option_the_backend_does_not_take_is_named(moto_endpoint: str) -> Non
         ("file", {}),
     ],
 )
-def test_an_option_a_filesystem_would_drop_is_named(scheme: str, options: dict[str, str]) -> None:
+def test_an_option_a_filesystem_would_drop_is_named(scheme: str, options: dict[str, Any]) -> None:
     # gcsfs, adlfs and fsspec's local and memory filesystems accept any keyword and drop the
     # ones they do not take: a misspelt option built, say, an anonymous GCS filesystem.
     canary = "canary-option-value-9e2a"

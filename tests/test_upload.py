@@ -147,7 +147,9 @@ def test_s3_parallel_upload_round_trips_with_its_stored_headers(
 
     sent = upload_parts(s3_parts(s3_store.registry, url), chunks_of(data), Attempts(config))
 
-    assert sent is not None and sent.etag is not None and sent.etag.endswith('-4"')
+    assert sent is not None
+    assert sent.etag is not None
+    assert sent.etag.endswith('-4"')
     stored = s3_client.get_object(Bucket=s3_bucket, Key=key_of(url))
     body = stored["Body"].read()
     assert hashlib.sha256(body).hexdigest() == hashlib.sha256(data).hexdigest()
@@ -233,7 +235,9 @@ def test_s3_a_store_failing_a_part_leaves_no_object_and_no_upload(
     config = TransferConfig(part_size=PART, max_concurrency=3, max_attempts=2, backoff_base=0)
     proxy.answer(500, times=None, methods=("PUT",), skip=2)  # parts 3 and on always fail
 
-    with pytest.raises(OSError, match="the store answered 500"):
+    # A presigned part answered 500 gets s3fs's second opinion (moto answers 500 to keys it
+    # refuses), which the store fails too.
+    with pytest.raises(OSError, match=r"the store answered 500|Internal Server Error"):
         upload_parts(s3_parts(registry, url), chunks_of(os.urandom(6 * PART)), Attempts(config))
 
     key = key_of(url)
@@ -276,7 +280,8 @@ def test_az_parallel_upload_round_trips_with_its_stored_headers(
     config = TransferConfig(part_size=PART, max_concurrency=3)
 
     sent = upload_parts(az_blocks(az_store.registry, url), chunks_of(data), Attempts(config))
-    assert sent is not None and sent.etag is not None
+    assert sent is not None
+    assert sent.etag is not None
 
     blob = container_client(azurite_endpoint, az_container).get_blob_client(key_of(url))
     body = blob.download_blob().readall()
