@@ -1314,7 +1314,7 @@ class LocalBackend(Backend):
         if os.path.islink(path):  # write through a link (one the route's root allows)
             path = os.path.realpath(path)
         directory = os.path.dirname(path) or "."
-        os.makedirs(directory, exist_ok=True)
+        _make_directories(directory)
         temp = os.path.join(directory, f"{LOCAL_TEMP_PREFIX}{uuid.uuid4().hex}")
         try:
             written = _fill(temp, path, chunks)
@@ -1331,6 +1331,21 @@ class LocalBackend(Backend):
                 os.unlink(temp)
             fs.invalidate_cache(path)
         return written
+
+
+def _make_directories(directory: str) -> None:
+    """``os.makedirs(directory, exist_ok=True)`` without its recursion, which stops past
+    about a thousand missing levels (RecursionError) where the filesystem would not."""
+    missing = []
+    while directory and not os.path.isdir(directory):
+        missing.append(directory)
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            break
+        directory = parent
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # made meanwhile by another writer
+            os.mkdir(folder)
 
 
 def _fill(temp: str, target: str, chunks: Iterable[bytes]) -> ObjectInfo:

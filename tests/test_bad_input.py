@@ -73,11 +73,6 @@ def test_a_path_longer_than_the_filesystem_takes_is_a_414(file_store: Store) -> 
     assert file_store.session.get(url).status_code == 414
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the file backend's write makes directories with os.makedirs, which recurses "
-    "once per missing directory (RecursionError past ~990): see the issue 19 note",
-)
 def test_a_deep_new_file_path_is_written_or_refused_with_a_status(tmp_path: Path) -> None:
     registry = SchemeRegistry()
     registry.register("file")
