@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import NoReturn, Protocol
+from typing import Protocol
 
 from requests import exceptions as rex
 from urllib3 import HTTPResponse
@@ -148,7 +148,9 @@ class BodyReader(io.BufferedIOBase):
             failure = exc
         if failure is not None:  # raised outside the except block: no unredacted __context__
             self._release()
-            _stream_error(failure, self._url)
+            error = _stream_error(failure, self._url)
+            failure = None  # this frame's locals are printed with the traceback: no SDK text
+            raise error
         if not data:
             received = self._length - self._remaining
             self._release()
@@ -242,19 +244,23 @@ def request_chunks(body: object) -> Iterator[bytes]:
         raise BodySourceError(exc) from exc
 
 
-def _stream_error(exc: Exception, url: str) -> NoReturn:
-    """Raise the urllib3 error requests expects from ``raw`` for a failure while reading.
+def _stream_error(exc: Exception, url: str) -> Exception:
+    """The urllib3 error requests expects from ``raw`` for a failure while reading.
 
-    It raises rather than returns so that the error is chained only from a redacted copy of
-    ``exc``: requests re-raises it inside ``ChunkedEncodingError``, and every exception in
-    that chain is printed (SDK errors quote signed URLs and echoed signatures) and pickled.
+    It is chained only from a redacted copy of ``exc``: requests re-raises it inside
+    ``ChunkedEncodingError``, and every exception in that chain is printed (SDK errors quote
+    signed URLs and echoed signatures) and pickled.
     """
     outcome = outcome_for(exc)
     message = f"reading the body of {url} failed ({describe(exc)})"
     copy = stand_in(exc)
+    error: Exception
     if isinstance(outcome, type) and issubclass(outcome, rex.Timeout):
-        raise ReadTimeoutError(None, url, message) from copy  # type: ignore[arg-type]
-    raise ProtocolError(message, copy) from copy
+        error = ReadTimeoutError(None, url, message)  # type: ignore[arg-type]
+    else:
+        error = ProtocolError(message, copy)
+    error.__cause__ = copy
+    return error
 
 
 def raw_response(

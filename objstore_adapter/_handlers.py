@@ -148,7 +148,9 @@ def _ranged_reply(
         body = source.data
     else:
         body = body_stream(
-            _transfer_policy(target, info, source, start, stop, timeouts), stop - start, target.url
+            _transfer_policy(target, info, source, start, stop, timeouts),
+            stop - start,
+            redact_url(target.url),  # quoted by errors while the body is read
         )
     if served is None:
         return Reply(200, headers, body)

@@ -28,7 +28,7 @@ from requests.exceptions import InvalidSchema, InvalidURL
 from ._backends import backend_for_protocol
 from ._errors import BackendConfigError, BackendNotInstalled, configuration_error
 from ._fileurl import local_path, resolves_within, within
-from ._redact import install_log_filter, remember, secret_values
+from ._redact import install_log_filter, redact_url, remember, secret_values
 from ._transfer import DEFAULT_TRANSFER, TransferConfig
 
 #: Cloud schemes served out of the box. Local ones (file, memory) must be registered.
@@ -343,7 +343,7 @@ class SchemeRegistry:
             if prefixes:
                 # Only prefixes serve this scheme: name them, and never suggest widening them.
                 raise InvalidSchema(
-                    f"{url!r} is outside every prefix registered for {scheme}:// URLs: "
+                    f"{redact_url(url)!r} is outside every prefix registered for {scheme}:// URLs: "
                     f"{', '.join(prefixes)}"
                 )
             raise InvalidSchema(
@@ -383,7 +383,9 @@ class SchemeRegistry:
             BackendNotInstalled: the backend package for the route is missing.
         """
         if "://" not in url:
-            raise InvalidURL(f"{url!r} is not a URL with a scheme (like s3://bucket/key)")
+            raise InvalidURL(
+                f"{redact_url(url)!r} is not a URL with a scheme (like s3://bucket/key)"
+            )
         scheme = url.split("://", 1)[0].lower()
         serves_files = any(
             _serves_files(route) for route in self._routes.values() if route.scheme == scheme
@@ -396,7 +398,7 @@ class SchemeRegistry:
         if any(segment in (".", "..") for segment in rest.split("/")):
             # Clients and local paths resolve dot segments: they could leave a registered
             # prefix (or the directory a file:// route was given) for a sibling.
-            raise InvalidURL(f"{url!r}: '.' and '..' path segments are refused")
+            raise InvalidURL(f"{redact_url(url)!r}: '.' and '..' path segments are refused")
         if file_path is not None:
             if (
                 _has_local_root(route)
@@ -409,7 +411,7 @@ class SchemeRegistry:
             return Target(url=url, fs=fs, path=fs._strip_protocol(file_path), route=route)
         if not fs.root_marker and (not rest or rest.startswith("/")):
             raise InvalidURL(
-                f"{url!r} names no bucket or container: use {route.scheme}://BUCKET/KEY"
+                f"{redact_url(url)!r} names no bucket or container: use {route.scheme}://BUCKET/KEY"
             )
         path = fs._strip_protocol(f"{route.protocol}://{rest}")
         return Target(url=url, fs=fs, path=path, route=route)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import io
 import socket
+import traceback
 from collections.abc import Callable, Generator, Iterator
 
 import pytest
@@ -224,6 +225,31 @@ def test_a_backend_failure_while_reading_is_a_broken_connection() -> None:
     assert isinstance(cause, RedactedError)
     assert caught.value.__cause__ is cause
     assert not isinstance(caught.value.__context__, ValueError)  # chained only as a copy
+
+
+class _LeakyFailure:
+    """A body source whose failure quotes a signed URL, as SDK errors do."""
+
+    def read(self, n: int) -> bytes:
+        raise OSError("GET https://store/key?X-Amz-Signature=canary-signature-5c1e failed")
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_body_failure_leaves_no_sdk_text_in_frame_locals() -> None:
+    # A crash reporter prints the locals of every frame of the traceback (capture_locals,
+    # Sentry, pytest -l): the frames that read the body must not hold the SDK's exception.
+    body = BodyReader(_LeakyFailure(), 10, URL)
+
+    with pytest.raises(ProtocolError) as caught:
+        body.read(1)
+
+    rendered = "".join(
+        traceback.TracebackException.from_exception(caught.value, capture_locals=True).format()
+    )
+    assert "reading the body of" in rendered
+    assert "canary-signature-5c1e" not in rendered
 
 
 def test_close_releases_and_then_refuses_reads() -> None:
