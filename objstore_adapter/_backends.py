@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import inspect
 import itertools
@@ -29,7 +30,7 @@ from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
 
 from . import _info
 from ._body import ChunkSource, LoadedBody, StoreGet
-from ._errors import status_error, store_answer
+from ._errors import StoreRedirected, status_error, store_answer
 from ._http import ByteRange, Timeouts, WriteCondition
 from ._info import ObjectInfo, Representation
 from ._listing import hides_keys, listing_entries
@@ -617,11 +618,46 @@ async def _s3_sends_once(fs: Any, bucket: str | None) -> None:
 
 
 def no_resend(session: Any) -> None:
-    """Stop an aiohttp session from sending an idempotent request again when its kept-alive
-    connection drops (RFC 9112 §9.3.1 allows it): that would be a second request of one
-    attempt under the adapter's retries, which count every request the store sees."""
-    if session is not None and getattr(session, "_retry_connection", False):
+    """Stop an aiohttp session from sending a request again on its own.
+
+    Not when its kept-alive connection drops (RFC 9112 §9.3.1 allows it for an idempotent
+    request): that would be a second request of one attempt under the adapter's retries,
+    which count every request the store sees. Nor to a redirect's ``Location``: another
+    host's answer is not the object, and a write sent there is not stored (the SDKs call
+    with aiohttp's default, ``allow_redirects=True``). The redirect is raised as
+    :class:`StoreRedirected` instead.
+    """
+    if session is None:
+        return
+    if getattr(session, "_retry_connection", False):
         session._retry_connection = False
+    traces = getattr(session, "_trace_configs", None)
+    refusal = _redirect_refusal()
+    if isinstance(traces, list) and refusal not in traces:
+        session._trace_configs = [*traces, refusal]  # a copy: the list may be the caller's
+
+
+@functools.cache
+def _redirect_refusal() -> Any:
+    """The one aiohttp trace that stops a session following a redirect (aiohttp has no
+    per-session switch): it raises before the session sends anything to the ``Location``."""
+    import aiohttp
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_redirect.append(_refuse_redirect)
+    trace.freeze()
+    return trace
+
+
+async def _refuse_redirect(session: Any, context: Any, params: Any) -> None:
+    response = params.response
+    location = response.headers.get("Location") or response.headers.get("URI")
+    if location is None:
+        # aiohttp returns such an answer as it is: botocore reads S3's redirect to the
+        # bucket's region from it (x-amz-bucket-region) and asks that region's endpoint.
+        return
+    response.close()
+    raise StoreRedirected(response.status, location, str(params.url))
 
 
 def s3_condition(condition: WriteCondition | None) -> dict[str, str]:
@@ -848,6 +884,17 @@ def _aclose(response: Any) -> Callable[[], Awaitable[None]]:
     return close
 
 
+def _no_redirects(policies: Iterable[Any]) -> None:
+    """Turn off azure-core's redirect policy among ``policies``, the pipeline's (shared by
+    every container and blob client made from its service client): a store's 3xx is then
+    raised as the ``HttpResponseError`` it is, a 502 naming the ``Location``."""
+    from azure.core.pipeline.policies import AsyncRedirectPolicy, RedirectPolicy
+
+    for policy in policies:
+        if isinstance(policy, (AsyncRedirectPolicy, RedirectPolicy)):
+            policy.allow = False
+
+
 class AzureBackend(Backend):
     """adlfs: blob properties for metadata; the bytes in ranged GETs of :data:`AZURE_CHUNK`.
 
@@ -864,7 +911,9 @@ class AzureBackend(Backend):
         policy = getattr(client, "_config", None)
         if policy is not None and getattr(policy, "retry_policy", None) is not None:
             policy.retry_policy.total_retries = 0
-        transport = getattr(getattr(client, "_pipeline", None), "_transport", None)
+        pipeline = getattr(client, "_pipeline", None)
+        _no_redirects(getattr(pipeline, "_impl_policies", ()))
+        transport = getattr(pipeline, "_transport", None)
         if transport is not None and hasattr(transport, "open"):
             sync(fs.loop, transport.open)  # every blob client of this filesystem shares it
             no_resend(getattr(transport, "session", None))

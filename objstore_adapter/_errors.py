@@ -53,6 +53,7 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any, TypeAlias
+from urllib.parse import urljoin, urlsplit
 
 from requests import exceptions as rex
 
@@ -226,6 +227,45 @@ class StoreStatusError(Exception):
         super().__init__(f"the store answered {status}")
         self.status = status
         self.headers = dict(headers or {})
+
+
+class StoreRedirected(StoreStatusError):
+    """The store answered a redirect to ``location``, which the adapter never follows: another
+    host's answer is not the object (a misconfigured endpoint or region, or worse).
+
+    The message names where to only as ``scheme://host:port``: a ``Location`` may carry a
+    signed query. Its status makes it a 502 (see :func:`status_for`).
+    """
+
+    def __init__(self, status: int, location: str, base: str = "") -> None:
+        super().__init__(status, {"location": location})
+        self.args = (redirect_message(location, base),)
+
+
+def redirect_message(location: str, base: str = "") -> str:
+    """What a store's redirect to ``location`` (relative to ``base``, the URL asked) says to
+    the caller: where it pointed, as ``scheme://host:port``, and what to check."""
+    where = "a location that is not a URL"
+    try:
+        target = urlsplit(urljoin(base, location.strip()))
+        if target.scheme and target.hostname:
+            port = f":{target.port}" if target.port else ""
+            where = f"{target.scheme}://{target.hostname}{port}"
+    except ValueError:  # a port that is no number
+        pass
+    return f"the store redirected to {where}: check the route's endpoint_url or region"
+
+
+def redirect_detail(exc: BaseException) -> str | None:
+    """The redirect a store answered, when that is why ``exc`` was raised: for the error
+    body's ``detail``. ``None``: ``exc`` is no redirect."""
+    for link in _links(exc):
+        if isinstance(link, StoreRedirected):
+            return str(link)
+    answer = store_answer(exc)  # an SDK that kept the 3xx it did not follow (azure-core)
+    if answer is not None and 300 <= answer.status < 400 and "location" in answer.headers:
+        return redirect_message(answer.headers["location"])
+    return None
 
 
 def status_error(status: int, path: str, headers: Mapping[str, str] | None = None) -> OSError:
