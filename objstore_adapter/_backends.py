@@ -1369,10 +1369,8 @@ class LocalBackend(Backend):
             written = _fill(temp, path, chunks)
             with self._judged(fs, path, timeouts, condition):
                 if condition is not None and condition.create:
-                    try:
-                        os.link(temp, path)
-                    except FileExistsError:
-                        raise status_error(412, path) from None
+                    if not _link_new(temp, path):
+                        raise status_error(412, path)  # its cause carries the 412
                 else:
                     os.replace(temp, path)
         finally:
@@ -1380,6 +1378,15 @@ class LocalBackend(Backend):
                 os.unlink(temp)
             fs.invalidate_cache(path)
         return written
+
+
+def _link_new(source: str, target: str) -> bool:
+    """Link ``source`` as ``target`` unless ``target`` exists: False then (exact, atomic)."""
+    try:
+        os.link(source, target)
+    except FileExistsError:
+        return False
+    return True
 
 
 def _make_directories(directory: str) -> None:
