@@ -6,9 +6,10 @@ every backend answers alike.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import requests
@@ -111,25 +112,50 @@ def get_object(target: Target, request: requests.PreparedRequest, timeouts: Time
             if answer.body is None:
                 return _stopped(answer.status, answer.info, target.url)
             return _ranged_reply(target, answer.info, answer.body, answer.served, timeouts)
-    byte_range: ByteRange | None = None
-    if "Range" in headers or conditional:
-        info = attempts.call(lambda: backend.stat(target.fs, target.path, timeouts))
-        if info.is_dir:
-            raise IsADirectoryError(target.path)
-        status = precondition_status(headers, info, "GET")
-        if status is not None:
-            return _stopped(status, info, target.url)
-        wanted = (
-            parse_range(headers.get("Range"), info.size) if range_applies(headers, info) else None
+    if "Range" not in headers and not conditional:
+        info, source = attempts.call(
+            lambda: backend.open(target.fs, target.path, timeouts, None, native=native)
         )
-        if wanted == UNSATISFIABLE:
-            return error_reply(416, target.url, {"Content-Range": f"bytes */{info.size}"})
-        if isinstance(wanted, ByteRange):
-            byte_range = wanted
-    info, source = attempts.call(
-        lambda: backend.open(target.fs, target.path, timeouts, byte_range, native=native)
-    )
-    return _ranged_reply(target, info, source, byte_range, timeouts)
+        return _ranged_reply(target, info, source, None, timeouts)
+    # The validators are judged, then the object opened: two steps. The answer describes the
+    # version opened, so the judgement must hold for it: else judge that version again.
+    judged = attempts.call(lambda: backend.stat(target.fs, target.path, timeouts))
+    for _ in range(JUDGED_OPENS):
+        outcome = _judge(headers, judged, target.url)
+        if isinstance(outcome, Reply):
+            return outcome
+        byte_range = outcome
+        info, source = attempts.call(
+            functools.partial(
+                backend.open, target.fs, target.path, timeouts, byte_range, native=native
+            )
+        )
+        if (info.etag, info.size) == (judged.etag, judged.size) or _judge(
+            headers, info, target.url
+        ) == byte_range:
+            return _ranged_reply(target, info, source, byte_range, timeouts)
+        source.close()  # replaced between the two steps, and judged otherwise now
+        judged = info
+    raise status_error(503, target.path)  # replaced faster than it can be read
+
+
+def _judge(headers: Mapping[str, str], info: ObjectInfo, url: str) -> Reply | ByteRange | None:
+    """A GET's preconditions and range judged on ``info``: the answer that stops it (304,
+    412, 416), or the range to serve (``None``: all of it)."""
+    if info.is_dir:
+        raise IsADirectoryError(url)
+    status = precondition_status(headers, info, "GET")
+    if status is not None:
+        return _stopped(status, info, url)
+    wanted = parse_range(headers.get("Range"), info.size) if range_applies(headers, info) else None
+    if wanted == UNSATISFIABLE:
+        return error_reply(416, url, {"Content-Range": f"bytes */{info.size}"})
+    return wanted if isinstance(wanted, ByteRange) else None
+
+
+#: How often a GET judges its preconditions and range again when the object was replaced
+#: between reading its validators and opening it.
+JUDGED_OPENS = 5
 
 
 def _ranged_reply(
