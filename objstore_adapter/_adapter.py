@@ -22,6 +22,7 @@ from ._errors import (
     describe,
     error_headers,
     outcome_for,
+    redirect_detail,
     rejected_option,
 )
 from ._handlers import HANDLERS, Reply, error_reply
@@ -120,7 +121,8 @@ class ObjectStoreAdapter(BaseAdapter):
         url = redact_url(request.url or "")
         outcome = outcome_for(exc)
         if isinstance(outcome, int):
-            return error_reply(outcome, url, error_headers(exc, outcome))
+            detail = redirect_detail(exc)  # a store that redirects: where to (host only)
+            return error_reply(outcome, url, error_headers(exc, outcome), detail=detail)
         route = self.registry.route_for(request.url or "")
         if outcome is None and rejected_option(exc, route.options):
             outcome = BackendConfigError  # an option the backend does not take

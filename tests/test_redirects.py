@@ -107,6 +107,9 @@ def test_a_redirect_to_another_host_is_a_502_and_is_not_followed(
     if method != "HEAD":
         document = json.loads(response.content)
         assert document["status"] == 502
+        assert document["detail"] == (
+            f"the store redirected to {other_host.origin}: check the route's endpoint_url or region"
+        )
         assert "s3cr3t" not in response.text
 
 
