@@ -905,6 +905,25 @@ class AzureBackend(Backend):
     so a blob replaced mid-stream fails the read instead of splicing two versions.
     """
 
+    def list(self, fs: AbstractFileSystem, path: str, timeouts: Timeouts) -> list[dict[str, Any]]:
+        # The blob service's own listing by delimiter: adlfs' ls drops keys under an empty
+        # segment (a//b is not listed under a/), which the service reports as the prefix a//.
+        container, _, prefix = path.strip("/").partition("/")
+        if not container:
+            return super().list(fs, path, timeouts)
+        client = fs.service_client.get_container_client(container)
+        prefix = prefix + "/" if prefix else ""
+        try:
+            found = sync(fs.loop, _azure_walk, client, container, prefix, timeout=timeouts.request)
+            if any(item["name"] == f"{container}/{prefix}/" for item in found):
+                # Keys under an empty segment (prefix//...): listed with their leading "/".
+                found += sync(
+                    fs.loop, _azure_walk, client, container, prefix + "/", timeout=timeouts.request
+                )
+        except FileNotFoundError:
+            return []
+        return listing_entries(path, found)
+
     def configure(self, fs: AbstractFileSystem) -> None:
         # The SDK's retry policy (3 retries, up to 81 s) is not an adlfs option.
         client = getattr(fs, "service_client", None)
@@ -1150,6 +1169,35 @@ class _AzureChunks:
         data: bytes = await download.readall()
         self._offset += len(data)
         return data
+
+
+async def _azure_walk(client: Any, container: str, prefix: str) -> list[dict[str, Any]]:
+    """What lies directly under ``prefix`` in ``container``, as fsspec's ``ls`` entries."""
+    from azure.core.exceptions import ResourceNotFoundError
+
+    found: list[dict[str, Any]] = []
+    try:
+        async for item in client.walk_blobs(name_starts_with=prefix, delimiter="/"):
+            name = f"{container}/{item.name}"
+            if not hasattr(item, "size"):  # a BlobPrefix: what lies deeper
+                found.append({"name": name, "type": "directory", "size": 0})
+                continue
+            metadata = item.metadata or {}
+            if metadata.get("is_directory") == "true" or metadata.get("hdi_isfolder") == "true":
+                found.append({"name": name.rstrip("/"), "type": "directory", "size": 0})
+                continue
+            found.append(
+                {
+                    "name": name,
+                    "type": "file",
+                    "size": item.size,
+                    "last_modified": item.last_modified,
+                    "etag": item.etag,
+                }
+            )
+    except ResourceNotFoundError as exc:
+        raise FileNotFoundError(container) from exc
+    return found
 
 
 def azure_condition(condition: WriteCondition | None) -> dict[str, Any]:

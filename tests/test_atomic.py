@@ -194,7 +194,7 @@ def _walk(session: requests.Session, url: str, depth: int = 0) -> Iterator[str]:
             yield entry["url"]
 
 
-@pytest.mark.parametrize("name", ["memory", "file", "s3", "gs"])
+@pytest.mark.parametrize("name", ["memory", "file", "s3", "gs", "az"])
 def test_key_under_an_empty_segment_is_found_by_walking(
     request: pytest.FixtureRequest, name: str
 ) -> None:
