@@ -155,7 +155,7 @@ def _judge(headers: Mapping[str, str], info: ObjectInfo, url: str) -> Reply | By
 
 #: How often a GET judges its preconditions and range again when the object was replaced
 #: between reading its validators and opening it.
-JUDGED_OPENS = 5
+JUDGED_OPENS = 10
 
 
 def _ranged_reply(

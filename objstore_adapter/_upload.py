@@ -414,16 +414,28 @@ class AzureBlocks:
         return block_id
 
     def commit(self, tokens: list[str]) -> ObjectInfo | None:
+        from azure.core.exceptions import HttpResponseError
         from azure.storage.blob import ContentSettings
 
-        answer = sync(
-            self._fs.loop,
-            self._blob.commit_block_list,
-            tokens,
-            content_settings=ContentSettings(**self._options["content_settings"]),
-            metadata=self._options["metadata"],
-            **self._condition,
-        )
+        conflict: OSError | None = None
+        try:
+            answer = sync(
+                self._fs.loop,
+                self._blob.commit_block_list,
+                tokens,
+                content_settings=ContentSettings(**self._options["content_settings"]),
+                metadata=self._options["metadata"],
+                **self._condition,
+            )
+        except HttpResponseError as exc:
+            if getattr(exc, "error_code", None) != "InvalidBlockList":
+                raise
+            # Another write to this blob committed meanwhile, which discards every block
+            # staged and not committed, ours included: the store could not take this PUT
+            # now, and it can be sent again (a 503, not "the request was malformed").
+            conflict = status_error(503, self._blob.blob_name)
+        if conflict is not None:
+            raise conflict
         etag = answer.get("etag")
         return ObjectInfo(
             size=0,
