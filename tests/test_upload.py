@@ -14,6 +14,7 @@ import pytest
 
 from objstore_adapter import TransferConfig
 from objstore_adapter._backends import AzureBackend, S3Backend
+from objstore_adapter._errors import outcome_for
 from objstore_adapter._http import Timeouts, representation
 from objstore_adapter._registry import SchemeRegistry
 from objstore_adapter._transfer import Attempts
@@ -424,3 +425,22 @@ def test_a_file_that_shrinks_mid_upload_fails_and_leaves_no_object(
     key = key_of(url)
     assert "Contents" not in s3_client.list_objects_v2(Bucket=s3_bucket, Prefix=key)
     assert "Uploads" not in s3_client.list_multipart_uploads(Bucket=s3_bucket, Prefix=key)
+
+
+def test_az_blocks_discarded_by_another_write_are_a_503_to_send_again(
+    az_store: Store, azurite_endpoint: str, az_container: str
+) -> None:
+    # Azure discards a blob's uncommitted blocks when another write to it commits: the
+    # upload that loses cannot commit, and is told to send again, never stored in part.
+    url = az_store.url("contested.bin")
+    blocks = az_blocks(az_store.registry, url)
+    blocks.begin()
+    tokens = [blocks.send(n, os.urandom(1024)) for n in (1, 2)]
+    other = container_client(azurite_endpoint, az_container).get_blob_client(key_of(url))
+    other.commit_block_list([])  # another writer commits this blob meanwhile
+
+    with pytest.raises(OSError, match="the store answered 503") as caught:
+        blocks.commit(tokens)
+
+    assert outcome_for(caught.value) == 503
+    assert other.get_blob_properties().size == 0, "the other writer's blob is untouched"
