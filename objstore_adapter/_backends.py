@@ -63,6 +63,11 @@ AZURE_CHUNK = 4 * 2**20
 class Backend:
     """Metadata and streaming reads through plain fsspec calls."""
 
+    #: True where the filesystem class accepts any keyword and drops those it does not take
+    #: (gcsfs, adlfs, fsspec's memory and local): a misspelt option would be lost silently,
+    #: so the registry refuses options no constructor names.
+    drops_unknown_options = False
+
     def storage_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
         """The options a route's filesystem is built with: the route's own, with whatever
         the backend's SDK needs to try each request once (the handlers retry, see
@@ -687,6 +692,8 @@ class GCSBackend(Backend):
     credentials directly and the response stays open for streaming.
     """
 
+    drops_unknown_options = True
+
     def configure(self, fs: AbstractFileSystem) -> None:
         # gcsfs wraps every request in six tries, fixed when the class is defined: this
         # filesystem's requests go through the function it wraps instead.
@@ -904,6 +911,8 @@ class AzureBackend(Backend):
     up to one chunk is one request; every later range is conditional on the first one's ETag,
     so a blob replaced mid-stream fails the read instead of splicing two versions.
     """
+
+    drops_unknown_options = True
 
     def list(self, fs: AbstractFileSystem, path: str, timeouts: Timeouts) -> list[dict[str, Any]]:
         # The blob service's own listing by delimiter: adlfs' ls drops keys under an empty
@@ -1287,6 +1296,8 @@ class MemoryBackend(Backend):
     path up several times, and the file object ``open`` returns is shared by all readers).
     """
 
+    drops_unknown_options = True
+
     def stat(self, fs: AbstractFileSystem, path: str, timeouts: Timeouts) -> ObjectInfo:
         stored = fs.store.get(path)
         if stored is not None:
@@ -1362,6 +1373,8 @@ class LocalBackend(Backend):
     renames it into place (``os.replace``), so a reader opens the old file or the new one,
     never one half written, and a failure leaves the old file as it was. A read answers
     from the file it opened: validators from ``fstat`` of that file, not of the path."""
+
+    drops_unknown_options = True
 
     def open(
         self,

@@ -446,7 +446,7 @@ def _build(route: Route) -> AbstractFileSystem:
             cls = fsspec.get_filesystem_class(route.protocol)
         install_log_filter()  # the backend's modules are imported: so are their loggers
         backend = backend_for_protocol(route.protocol)
-        if route.protocol in _SWALLOWS_OPTIONS:
+        if backend.drops_unknown_options:
             for name in _not_taken(cls, route.options):
                 raise TypeError(f"{cls.__name__}() got an unexpected keyword argument {name!r}")
         fs: AbstractFileSystem = cls(**backend.storage_options(route.options))
@@ -467,10 +467,6 @@ def _build(route: Route) -> AbstractFileSystem:
         raise failure  # outside the except block: only the redacted copy is chained
     return fs
 
-
-#: Protocols whose filesystems accept any keyword and drop those they do not take: a
-#: misspelt option would build a filesystem without it (gcsfs anonymous, say), silently.
-_SWALLOWS_OPTIONS = frozenset({"gcs", "gs", "abfs", "az", "abfss", "memory", "file", "local"})
 
 #: Options every fsspec filesystem takes through its base classes.
 _FSSPEC_OPTIONS = frozenset(
