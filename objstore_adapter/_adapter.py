@@ -15,15 +15,14 @@ from requests.utils import get_encoding_from_headers
 from urllib3.exceptions import ReadTimeoutError
 
 from ._body import iterator_stream, raw_response
+from ._diagnose import configuration_error, rejected_option
 from ._errors import (
     BackendConfigError,
     BodySourceError,
-    configuration_error,
     describe,
     error_headers,
     outcome_for,
     redirect_detail,
-    rejected_option,
 )
 from ._handlers import HANDLERS, Reply, error_reply
 from ._http import BadHeader, Timeouts, reason, text_headers

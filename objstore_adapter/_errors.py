@@ -57,8 +57,6 @@ from urllib.parse import urljoin, urlsplit
 
 from requests import exceptions as rex
 
-from ._redact import redact, stand_in
-
 
 class BackendNotInstalled(rex.InvalidSchema):
     """A registered scheme needs a backend package that is not installed."""
@@ -284,14 +282,16 @@ def status_error(status: int, path: str, headers: Mapping[str, str] | None = Non
 def store_answer(exc: BaseException) -> StoreAnswer | None:
     """The status (and headers) the store answered, found on ``exc`` or the exceptions it was
     raised from; ``None`` when the failure was not an answer from the store."""
-    for link in _chain(exc):
+    for link in exception_chain(exc):
         answer = _answer_of(link)
         if answer is not None:
             return answer
     return None
 
 
-def _chain(exc: BaseException) -> Iterator[BaseException]:
+def exception_chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and the exceptions it was raised from (its ``__cause__``, else a context it did
+    not suppress), each once: a cycle ends the chain."""
     seen: set[int] = set()
     link: BaseException | None = exc
     while link is not None and id(link) not in seen:
@@ -391,7 +391,10 @@ def outcome_for(exc: BaseException) -> Outcome | None:
     answer = store_answer(exc)
     if answer is not None:
         return status_for(answer.status)
-    if any(isinstance(link, OSError) and link.errno == errno.ENAMETOOLONG for link in _chain(exc)):
+    if any(
+        isinstance(link, OSError) and link.errno == errno.ENAMETOOLONG
+        for link in exception_chain(exc)
+    ):
         return 414  # the local filesystem's limit on a name or a path: the URL is too long
     name, outcome = _listed(exc)
     if name in _DEADLINES:
@@ -413,7 +416,7 @@ _CLIENT_BUILDERS = frozenset(
 def _raised_building_client(exc: BaseException) -> bool:
     """True when ``exc`` (or what it was raised from) came out of building a botocore
     client: botocore checks ``endpoint_url`` only then (``ValueError: Invalid endpoint``)."""
-    for link in _chain(exc):
+    for link in exception_chain(exc):
         tb = link.__traceback__
         while tb is not None:
             frame = tb.tb_frame
@@ -437,7 +440,7 @@ def _wrapped(exc: ValueError) -> Outcome | None:
     """The outcome of what a backend wrapped in ``exc`` (s3fs raises botocore's
     ``ParamValidationError`` on as a ``ValueError``, adlfs the SDK's errors); ``None`` for
     a ``ValueError`` that wraps nothing the table knows."""
-    for link in _chain(exc):
+    for link in exception_chain(exc):
         outcome = _listed(link)[1]
         if outcome is not None:
             return outcome
@@ -505,7 +508,7 @@ def _links(exc: BaseException) -> Iterator[BaseException]:
     seen: set[int] = set()
     pending = [exc]
     while pending:
-        for link in _chain(pending.pop()):
+        for link in exception_chain(pending.pop()):
             if id(link) in seen:
                 break
             seen.add(id(link))
@@ -520,122 +523,3 @@ def _links(exc: BaseException) -> Iterator[BaseException]:
 def describe(exc: BaseException) -> str:
     """Name an exception without its text, which may quote signed URLs or keys."""
     return type(exc).__name__
-
-
-def configuration_error(
-    prefix: str, protocol: str, options: Mapping[str, Any], exc: BaseException
-) -> BackendConfigError:
-    """A :class:`BackendConfigError` for route ``prefix`` whose ``protocol`` filesystem failed
-    with ``exc`` while it was built or connected.
-
-    It names the option to check (the one whose value the failure mentions or was handling,
-    else the options given) and quotes the backend's message with every option's value
-    removed; the backend exception is chained only as a redacted copy.
-    """
-    scheme = prefix.split("://", 1)[0]
-    values = {
-        text: f"<{name}>"
-        for name, value in options.items()
-        for text in _option_strings(value)
-        if len(text) >= _MIN_VALUE
-    }
-    detail = redact(" ".join(str(exc).split()), values)[:300] or "no message"
-    blamed = _blame(options, exc)
-    if blamed:
-        check = "check the option " + " or ".join(repr(name) for name in blamed)
-    elif options:
-        check = "options given: " + ", ".join(sorted(map(str, options)))
-    else:
-        check = "no options given"
-    message = (
-        f"the {scheme}:// route {prefix!r} cannot build its {protocol!r} filesystem "
-        f"({describe(exc)}: {detail}); {check}"
-    )
-    error = BackendConfigError(message)
-    error.__cause__ = stand_in(exc, values)
-    return error
-
-
-#: Shorter option values ("anon", "test") are too common in messages to look for or redact.
-_MIN_VALUE = 6
-
-#: How Python words a call given a keyword its function does not take.
-_UNEXPECTED_KEYWORD = re.compile(r"unexpected keyword argument '([^']+)'")
-
-
-def rejected_option(exc: BaseException, options: Mapping[str, Any]) -> str | None:
-    """The storage option a backend refused when it connected: ``exc`` is (or was raised
-    from) a ``TypeError`` for an unexpected keyword that is one of ``options`` or a key
-    inside one (s3fs hands options it does not know to botocore's session, and
-    ``client_kwargs`` to its client). ``None``: no option was refused.
-    """
-    for link in _chain(exc):
-        match = _UNEXPECTED_KEYWORD.search(str(link)) if isinstance(link, TypeError) else None
-        if match is None:
-            continue
-        for name, value in options.items():
-            if match[1] == name or match[1] in _keys(value):
-                return str(name)
-    return None
-
-
-def _keys(value: Any) -> Iterator[str]:
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            yield str(key)
-            yield from _keys(item)
-
-
-def _option_strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, Mapping):
-        for item in value.values():
-            yield from _option_strings(item)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _option_strings(item)
-    elif value is not None and not isinstance(value, (bool, int, float)):
-        yield str(value)  # a path
-
-
-def _blame(options: Mapping[str, Any], exc: BaseException) -> list[str]:
-    """The options a failure points at, by four clues in turn: a call refused it as an
-    unexpected keyword; its text quotes an option's value; its text names an option; a
-    frame it was raised through was handling the option's value (gcsfs reports an
-    unreadable token file without naming it)."""
-    refused = rejected_option(exc, options)
-    if refused is not None:
-        return [refused]
-    texts = [str(link) for link in _chain(exc)]
-    quoted = [
-        name
-        for name, value in options.items()
-        if any(len(s) >= _MIN_VALUE and s in text for s in _option_strings(value) for text in texts)
-    ]
-    if quoted:
-        return quoted
-    named = [
-        name
-        for name in options
-        if any(re.search(rf"\b{re.escape(str(name))}\b", text) for text in texts)
-    ]
-    if named:
-        return named
-    objects = {id(value): name for name, value in options.items() if _traceable(value)}
-    for link in _chain(exc):
-        frames = []
-        tb = link.__traceback__
-        while tb is not None:
-            frames.append(tb.tb_frame)
-            tb = tb.tb_next
-        for frame in reversed(frames):  # innermost first
-            for local in frame.f_locals.values():
-                if id(local) in objects:
-                    return [objects[id(local)]]
-    return []
-
-
-def _traceable(value: Any) -> bool:
-    # Interned small values (True, 0, "a") are the same object everywhere: no clue.
-    return isinstance(value, (str, bytes, Mapping, list, tuple)) and len(value) >= _MIN_VALUE

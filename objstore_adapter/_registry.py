@@ -26,7 +26,8 @@ from fsspec.spec import AbstractFileSystem
 from requests.exceptions import InvalidSchema, InvalidURL
 
 from ._backends import backend_for_protocol
-from ._errors import BackendConfigError, BackendNotInstalled, configuration_error
+from ._diagnose import configuration_error
+from ._errors import BackendConfigError, BackendNotInstalled
 from ._fileurl import local_path, resolves_within, within
 from ._redact import install_log_filter, redact_url, remember, secret_values
 from ._transfer import DEFAULT_TRANSFER, TransferConfig

@@ -33,6 +33,7 @@ tests_for() {
     case "$1" in
     _http) echo "${t}_http.py ${t}_rules_http.py ${t}_conformance.py" ;;
     _errors) echo "${t}_errors.py ${t}_rules_errors.py" ;;
+    _diagnose) echo "${t}_diagnose.py ${t}_rules_errors.py ${t}_errors.py" ;;
     _redact) echo "${t}_rules_redact.py ${t}_security.py ${t}_registry.py" ;;
     _body) echo "${t}_requests_contract.py ${t}_rules_body.py ${t}_conformance.py" ;;
     _registry) echo "${t}_rules_registry.py ${t}_registry.py ${t}_file_urls.py ${t}_security.py \
@@ -45,7 +46,7 @@ tests_for() {
 }
 backends_for() {
     case "$1" in
-    _errors | _redact) echo "s3 gs az memory file" ;;
+    _errors | _diagnose | _redact) echo "s3 gs az memory file" ;;
     _body | _adapter) echo "s3 memory file" ;;
     *) echo "memory file" ;;
     esac
@@ -60,7 +61,7 @@ if [ "${1:-}" = "--report" ]; then
 elif [ "$#" -gt 0 ]; then
     modules=("$@")
 else
-    modules=(_http _errors _redact _body _registry _session _adapter _fileurl)
+    modules=(_http _errors _diagnose _redact _body _registry _session _adapter _fileurl)
 fi
 
 mkdir -p .cache/mutation
