@@ -118,6 +118,9 @@ def _run_their_suite(sdist_root: Path, module_dir: Path, run_dir: Path) -> dict[
             *(sys.executable, "-m", "pytest", str(sdist_root / "tests"), "-q"),
             *("-p", "no:cacheprovider", "-c", str(run_dir / "pytest.ini")),
             *("--rootdir", str(run_dir), f"--junitxml={report}"),
+            # Its own temporary root: not the numbered pytest-N folders of this session,
+            # which its exit would otherwise list and prune while this session runs.
+            f"--basetemp={run_dir / 'tmp'}",
         ],
         cwd=run_dir,
         env=env,
