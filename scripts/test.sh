@@ -23,4 +23,6 @@ fi
 .venv/bin/ruff format --check .
 .venv/bin/mypy
 NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --quiet
+# The suite runs on the editable install; this checks what a release ships (sdist, wheel).
+bash scripts/wheel_smoke.sh
 .venv/bin/python -m pytest "$@"
