@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import requests
 
-from ._backends import Backend, backend_for
+from ._backends import Backend
 from ._body import ChunkSource, LoadedBody, body_stream, request_chunks
 from ._errors import STATUS_MESSAGES, status_error
 from ._http import (
@@ -91,9 +91,8 @@ def get_object(target: Target, request: requests.PreparedRequest, timeouts: Time
     """
     if target.is_prefix:
         return list_prefix(target, request, timeouts)
-    backend = backend_for(target.fs)
+    backend = target.backend
     attempts = Attempts(target.route.transfer, timeouts.request)
-    native = target.route.transfer.native_gets
     headers = request.headers
     conditional = "If-Range" in headers or any(name in headers for name in CONDITIONAL_HEADERS)
     simple = parse_simple_range(headers.get("Range"))
@@ -104,18 +103,14 @@ def get_object(target: Target, request: requests.PreparedRequest, timeouts: Time
         and (simple is not None or "Range" not in headers)
     ):  # let the store resolve the range and preconditions: one request, not two
         answer = attempts.call(
-            lambda: backend.open_direct(
-                target.fs, target.path, timeouts, simple, conditions, native=native
-            )
+            lambda: backend.open_direct(target.fs, target.path, timeouts, simple, conditions)
         )
         if answer is not None:
             if answer.body is None:
                 return _stopped(answer.status, answer.info, target.url)
             return _ranged_reply(target, answer.info, answer.body, answer.served, timeouts)
     if "Range" not in headers and not conditional:
-        info, source = attempts.call(
-            lambda: backend.open(target.fs, target.path, timeouts, None, native=native)
-        )
+        info, source = attempts.call(lambda: backend.open(target.fs, target.path, timeouts, None))
         return _ranged_reply(target, info, source, None, timeouts)
     # The validators are judged, then the object opened: two steps. The answer describes the
     # version opened, so the judgement must hold for it: else judge that version again.
@@ -126,9 +121,7 @@ def get_object(target: Target, request: requests.PreparedRequest, timeouts: Time
             return outcome
         byte_range = outcome
         info, source = attempts.call(
-            functools.partial(
-                backend.open, target.fs, target.path, timeouts, byte_range, native=native
-            )
+            functools.partial(backend.open, target.fs, target.path, timeouts, byte_range)
         )
         if (info.etag, info.size) == (judged.etag, judged.size) or _judge(
             headers, info, target.url
@@ -197,7 +190,7 @@ def _transfer_policy(
     where it is cut, and the rest of a large body fetched in parallel parts where the one
     stream is slow. Both need a backend that can fetch bytes of one pinned version."""
     config = target.route.transfer
-    backend = backend_for(target.fs)
+    backend = target.backend
     if not backend.can_resume(target.fs, info):
         return source
 
@@ -215,7 +208,7 @@ def head_object(target: Target, request: requests.PreparedRequest, timeouts: Tim
     """HEAD: GET's status and headers from one metadata request; the object is never opened."""
     if target.is_prefix:
         return list_prefix(target, request, timeouts)
-    backend = backend_for(target.fs)
+    backend = target.backend
     attempts = Attempts(target.route.transfer, timeouts.request)
     info = attempts.call(lambda: backend.stat(target.fs, target.path, timeouts))
     if info.is_dir:
@@ -242,7 +235,7 @@ def put_object(target: Target, request: requests.PreparedRequest, timeouts: Time
     """
     if target.is_prefix:
         return error_reply(400, target.url, detail="a URL ending in / names no object")
-    backend = backend_for(target.fs)
+    backend = target.backend
     attempts = Attempts(target.route.transfer, timeouts.request)
     try:
         stored = representation(request.headers, target.path)
@@ -278,7 +271,7 @@ def delete_object(target: Target, request: requests.PreparedRequest, timeouts: T
     """
     if target.is_prefix:
         return error_reply(400, target.url, detail="a URL ending in / names no object")
-    backend = backend_for(target.fs)
+    backend = target.backend
     attempts = Attempts(target.route.transfer, timeouts.request)
     condition = write_condition(request.headers)
     if condition is not None and condition.create:
@@ -310,7 +303,7 @@ def delete_object(target: Target, request: requests.PreparedRequest, timeouts: T
 
 def list_prefix(target: Target, request: requests.PreparedRequest, timeouts: Timeouts) -> Reply:
     """GET on ``.../prefix/``: a JSON listing of what lies directly under the prefix."""
-    backend = backend_for(target.fs)
+    backend = target.backend
     attempts = Attempts(target.route.transfer, timeouts.request)
     entries = attempts.call(lambda: backend.list(target.fs, target.path, timeouts))
     if not entries:

@@ -25,23 +25,67 @@ from fsspec.registry import registry as fsspec_classes
 from fsspec.spec import AbstractFileSystem
 from requests.exceptions import InvalidSchema, InvalidURL
 
-from ._backends import backend_for_protocol
+from ._backends import Backend
+from ._backends.azure import AzureBackend
+from ._backends.gcs import GCSBackend
+from ._backends.local import LocalBackend, MemoryBackend
+from ._backends.s3 import S3Backend
 from ._diagnose import configuration_error
 from ._errors import BackendConfigError, BackendNotInstalled
 from ._fileurl import local_path, resolves_within, within
 from ._redact import install_log_filter, redact_url, remember, secret_values
 from ._transfer import DEFAULT_TRANSFER, TransferConfig
 
-#: Cloud schemes served out of the box. Local ones (file, memory) must be registered.
-DEFAULT_SCHEMES: Mapping[str, str] = {
-    "s3": "s3",
-    "s3a": "s3",
-    "gs": "gcs",
-    "gcs": "gcs",
-    "az": "abfs",
-    "abfs": "abfs",
-    "abfss": "abfs",
-}
+
+@dataclass(frozen=True)
+class Protocol:
+    """How the stores of one fsspec protocol are served.
+
+    Args:
+        names: the protocol's fsspec names, aliases included.
+        backend: the backend that serves its filesystems.
+        schemes: the URL schemes served with it out of the box.
+        extra: the pip extra that installs its fsspec backend.
+        fs_class: the filesystem class chosen over fsspec's default for it.
+    """
+
+    names: tuple[str, ...]
+    backend: Backend
+    schemes: tuple[str, ...] = ()
+    extra: str | None = None
+    fs_class: str | None = None
+
+
+#: The one table of protocols: what serves each, which schemes are served out of the box (local
+#: ones, file and memory, must be registered), what to install. gcsfs >= 2026.10 defaults to an
+#: experimental class that first tries a gRPC API; its stable class speaks plain JSON/HTTP,
+#: which every GCS endpoint (emulators included) answers.
+PROTOCOLS: tuple[Protocol, ...] = (
+    Protocol(("s3", "s3a"), S3Backend(), ("s3", "s3a"), "s3"),
+    Protocol(("gcs", "gs"), GCSBackend(), ("gs", "gcs"), "gcs", "gcsfs.core.GCSFileSystem"),
+    Protocol(("abfs", "az", "abfss"), AzureBackend(), ("az", "abfs", "abfss"), "azure"),
+    Protocol(("adl",), Backend(), extra="azure"),
+    Protocol(("memory",), MemoryBackend()),
+    Protocol(("file", "local"), LocalBackend()),
+)
+
+_BY_NAME: Mapping[str, Protocol] = {name: p for p in PROTOCOLS for name in p.names}
+
+#: Cloud schemes served out of the box, and their protocols.
+DEFAULT_SCHEMES: Mapping[str, str] = {scheme: p.names[0] for p in PROTOCOLS for scheme in p.schemes}
+
+_GENERIC = Backend()
+
+
+def backend_for(protocol: str, cls: type) -> Backend:
+    """The backend serving a filesystem of class ``cls`` built for ``protocol``: the table's
+    for the protocol, else for a protocol the class claims; else plain fsspec calls."""
+    claimed = (cls.protocol,) if isinstance(cls.protocol, str) else tuple(cls.protocol)  # type: ignore[attr-defined]
+    for name in (protocol, *claimed):
+        if name in _BY_NAME:
+            return _BY_NAME[name].backend
+    return _GENERIC
+
 
 #: fsspec protocols that reach this machine's own files or memory: never a redirect target.
 LOCAL_PROTOCOLS = frozenset(
@@ -59,26 +103,6 @@ LOCAL_PROTOCOLS = frozenset(
         "reference",
     }
 )
-
-#: The pip extra that installs each protocol's backend.
-_EXTRAS: Mapping[str, str] = {
-    "s3": "s3",
-    "s3a": "s3",
-    "gcs": "gcs",
-    "gs": "gcs",
-    "abfs": "azure",
-    "az": "azure",
-    "abfss": "azure",
-    "adl": "azure",
-}
-
-#: Filesystem classes chosen over fsspec's default for a protocol. gcsfs >= 2026.10 defaults to
-#: an experimental class that first tries a gRPC API; the stable class speaks plain JSON/HTTP,
-#: which every GCS endpoint (emulators included) answers.
-_FS_CLASSES: Mapping[str, str] = {
-    "gcs": "gcsfs.core.GCSFileSystem",
-    "gs": "gcsfs.core.GCSFileSystem",
-}
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
 
@@ -146,12 +170,13 @@ def _specificity(route: Route) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class Target:
-    """A URL resolved to the filesystem and path that serve it."""
+    """A URL resolved to the filesystem, path and backend that serve it."""
 
     url: str
     fs: AbstractFileSystem
     path: str
     route: Route
+    backend: Backend
 
     @property
     def is_prefix(self) -> bool:
@@ -237,7 +262,7 @@ class SchemeRegistry:
             scheme: _Registration(scheme, protocol) for scheme, protocol in DEFAULT_SCHEMES.items()
         }
         self._routes = _derive(self._registrations)
-        self._filesystems: dict[str, AbstractFileSystem] = {}
+        self._filesystems: dict[str, tuple[AbstractFileSystem, Backend]] = {}
         self._pid = os.getpid()
         self._lock = threading.Lock()
 
@@ -355,17 +380,21 @@ class SchemeRegistry:
 
     def filesystem(self, route: Route) -> AbstractFileSystem:
         """The filesystem serving ``route``, built on first use and then shared."""
+        return self._served(route)[0]
+
+    def _served(self, route: Route) -> tuple[AbstractFileSystem, Backend]:
+        """The filesystem serving ``route`` and its backend, bound to the route's settings."""
         if self._pid != os.getpid():  # fsspec async filesystems do not survive a fork
             with self._lock:
                 self._filesystems.clear()
                 self._pid = os.getpid()
-        fs = self._filesystems.get(route.prefix)
-        if fs is None:
+        served = self._filesystems.get(route.prefix)
+        if served is None:
             with self._lock:
-                fs = self._filesystems.get(route.prefix)
-                if fs is None:
-                    fs = self._filesystems[route.prefix] = _build(route)
-        return fs
+                served = self._filesystems.get(route.prefix)
+                if served is None:
+                    served = self._filesystems[route.prefix] = _build(route)
+        return served
 
     def resolve(self, url: str) -> Target:
         """Resolve ``url`` to the filesystem and backend path that serve it.
@@ -394,7 +423,7 @@ class SchemeRegistry:
         # Checked before routing: a refused host is an invalid URL, not one outside a root.
         file_path = local_path(url) if serves_files else None
         route = self.route_for(url)
-        fs = self.filesystem(route)
+        fs, backend = self._served(route)
         rest = url.split("://", 1)[1]
         if any(segment in (".", "..") for segment in rest.split("/")):
             # Clients and local paths resolve dot segments: they could leave a registered
@@ -409,13 +438,14 @@ class SchemeRegistry:
                 raise PermissionError(
                     errno.EACCES, "a symbolic link leads out of the route's root", file_path
                 )
-            return Target(url=url, fs=fs, path=fs._strip_protocol(file_path), route=route)
+            path = fs._strip_protocol(file_path)
+            return Target(url=url, fs=fs, path=path, route=route, backend=backend)
         if not fs.root_marker and (not rest or rest.startswith("/")):
             raise InvalidURL(
                 f"{redact_url(url)!r} names no bucket or container: use {route.scheme}://BUCKET/KEY"
             )
         path = fs._strip_protocol(f"{route.protocol}://{rest}")
-        return Target(url=url, fs=fs, path=path, route=route)
+        return Target(url=url, fs=fs, path=path, route=route, backend=backend)
 
     def clear_cache(self) -> None:
         """Forget built filesystems; the next request builds them again."""
@@ -437,23 +467,24 @@ class SchemeRegistry:
         self._lock = threading.Lock()
 
 
-def _build(route: Route) -> AbstractFileSystem:
+def _build(route: Route) -> tuple[AbstractFileSystem, Backend]:
     remember(secret_values(route.options))
     failure: BackendConfigError | None = None
+    known = _BY_NAME.get(route.protocol)
     try:
-        if route.protocol in _FS_CLASSES:
-            cls = _import(_FS_CLASSES[route.protocol])
+        if known is not None and known.fs_class is not None:
+            cls = _import(known.fs_class)
         else:
             cls = fsspec.get_filesystem_class(route.protocol)
         install_log_filter()  # the backend's modules are imported: so are their loggers
-        backend = backend_for_protocol(route.protocol)
+        backend = backend_for(route.protocol, cls).bound(route.transfer)
         if backend.drops_unknown_options:
             for name in _not_taken(cls, route.options):
                 raise TypeError(f"{cls.__name__}() got an unexpected keyword argument {name!r}")
         fs: AbstractFileSystem = cls(**backend.storage_options(route.options))
         backend.configure(fs)
     except ImportError as exc:
-        extra = _EXTRAS.get(route.protocol)
+        extra = known.extra if known is not None else None
         hint = (
             f"pip install 'objstore-adapter[{extra}]'"
             if extra
@@ -466,7 +497,7 @@ def _build(route: Route) -> AbstractFileSystem:
         failure = configuration_error(route.prefix, route.protocol, route.options, exc)
     if failure is not None:
         raise failure  # outside the except block: only the redacted copy is chained
-    return fs
+    return fs, backend
 
 
 #: Options every fsspec filesystem takes through its base classes.

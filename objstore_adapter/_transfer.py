@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import importlib.util
 import random
 import time
 from collections.abc import Callable
@@ -26,7 +27,6 @@ from requests import exceptions as rex
 
 from ._body import ChunkSource
 from ._errors import outcome_for, refused_connection, store_answer
-from ._native import available as native_available
 
 T = TypeVar("T")
 
@@ -84,7 +84,7 @@ class TransferConfig:
             raise ValueError("part_size must be at least 5 MiB, S3's smallest multipart part")
         if self.max_concurrency < 1 or self.download_concurrency < 1:
             raise ValueError("max_concurrency and download_concurrency must be at least 1")
-        if self.native_gets and not native_available():
+        if self.native_gets and importlib.util.find_spec("obstore") is None:
             raise ValueError("native_gets needs obstore: pip install 'objstore-adapter[native]'")
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:

@@ -6,15 +6,15 @@ at most ``max_concurrency + 1`` parts (the ones in flight and the one being read
 part is stored the upload is committed; a failure of the caller's body or of the store aborts
 it instead, so no object and no pending upload is left behind, and re-raises.
 
-Each store says how parts are kept through a :class:`PartStore`:
+Each store says how parts are kept through a :class:`PartStore`, in its backend's module:
 
-- S3: a multipart upload (``CreateMultipartUpload``, ``UploadPart``,
+- S3 (``_backends.s3.parts``): a multipart upload (``CreateMultipartUpload``, ``UploadPart``,
   ``CompleteMultipartUpload``, ``AbortMultipartUpload``). The parts go through presigned
   ``UploadPart`` URLs sent with urllib3 from the worker threads, so several sockets are written
-  at once without crossing to fsspec's event-loop thread (the GET path does the same, see
-  ``_presigned``); the other calls, and every call where a presigned URL cannot say what the
-  filesystem would send, go through s3fs's own client.
-- Azure: blocks staged in parallel (``Put Block``) and committed with ``Put Block List``.
+  at once without crossing to fsspec's event-loop thread; the other calls, and every call
+  where a presigned URL cannot say what the filesystem would send, go through s3fs's client.
+- Azure (``_backends.azure``): blocks staged in parallel (``Put Block``) and committed with
+  ``Put Block List``.
 - GCS has no parallel form that commits atomically: a resumable upload takes its chunks in
   order, one at a time (composing separately uploaded objects would leave them visible in
   the bucket while the upload runs). GCS keeps the sequential stream of ``Backend.write``.
@@ -23,23 +23,17 @@ Each store says how parts are kept through a :class:`PartStore`:
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import os
 import stat
-import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeAlias
-
-from fsspec.asyn import sync
+from typing import Protocol, TypeAlias
 
 from ._body import UPLOAD_CHUNK
-from ._errors import BodySourceError, status_error
-from ._http import Timeouts
-from ._info import ObjectInfo, quote_etag, to_datetime
-from ._presigned import DEFINITE_OR_THROTTLED, can_presign, presigned_request
+from ._errors import BodySourceError
+from ._info import ObjectInfo
 from ._transfer import Attempts
 
 
@@ -244,223 +238,3 @@ def _collect(
     for future in done:
         in_flight.discard(future)
         tokens[numbers.pop(future)] = future.result()
-
-
-# --- S3 ----------------------------------------------------------------------------------------
-
-
-class S3Parts:
-    """An S3 multipart upload of ``path`` through s3fs, its parts presigned where possible.
-
-    Args:
-        fs: an ``s3fs.S3FileSystem``.
-        path: ``bucket/key``.
-        options: ``CreateMultipartUpload`` parameters (``ContentType``, ``Metadata``, ...),
-            as ``S3Backend.write_options`` builds them.
-        timeouts: the caller's ``timeout=``; a part's socket waits are bounded by its read
-            timeout.
-    """
-
-    takes_buffers = True  # urllib3 and botocore send any buffer as it is
-
-    def __init__(
-        self,
-        fs: Any,
-        path: str,
-        options: Mapping[str, Any],
-        timeouts: Timeouts,
-        condition: Mapping[str, str] | None = None,
-    ) -> None:
-        bucket, key, _ = fs.split_path(path)
-        if not key:
-            raise IsADirectoryError(path)
-        self._fs = fs
-        self._path = path
-        self._where = {"Bucket": bucket, "Key": key}
-        self._options = dict(options)
-        self._condition = dict(condition or {})
-        self._timeouts = timeouts
-        self._presign = can_presign(fs)
-        self._upload_id = ""
-
-    def begin(self) -> None:
-        answer = self._call(
-            "create_multipart_upload", self._timeouts.request, **self._where, **self._options
-        )
-        self._upload_id = answer["UploadId"]
-
-    def send(self, number: int, data: Part) -> str:
-        if self._presign:
-            presigned = self._send_presigned(number, data)
-            if presigned is not None:
-                return presigned
-            self._presign = False  # the store took no presigned part: s3fs from now on
-        answer = self._call(
-            "upload_part",
-            None,
-            **self._where,
-            UploadId=self._upload_id,
-            PartNumber=number,
-            Body=data.read() if isinstance(data, FileSlice) else data,
-        )
-        etag: str = answer["ETag"]
-        return etag
-
-    def commit(self, tokens: list[str]) -> ObjectInfo | None:
-        parts = [{"PartNumber": n, "ETag": etag} for n, etag in enumerate(tokens, start=1)]
-        answer = self._call(
-            "complete_multipart_upload",
-            None,
-            **self._where,
-            UploadId=self._upload_id,
-            MultipartUpload={"Parts": parts},
-            **self._condition,
-        )
-        etag = answer.get("ETag")
-        return ObjectInfo(size=0, etag=quote_etag(etag) if isinstance(etag, str) else None)
-
-    def committed(self, tokens: list[str]) -> ObjectInfo | None:
-        # A multipart object's ETag is the MD5 of its parts' MD5s, and their count.
-        digests = b"".join(bytes.fromhex(token.strip('"')) for token in tokens)
-        expected = f'"{hashlib.md5(digests, usedforsecurity=False).hexdigest()}-{len(tokens)}"'
-        try:
-            answer = self._call("head_object", self._timeouts.request, **self._where)
-        except FileNotFoundError:
-            return None
-        etag = answer.get("ETag")
-        return ObjectInfo(size=0, etag=expected) if etag == expected else None
-
-    def abort(self) -> None:
-        self._call(
-            "abort_multipart_upload",
-            self._timeouts.request,
-            **self._where,
-            UploadId=self._upload_id,
-        )
-
-    def _call(self, method: str, timeout: float | None, **kwargs: Any) -> Any:
-        return sync(self._fs.loop, self._fs._call_s3, method, timeout=timeout, **kwargs)
-
-    def _send_presigned(self, number: int, data: Part) -> str | None:
-        """The part's ETag; ``None`` when the store refused the URL itself (an emulator
-        without query-string auth, a redirect): then s3fs, which reports precisely, retries."""
-        # A file's slice streams from the file, its length given so it is not sent chunked;
-        # any buffer is sent as it is (urllib3's hints name bytes only).
-        body: Any = data.pieces() if isinstance(data, FileSlice) else data
-        length = data.length if isinstance(data, FileSlice) else len(data)
-        params = {
-            **self._where,
-            "UploadId": self._upload_id,
-            "PartNumber": number,
-            "ContentLength": length,
-        }
-        response = presigned_request(self._fs, "upload_part", params, self._timeouts, body=body)
-        etag = response.headers.get("ETag")
-        if response.status < 300 and etag:
-            return str(etag)
-        if response.status == 404 or response.status in DEFINITE_OR_THROTTLED:
-            raise status_error(response.status, self._path, response.headers)
-        return None
-
-
-# --- Azure -------------------------------------------------------------------------------------
-
-
-class AzureBlocks:
-    """Blocks of a block blob, staged in parallel and committed with their content settings.
-
-    Args:
-        fs: an ``adlfs.AzureBlobFileSystem``.
-        path: ``container/blob``.
-        options: ``content_settings`` (a dict of ``ContentSettings`` fields) and ``metadata``,
-            as ``AzureBackend.write_options`` builds them.
-        timeouts: the caller's ``timeout=``.
-    """
-
-    takes_buffers = False  # azure-storage-blob copies a body that is not ``bytes``
-
-    def __init__(
-        self,
-        fs: Any,
-        path: str,
-        options: Mapping[str, Any],
-        timeouts: Timeouts,
-        condition: Mapping[str, Any] | None = None,
-    ) -> None:
-        container, blob, _ = fs.split_path(path)
-        if not blob:
-            raise IsADirectoryError(path)
-        self._fs = fs
-        self._blob = fs.service_client.get_blob_client(container, blob)
-        self._options = options
-        self._condition = dict(condition or {})
-        self._timeouts = timeouts
-        # Every block id of a blob must have the same length: one fixed-width form for all.
-        self._prefix = uuid.uuid4().hex[:16]
-        self._existed = True
-
-    def begin(self) -> None:
-        from azure.core.exceptions import ResourceNotFoundError
-
-        try:
-            sync(self._fs.loop, self._blob.get_blob_properties, timeout=self._timeouts.request)
-        except ResourceNotFoundError:
-            self._existed = False
-
-    def send(self, number: int, data: Part) -> str:
-        block_id = f"{self._prefix}{number:08d}"
-        body = data.read() if isinstance(data, FileSlice) else data
-        sync(self._fs.loop, self._blob.stage_block, block_id, body, length=len(body))
-        return block_id
-
-    def commit(self, tokens: list[str]) -> ObjectInfo | None:
-        from azure.core.exceptions import HttpResponseError
-        from azure.storage.blob import ContentSettings
-
-        conflict: OSError | None = None
-        try:
-            answer = sync(
-                self._fs.loop,
-                self._blob.commit_block_list,
-                tokens,
-                content_settings=ContentSettings(**self._options["content_settings"]),
-                metadata=self._options["metadata"],
-                **self._condition,
-            )
-        except HttpResponseError as exc:
-            if getattr(exc, "error_code", None) != "InvalidBlockList":
-                raise
-            # Another write to this blob committed meanwhile, which discards every block
-            # staged and not committed, ours included: the store could not take this PUT
-            # now, and it can be sent again (a 503, not "the request was malformed").
-            conflict = status_error(503, self._blob.blob_name)
-        if conflict is not None:
-            raise conflict
-        etag = answer.get("etag")
-        return ObjectInfo(
-            size=0,
-            etag=quote_etag(etag) if isinstance(etag, str) else None,
-            last_modified=to_datetime(answer.get("last_modified")),
-        )
-
-    def committed(self, tokens: list[str]) -> ObjectInfo | None:
-        return None  # committing the same block list again is harmless: it is sent again
-
-    def abort(self) -> None:
-        """Staged blocks have no delete of their own: Azure drops them at the blob's next
-        commit, or a week after the last one was staged. Where no blob existed before the
-        upload and none exists now (nobody committed one meanwhile), the name is deleted,
-        which drops them now (Azurite does; a store that answers 404 keeps them until
-        then). An existing blob keeps them until it is next written; its content is
-        untouched either way."""
-        if self._existed:
-            return
-        from azure.core.exceptions import ResourceNotFoundError
-
-        try:
-            sync(self._fs.loop, self._blob.get_blob_properties, timeout=self._timeouts.request)
-            return  # someone else committed a blob under this name meanwhile: keep it
-        except ResourceNotFoundError:
-            pass
-        with contextlib.suppress(ResourceNotFoundError):
-            sync(self._fs.loop, self._blob.delete_blob, timeout=self._timeouts.request)

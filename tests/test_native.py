@@ -21,8 +21,8 @@ import s3fs
 
 import objstore_adapter
 from objstore_adapter import SchemeRegistry, TransferConfig
+from objstore_adapter._backends.s3.native import _store
 from objstore_adapter._http import Timeouts
-from objstore_adapter._native import _store
 
 from ._proxy import RecordingProxy
 from .conftest import S3_KEY, S3_SECRET, s3_registry

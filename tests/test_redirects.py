@@ -15,7 +15,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from objstore_adapter._backends import backend_for_protocol
 from objstore_adapter._errors import outcome_for, redirect_detail
 from objstore_adapter._http import Timeouts
 
@@ -124,7 +123,7 @@ def test_the_error_names_where_the_store_redirected(
     proxied.proxy.answer(status, {"Location": location}, times=None)
     url = proxied.url("object.txt")
     target = proxied.session.get_adapter(url).registry.resolve(url)  # type: ignore[attr-defined]
-    backend = backend_for_protocol(target.route.protocol)
+    backend = target.backend
 
     failure: Exception | None = None
     try:  # each SDK raises its own class

@@ -15,8 +15,8 @@ import obstore
 import pytest
 from obstore.store import S3Store
 
-from objstore_adapter import _native
-from objstore_adapter._native import _object_info, _plain_key, _transport_failure
+from objstore_adapter._backends.s3 import native as _native
+from objstore_adapter._backends.s3.native import _object_info, _plain_key, _transport_failure
 
 from .conftest import free_port
 
@@ -147,7 +147,9 @@ def test_three_refusals_in_a_row_pause_a_bucket_and_the_pause_ends(
 
     fs = FileSystem()
     now = [1000.0]
-    monkeypatch.setattr("objstore_adapter._native.time", SimpleNamespace(monotonic=lambda: now[0]))
+    monkeypatch.setattr(
+        "objstore_adapter._backends.s3.native.time", SimpleNamespace(monotonic=lambda: now[0])
+    )
 
     for _ in range(_native.MAX_REFUSALS - 1):
         _native.presigned_answered(fs, "b")

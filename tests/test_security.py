@@ -36,7 +36,7 @@ import requests
 
 import objstore_adapter
 from objstore_adapter import SchemeRegistry
-from objstore_adapter._backends import AZURE_CHUNK
+from objstore_adapter._backends.azure import AZURE_CHUNK
 
 from ._proxy import RecordingProxy
 from .conftest import (

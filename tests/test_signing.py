@@ -20,7 +20,8 @@ import s3fs
 import urllib3
 
 import objstore_adapter
-from objstore_adapter import SchemeRegistry, TransferConfig, _presigned
+from objstore_adapter import SchemeRegistry, TransferConfig
+from objstore_adapter._backends.s3 import presigned as _presigned
 from objstore_adapter._http import Timeouts
 
 from ._proxy import RecordingProxy
@@ -148,7 +149,7 @@ def test_signing_stays_in_the_calling_thread_once_the_client_is_built(
     """The fast path: no hop to fsspec's loop for any operation, once s3fs built its client."""
     fs = _fs(moto_endpoint)
     where = {"Bucket": s3_bucket, "Key": "k"}
-    assert _presigned._sign_here(fs, "get_object", where) is None  # no client yet
+    assert _presigned.sign_here(fs, "get_object", where) is None  # no client yet
     fs.connect()
     operations: list[tuple[str, dict[str, Any]]] = [
         ("get_object", {}),
@@ -157,7 +158,7 @@ def test_signing_stays_in_the_calling_thread_once_the_client_is_built(
         ("delete_object", {"IfMatch": '"e"'}),
     ]
     for operation, extra in operations:
-        signed = _presigned._sign_here(fs, operation, {**where, **extra})
+        signed = _presigned.sign_here(fs, operation, {**where, **extra})
         assert signed is not None, operation
         assert _query(signed.url)["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]
 
@@ -343,7 +344,7 @@ def test_with_cache_regions_urls_are_signed_for_the_bucket_region(
         assert _get_regions(proxy_to_moto, since) == ["eu-west-1"]
     fs: Any = registry.filesystem(registry.route_for(url))
     assert fs.cache_regions
-    signed = _presigned._sign_here(fs, "get_object", {"Bucket": bucket, "Key": "k.txt"})
+    signed = _presigned.sign_here(fs, "get_object", {"Bucket": bucket, "Key": "k.txt"})
     assert signed is not None
     assert "%2Feu-west-1%2Fs3%2F" in signed.url
 
@@ -360,7 +361,7 @@ def test_aws_urls_name_the_region_they_are_sent_to(region: str) -> None:
         skip_instance_cache=True,
     )
     fs.connect()
-    signed = _presigned._sign_here(fs, "get_object", {"Bucket": "a-bucket", "Key": "k"})
+    signed = _presigned.sign_here(fs, "get_object", {"Bucket": "a-bucket", "Key": "k"})
     assert signed is not None
     parts = urlsplit(signed.url)
     query = parse_qs(parts.query)
@@ -411,4 +412,4 @@ def test_credentials_due_for_refresh_are_refreshed_on_fsspecs_loop(
 
     assert (read.status, read.data) == (200, b"fresh")
     assert refreshed_on == ["fsspecIO"]
-    assert _presigned._sign_here(fs, "get_object", where) is not None  # fresh now: here
+    assert _presigned.sign_here(fs, "get_object", where) is not None  # fresh now: here

@@ -13,15 +13,15 @@ from typing import Any
 import pytest
 
 from objstore_adapter import TransferConfig
-from objstore_adapter._backends import AzureBackend, S3Backend
+from objstore_adapter._backends.azure import AzureBackend, AzureBlocks
+from objstore_adapter._backends.s3 import S3Backend
+from objstore_adapter._backends.s3.parts import S3Parts
 from objstore_adapter._errors import outcome_for
 from objstore_adapter._http import Timeouts, representation
 from objstore_adapter._registry import SchemeRegistry
 from objstore_adapter._transfer import Attempts
 from objstore_adapter._upload import (
     PARTS_PER_SIZE,
-    AzureBlocks,
-    S3Parts,
     iter_parts,
     part_size_of,
     upload_parts,

@@ -1,12 +1,13 @@
-"""S3 requests sent from the caller's own thread, through presigned URLs.
+"""S3 requests signed with s3fs's own client and sent from the caller's own thread.
 
 s3fs speaks S3 through aiohttp on fsspec's event-loop thread, so a streamed body crosses
-threads for every chunk and the two threads take turns. Signing the operation's URL with
-s3fs's own client (local work, no request) and sending it with urllib3 in the calling thread
-reads and writes the socket where the bytes are, as boto3 does: still one request per call.
+threads for every chunk and the two threads take turns. Signing the operation with s3fs's
+own client (local work, no request) and sending it with urllib3 in the calling thread reads
+and writes the socket where the bytes are, as boto3 does: still one request per call.
 
-The URL is signed as s3fs signs its own requests: SigV4, for the region of the endpoint the
-request goes to, not botocore's default for presigned S3 URLs (SigV2, which names no region).
+It is signed as s3fs signs its own requests: SigV4, for the region of the endpoint the
+request goes to (not botocore's default for presigned S3 URLs, SigV2, which names no
+region); in the URL when a body is streamed (its payload unsigned), else in a header.
 Nothing here retries: one call, one request; the adapter's transfer policy owns retries.
 """
 
@@ -24,10 +25,10 @@ from fsspec.asyn import sync
 from fsspec.spec import AbstractFileSystem
 from urllib3.exceptions import MaxRetryError
 
-from . import _info
-from ._body import StoreGet
-from ._errors import status_error
-from ._http import ByteRange, Timeouts
+from ... import _info
+from ..._body import StoreGet
+from ..._errors import status_error
+from ..._http import ByteRange, Timeouts
 
 #: Signed URLs live only as long as one request needs them to.
 EXPIRES_SECONDS = 900
@@ -159,14 +160,14 @@ async def _presign(
     return Signed(str(request.method), str(request.prepare().url), headers)
 
 
-async def _sign(fs: Any, operation: str, params: Mapping[str, Any], in_url: bool = True) -> Signed:
+async def sign(fs: Any, operation: str, params: Mapping[str, Any], in_url: bool = True) -> Signed:
     """Sign on fsspec's loop, with the client for the bucket's region (``cache_regions``)."""
     await fs.set_session()
     client = await fs.get_s3(params.get("Bucket"))
     return await _presign(client, operation, params, in_url)
 
 
-def _sign_here(
+def sign_here(
     fs: Any, operation: str, params: Mapping[str, Any], in_url: bool = True
 ) -> Signed | None:
     """Sign in the calling thread, skipping the hop to fsspec's event loop.
@@ -249,8 +250,8 @@ def presigned_request(
     # A body is sent as it comes (a stream, no hash of it ahead): its request is signed in the
     # URL, whose signature leaves the payload unsigned, as S3 allows for presigned URLs.
     in_url = body is not None
-    signed = _sign_here(fs, operation, params, in_url) or sync(
-        fs.loop, _sign, fs, operation, params, in_url, timeout=timeouts.request
+    signed = sign_here(fs, operation, params, in_url) or sync(
+        fs.loop, sign, fs, operation, params, in_url, timeout=timeouts.request
     )
     # The connection pool of the URL's host, found without urllib3's parse of the whole URL
     # (a presigned query is long, and urllib3 checks it character by character each time).

@@ -28,11 +28,11 @@ from urllib.parse import parse_qs, urlsplit
 from fsspec.asyn import sync
 from fsspec.spec import AbstractFileSystem
 
-from ._body import ChunkSource, LoadedBody, StoreGet
-from ._errors import BodyCut, status_error
-from ._http import ByteRange, Timeouts
-from ._info import META_PREFIX, STORED_HEADERS, ObjectInfo, quote_etag, stored_type
-from ._presigned import _sign, _sign_here
+from ..._body import ChunkSource, LoadedBody, StoreGet
+from ..._errors import BodyCut, status_error
+from ..._http import ByteRange, Timeouts
+from ..._info import META_PREFIX, STORED_HEADERS, ObjectInfo, quote_etag, stored_type
+from .presigned import sign, sign_here
 
 try:
     import obstore
@@ -90,11 +90,6 @@ _refusals: weakref.WeakKeyDictionary[AbstractFileSystem, dict[str, tuple[int, fl
 #: The process whose obstore runtime (Tokio, with its threads) serves native GETs: a process
 #: forked from it inherits the runtime without its threads, and a request there would hang.
 _runtime_pid: int | None = None
-
-
-def available() -> bool:
-    """True when obstore can be imported."""
-    return obstore is not None
 
 
 class NativeRefused(Exception):
@@ -305,8 +300,8 @@ def _build_store(fs: Any, bucket: str, timeouts: Timeouts) -> Any:
     from obstore.store import S3Store
 
     probe = {"Bucket": bucket, "Key": _PROBE_KEY}
-    signed = _sign_here(fs, "get_object", probe) or sync(
-        fs.loop, _sign, fs, "get_object", probe, timeout=timeouts.request
+    signed = sign_here(fs, "get_object", probe) or sync(
+        fs.loop, sign, fs, "get_object", probe, timeout=timeouts.request
     )
     parts = urlsplit(signed.url)
     config: S3Config = {}

@@ -1,0 +1,372 @@
+"""The backend contract: how one filesystem is asked for an object's metadata and bytes.
+
+:class:`Backend` is the contract every store's backend keeps (its methods, and the exceptions
+they may raise: ``FileNotFoundError``, ``IsADirectoryError``, ``OSError`` chained from a
+``StoreStatusError``, ``VersionChanged``), and its implementation for any fsspec filesystem:
+``info()`` for metadata, ``open()`` for the bytes. Where a store's own API does better, its
+module says so in a subclass: S3's ``GetObject`` returns the metadata *and* a streaming body
+in one request, where ``fs.open`` would cost an ``info()`` call plus one ranged GET per block.
+
+- :mod:`._aio`: the loop-to-thread bridge the cloud backends share.
+- :mod:`.s3`, :mod:`.gcs`, :mod:`.azure`: one store each.
+- :mod:`.local`: ``memory://`` and ``file://``.
+
+Which backend serves a protocol is said once, in the registry's protocol table.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import inspect
+import itertools
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from fsspec.asyn import AsyncFileSystem, sync
+from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
+
+from .. import _info
+from .._body import ChunkSource, StoreGet
+from .._errors import status_error
+from .._http import ByteRange, Timeouts, WriteCondition
+from .._info import ObjectInfo, Representation
+from .._listing import hides_keys, listing_entries
+from .._transfer import Attempts, TransferConfig
+from .._upload import FileSlice, PartStore, upload_parts
+
+#: Block size for generic ``fs.open`` reads: big enough that a sequential read costs few
+#: backend requests, small enough to stay well inside the memory budget of one stream.
+READ_BLOCK = 8 * 2**20
+
+#: Block size of streamed uploads: what one upload holds in memory, and the multipart part
+#: size where the backend has multipart uploads (S3's minimum part is 5 MiB).
+WRITE_BLOCK = 8 * 2**20
+
+
+class Backend:
+    """Metadata and streaming reads through plain fsspec calls."""
+
+    #: True where the filesystem class accepts any keyword and drops those it does not take
+    #: (gcsfs, adlfs, fsspec's memory and local): a misspelt option would be lost silently,
+    #: so the registry refuses options no constructor names.
+    drops_unknown_options = False
+
+    def bound(self, transfer: TransferConfig) -> Backend:
+        """This backend with the settings of a route's ``transfer`` it depends on (S3: whether
+        GETs go through obstore); the registry binds it when it builds the route's
+        filesystem, so no method carries another store's flag."""
+        return self
+
+    def storage_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """The options a route's filesystem is built with: the route's own, with whatever
+        the backend's SDK needs to try each request once (the handlers retry, see
+        :class:`Attempts`; a retry layer under them would multiply the attempts)."""
+        return dict(options)
+
+    def configure(self, fs: AbstractFileSystem) -> None:
+        """Tell a filesystem just built for a route to try each request once, where it can
+        only be told after it is built."""
+
+    def stat(self, fs: AbstractFileSystem, path: str, timeouts: Timeouts) -> ObjectInfo:
+        """One metadata request for ``path``."""
+        if isinstance(fs, AsyncFileSystem):
+            info = sync(fs.loop, fs._info, path, timeout=timeouts.request)
+        else:
+            info = fs.info(path)
+        return _info.from_fsspec(info)
+
+    def open(
+        self,
+        fs: AbstractFileSystem,
+        path: str,
+        timeouts: Timeouts,
+        byte_range: ByteRange | None = None,
+    ) -> tuple[ObjectInfo, ChunkSource]:
+        """The whole object's metadata and a lazily read body: the whole object, or only
+        ``byte_range`` (absolute, already checked against the size) when one is given."""
+        info = self.stat(fs, path, timeouts)
+        if info.is_dir:
+            raise IsADirectoryError(path)
+        if byte_range is None:
+            return info, fs.open(path, "rb", block_size=READ_BLOCK)
+        file = fs.open(path, "rb", block_size=min(READ_BLOCK, byte_range.length))
+        file.seek(byte_range.start)
+        return info, file
+
+    def open_direct(
+        self,
+        fs: AbstractFileSystem,
+        path: str,
+        timeouts: Timeouts,
+        span: tuple[int, int | None] | None,
+        conditions: Mapping[str, str],
+    ) -> StoreGet | None:
+        """One request for a GET whose range (``bytes=start-[end]``) and preconditions the
+        store resolves itself.
+
+        Returns the store's answer, or ``None`` when the backend cannot (or the store would
+        not) answer that way; then the caller reads the metadata, judges, and asks
+        :meth:`open` for an absolute range.
+        """
+        return None
+
+    def can_resume(self, fs: AbstractFileSystem, info: ObjectInfo) -> bool:
+        """True when :meth:`open_part` can fetch more of the version ``info`` describes."""
+        return False
+
+    def open_part(
+        self,
+        fs: AbstractFileSystem,
+        path: str,
+        timeouts: Timeouts,
+        start: int,
+        stop: int,
+        info: ObjectInfo,
+    ) -> ChunkSource:
+        """Bytes ``start`` to ``stop - 1`` of the version ``info`` describes, streamed.
+
+        Raises:
+            VersionChanged: the store holds another version of the object now.
+        """
+        raise NotImplementedError
+
+    def list(self, fs: AbstractFileSystem, path: str, timeouts: Timeouts) -> list[dict[str, Any]]:
+        """Listing entries for what lies directly under the prefix ``path``."""
+        fs.invalidate_cache(path)  # a listing must see writes made by anyone since the last
+        try:
+            if isinstance(fs, AsyncFileSystem):
+                found = sync(fs.loop, fs._ls, path, detail=True, timeout=timeouts.request)
+            else:
+                found = fs.ls(path, detail=True)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        if any(hides_keys(path, item) for item in found):
+            found = [*found, *_under_empty_segment(fs, path, timeouts)]
+        return listing_entries(path, found)
+
+    def delete(
+        self, fs: AbstractFileSystem, path: str, timeouts: Timeouts, etag: str | None = None
+    ) -> None:
+        """Remove the object at ``path`` in one request; with ``etag``, only that version.
+
+        Raises:
+            FileNotFoundError: there was nothing to remove (where the store says so).
+            OSError: chained from a 412 ``StoreStatusError`` when ``etag`` no longer matches.
+        """
+        with self._judged(fs, path, timeouts, None if etag is None else WriteCondition(etag=etag)):
+            if isinstance(fs, AsyncFileSystem):
+                sync(fs.loop, fs._rm_file, path, timeout=timeouts.request)
+            else:
+                fs.rm_file(path)
+        fs.invalidate_cache(path)
+
+    @contextlib.contextmanager
+    def _judged(
+        self,
+        fs: AbstractFileSystem,
+        path: str,
+        timeouts: Timeouts,
+        condition: WriteCondition | None,
+    ) -> Iterator[None]:
+        """Judge ``condition`` and write, for a store that cannot judge it itself: the check
+        and the write hold a lock, so they are atomic among the threads of this process (the
+        whole store, for memory://), not against other processes."""
+        if condition is None:
+            yield
+            return
+        with _LOCAL_WRITES[hash(path) % len(_LOCAL_WRITES)]:
+            fs.invalidate_cache(path)
+            try:
+                current: ObjectInfo | None = self.stat(fs, path, timeouts)
+            except FileNotFoundError:
+                current = None
+            if not condition_holds(condition, current):
+                raise status_error(412, path)
+            yield
+
+    def write_options(self, stored: Representation) -> dict[str, Any]:
+        """Options for ``fs.open(path, "wb", ...)`` and ``fs.pipe_file`` that store the type,
+        the stored headers and the metadata, as far as the backend keeps them."""
+        return {}
+
+    def write_whole(
+        self,
+        fs: AbstractFileSystem,
+        path: str,
+        data: bytes,
+        stored: Representation,
+        condition: WriteCondition | None,
+        timeouts: Timeouts,
+    ) -> ObjectInfo | None:
+        """Store a body that fits in one block with one request, if ``condition`` holds.
+
+        Returns the validators the store's answer gave (``None``: it gave none).
+        """
+        with self._judged(fs, path, timeouts, condition):
+            fs.pipe_file(path, data, **self.write_options(stored))
+        return None
+
+    def part_store(
+        self,
+        fs: AbstractFileSystem,
+        path: str,
+        stored: Representation,
+        timeouts: Timeouts,
+        condition: WriteCondition | None,
+    ) -> PartStore | None:
+        """Where a body larger than one part is sent in parallel parts, committed only if
+        ``condition`` holds; ``None`` when the backend has no such form (the body is then
+        streamed block by block)."""
+        return None
+
+    def write(
+        self,
+        fs: AbstractFileSystem,
+        path: str,
+        chunks: Iterable[bytes],
+        stored: Representation,
+        timeouts: Timeouts,
+        attempts: Attempts,
+        condition: WriteCondition | None = None,
+    ) -> ObjectInfo | None:
+        """Stream ``chunks`` to ``path``, committing only once every chunk is written and only
+        if ``condition`` holds. Returns the validators the store's answer gave, if any.
+
+        A body of one block is one request, tried again as ``attempts`` allows; a request
+        whose answer was lost is not sent again once the store holds the body. A larger
+        body goes in parts (each part tried again) or, where the store has no parts, as one
+        stream opened without autocommit, so a failure part way (the caller's body or the
+        store) discards what was written: no object, no partial object.
+        """
+        config = attempts.config
+        if getattr(fs, "local_file", False):  # keys have no folders to create; files do
+            fs.makedirs(fs._parent(path), exist_ok=True)
+        parts = self.part_store(fs, path, stored, timeouts, condition)
+        large_file = isinstance(chunks, FileSlice) and chunks.length > config.part_size
+        if parts is not None and large_file:  # each part read from the file as it is sent
+            try:
+                return upload_parts(parts, chunks, attempts)
+            finally:
+                fs.invalidate_cache(path)
+        body = iter(chunks)
+        block = config.part_size if parts is not None else WRITE_BLOCK
+        first, size = [], 0
+        for chunk in body:
+            first.append(chunk)
+            size += len(chunk)
+            if size > block:
+                break
+        else:  # the whole body fits in one block: one request, nothing to clean up
+            try:
+                return self._write_once(
+                    fs, path, b"".join(first), stored, condition, timeouts, attempts
+                )
+            finally:
+                fs.invalidate_cache(path)
+        if parts is not None:  # parts sent in parallel, committed once all are stored
+            try:
+                return upload_parts(parts, itertools.chain(first, body), attempts)
+            finally:
+                fs.invalidate_cache(path)
+        with self._judged(fs, path, timeouts, condition):
+            file = fs.open(
+                path, "wb", autocommit=False, block_size=WRITE_BLOCK, **self.write_options(stored)
+            )
+            try:
+                for chunk in itertools.chain(first, body):
+                    file.write(chunk)
+                file.close()
+                file.commit()
+            except BaseException:
+                _abandon(file)
+                raise
+            finally:
+                fs.invalidate_cache(path)
+        return None
+
+    def _write_once(
+        self,
+        fs: AbstractFileSystem,
+        path: str,
+        data: bytes,
+        stored: Representation,
+        condition: WriteCondition | None,
+        timeouts: Timeouts,
+        attempts: Attempts,
+    ) -> ObjectInfo | None:
+        digest = hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+        def send() -> ObjectInfo | None:
+            return self.write_whole(fs, path, data, stored, condition, timeouts)
+
+        def settled() -> ObjectInfo | None:
+            # The answer was lost: the write took effect if the store holds these bytes now.
+            try:
+                info = self.stat(fs, path, timeouts)
+            except FileNotFoundError:
+                return None
+            return info if info.md5 == digest else None
+
+        return attempts.call(send, settled)
+
+
+def _under_empty_segment(
+    fs: AbstractFileSystem, path: str, timeouts: Timeouts
+) -> list[dict[str, Any]]:
+    """The keys under ``path + "//"`` (``a//b``), which ``ls`` folds into a directory
+    named like ``path`` itself: asked for with the stem filter of ``find`` where the
+    filesystem has one (s3fs, gcsfs, adlfs); nothing where it has none."""
+    find = fs._find if isinstance(fs, AsyncFileSystem) else fs.find
+    if "prefix" not in inspect.signature(find).parameters:
+        return []
+    if isinstance(fs, AsyncFileSystem):
+        found = sync(fs.loop, find, path, detail=True, prefix="/", timeout=timeouts.request)
+    else:
+        found = find(path, detail=True, prefix="/")
+    return list(found.values())
+
+
+#: Locks for writes whose conditions the adapter judges itself, striped by path.
+_LOCAL_WRITES = tuple(threading.Lock() for _ in range(64))
+
+
+def condition_holds(condition: WriteCondition, current: ObjectInfo | None) -> bool:
+    """Whether a write under ``condition`` may replace ``current`` (``None``: no object)."""
+    if condition.create:
+        return current is None
+    return current is not None and current.etag == condition.etag
+
+
+def bucket_key(fs: Any, path: str) -> tuple[str, str, str | None]:
+    """Bucket (or container), key and version of a cloud path; a bucket alone is no object."""
+    bucket, key, version = fs.split_path(path)
+    if not key:
+        raise IsADirectoryError(path)
+    return bucket, key, version
+
+
+def written(size: int, etag: Any, last_modified: Any = None) -> ObjectInfo:
+    """The validators a store's answer to a write gave."""
+    return ObjectInfo(
+        size=size,
+        etag=_info.quote_etag(etag) if isinstance(etag, str) else None,
+        last_modified=_info.to_datetime(last_modified),
+        md5=_info.md5_of(etag),
+    )
+
+
+def _abandon(file: Any) -> None:
+    """Throw away an unfinished upload without committing any of it."""
+    if isinstance(file, AbstractBufferedFile):
+        with contextlib.suppress(Exception):
+            file.discard()
+        # close() on a buffered file flushes the last block and, for some backends (adlfs),
+        # commits what was staged: mark it closed so neither we nor __del__ call it.
+        file.closed = True
+    else:  # local and memory files: close the temporary, then drop it
+        with contextlib.suppress(Exception):
+            file.close()
+        with contextlib.suppress(Exception):
+            file.discard()
