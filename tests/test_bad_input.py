@@ -79,11 +79,29 @@ def test_a_deep_new_file_path_is_written_or_refused_with_a_status(tmp_path: Path
     session = objstore_adapter.session(registry)
     url = tmp_path.as_uri() + "/a" * 2000 + "/f"
 
-    response = session.put(url, data=b"x")
+    try:
+        response = session.put(url, data=b"x")
 
-    assert response.status_code in (200, 414), response.text
-    if response.status_code == 200:
-        assert session.get(url).content == b"x"
+        assert response.status_code in (200, 414), response.text
+        if response.status_code == 200:
+            assert session.get(url).content == b"x"
+    finally:
+        _remove_chain(tmp_path / "a", 2000)
+
+
+def _remove_chain(top: Path, depth: int) -> None:
+    """Remove ``top/a/a/...`` from the deepest folder up: deeper than ``shutil.rmtree`` can
+    recurse, so pytest's clean-up of its temporary folders would fail on it (a
+    RecursionError that also left ``os.scandir`` iterators unclosed)."""
+    chain = [top]
+    for _ in range(depth - 1):
+        chain.append(chain[-1] / "a")
+    for folder in reversed(chain):
+        if folder.is_dir():
+            for child in folder.iterdir():
+                if not child.is_dir():
+                    child.unlink()
+            folder.rmdir()
 
 
 def _s3_session(**options: Any) -> requests.Session:
