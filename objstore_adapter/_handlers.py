@@ -38,11 +38,12 @@ from ._http import (
 )
 from ._info import ObjectInfo
 from ._listing import listing_body
-from ._parallel import ParallelSource
 from ._redact import redact_url
 from ._registry import Target
-from ._transfer import Attempts, ResumingSource
-from ._upload import file_body
+from ._transfer import Attempts
+from ._transfer.parallel import ParallelSource
+from ._transfer.resume import ResumingSource
+from ._transfer.upload import file_body
 
 
 @dataclass

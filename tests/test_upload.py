@@ -20,7 +20,7 @@ from objstore_adapter._errors import outcome_for
 from objstore_adapter._http import Timeouts, representation
 from objstore_adapter._registry import SchemeRegistry
 from objstore_adapter._transfer import Attempts
-from objstore_adapter._upload import (
+from objstore_adapter._transfer.upload import (
     PARTS_PER_SIZE,
     iter_parts,
     part_size_of,

@@ -34,7 +34,7 @@ from .._http import ByteRange, Timeouts, WriteCondition
 from .._info import ObjectInfo, Representation
 from .._listing import hides_keys, listing_entries
 from .._transfer import Attempts, TransferConfig
-from .._upload import FileSlice, PartStore, upload_parts
+from .._transfer.upload import FileSlice, PartStore, upload_parts
 
 #: Block size for generic ``fs.open`` reads: big enough that a sequential read costs few
 #: backend requests, small enough to stay well inside the memory budget of one stream.

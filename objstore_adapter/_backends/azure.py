@@ -20,7 +20,7 @@ from .._http import ByteRange, Timeouts, WriteCondition
 from .._info import ObjectInfo, Representation, quote_etag, to_datetime
 from .._listing import listing_entries
 from .._transfer import VersionChanged
-from .._upload import FileSlice, Part, PartStore
+from .._transfer.upload import FileSlice, Part, PartStore
 from . import Backend, bucket_key, written
 from ._aio import LoopBody, no_resend
 

@@ -17,7 +17,7 @@ from ..._errors import status_error, store_answer
 from ..._http import ByteRange, Timeouts, WriteCondition
 from ..._info import ObjectInfo, Representation
 from ..._transfer import TransferConfig, VersionChanged
-from ..._upload import PartStore
+from ..._transfer.upload import PartStore
 from .. import Backend, bucket_key, written
 from .._aio import LoopBody, no_resend, widen_read_buffer
 from .native import NativeRefused, open_native, presigned_answered

@@ -13,7 +13,7 @@ from fsspec.asyn import sync
 from ..._errors import status_error
 from ..._http import Timeouts
 from ..._info import ObjectInfo, quote_etag
-from ..._upload import FileSlice, Part
+from ..._transfer.upload import FileSlice, Part
 from .presigned import DEFINITE_OR_THROTTLED, can_presign, presigned_request
 
 

@@ -31,10 +31,10 @@ from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoo
 from dataclasses import dataclass
 from typing import Protocol, TypeAlias
 
-from ._body import UPLOAD_CHUNK
-from ._errors import BodySourceError
-from ._info import ObjectInfo
-from ._transfer import Attempts
+from .._body import UPLOAD_CHUNK
+from .._errors import BodySourceError
+from .._info import ObjectInfo
+from . import Attempts
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,15 @@ One place decides, for every backend, in the spirit of botocore's retry handler:
   between, the reader gets an error, never bytes from two versions.
 
 Its settings live in one dataclass, :class:`TransferConfig`, given per route.
+
+- this module: :class:`TransferConfig` and :class:`Attempts`, the one retry loop;
+- :mod:`.resume`: a body cut mid-stream heals (:class:`ResumingSource`);
+- :mod:`.parallel`: a large GET as parallel ranged parts behind one body;
+- :mod:`.upload`: a large PUT as parallel parts, committed once all are stored.
 """
 
 from __future__ import annotations
 
-import contextlib
 import email.utils
 import importlib.util
 import random
@@ -25,8 +29,7 @@ from typing import TypeVar
 
 from requests import exceptions as rex
 
-from ._body import ChunkSource
-from ._errors import outcome_for, refused_connection, store_answer
+from .._errors import outcome_for, refused_connection, store_answer
 
 T = TypeVar("T")
 
@@ -197,72 +200,3 @@ def call_with_retries(
 
 class VersionChanged(Exception):
     """The object was replaced while its body was being read: the rest cannot be fetched."""
-
-
-#: Opens bytes ``start`` to ``stop - 1`` of the version being read; raises
-#: :class:`VersionChanged` when the store holds another version now.
-OpenRest = Callable[[int, int], ChunkSource]
-
-
-class ResumingSource:
-    """A body that, cut short, asks the store for the rest of the same version.
-
-    Reads go to ``source`` until it fails or ends before ``stop``; then ``open_rest`` is asked
-    for ``[offset, stop)`` and reading goes on there, as long as ``config`` allows. What
-    cannot be healed is raised (or ends the body early), and the body's length guard turns it
-    into the ``ChunkedEncodingError`` requests raises for a cut HTTP body.
-    """
-
-    def __init__(
-        self,
-        source: ChunkSource,
-        open_rest: OpenRest,
-        start: int,
-        stop: int,
-        config: TransferConfig,
-        budget: float | None = None,
-    ) -> None:
-        self._source: ChunkSource | None = source
-        self._budget = budget  # seconds for each reopening, retries included (the timeout)
-        self._open_rest = open_rest
-        self._offset = start
-        self._stop = stop
-        self._config = config
-        self._resumed = 0
-
-    def read(self, n: int) -> bytes:
-        while True:
-            failure: Exception | None = None
-            try:
-                data = self._source.read(n) if self._source is not None else b""
-            except Exception as exc:
-                failure, data = exc, b""
-            if data or self._offset >= self._stop:
-                self._offset += len(data)
-                return data
-            if failure is not None and not retryable(failure):
-                raise failure
-            if not self._resume():
-                if failure is not None:
-                    raise failure
-                return b""  # ended early: the length guard reports it
-
-    def _resume(self) -> bool:
-        if self._resumed + 1 >= self._config.max_attempts:
-            return False
-        self._resumed += 1
-        self._close_current()
-        time.sleep(self._config.delay(self._resumed))
-        self._source = call_with_retries(
-            self._config, lambda: self._open_rest(self._offset, self._stop), self._budget
-        )
-        return True
-
-    def _close_current(self) -> None:
-        source, self._source = self._source, None
-        if source is not None:
-            with contextlib.suppress(Exception):  # the connection is broken already
-                source.close()
-
-    def close(self) -> None:
-        self._close_current()

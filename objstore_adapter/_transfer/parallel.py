@@ -23,8 +23,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from urllib3.exceptions import ProtocolError
 
-from ._body import ChunkSource
-from ._transfer import OpenRest, ResumingSource, TransferConfig, call_with_retries
+from .._body import ChunkSource
+from . import TransferConfig, call_with_retries
+from .resume import OpenRest, ResumingSource
 
 #: How much of the one stream is read before judging its speed.
 JUDGE_AFTER = 2 * 2**20

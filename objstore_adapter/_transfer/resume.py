@@ -1,0 +1,78 @@
+"""A body cut mid-stream heals: the rest of the *same version* is asked for, pinned by ETag."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+
+from .._body import ChunkSource
+from . import TransferConfig, call_with_retries, retryable
+
+#: Opens bytes ``start`` to ``stop - 1`` of the version being read; raises
+#: :class:`VersionChanged` when the store holds another version now.
+OpenRest = Callable[[int, int], ChunkSource]
+
+
+class ResumingSource:
+    """A body that, cut short, asks the store for the rest of the same version.
+
+    Reads go to ``source`` until it fails or ends before ``stop``; then ``open_rest`` is asked
+    for ``[offset, stop)`` and reading goes on there, as long as ``config`` allows. What
+    cannot be healed is raised (or ends the body early), and the body's length guard turns it
+    into the ``ChunkedEncodingError`` requests raises for a cut HTTP body.
+    """
+
+    def __init__(
+        self,
+        source: ChunkSource,
+        open_rest: OpenRest,
+        start: int,
+        stop: int,
+        config: TransferConfig,
+        budget: float | None = None,
+    ) -> None:
+        self._source: ChunkSource | None = source
+        self._budget = budget  # seconds for each reopening, retries included (the timeout)
+        self._open_rest = open_rest
+        self._offset = start
+        self._stop = stop
+        self._config = config
+        self._resumed = 0
+
+    def read(self, n: int) -> bytes:
+        while True:
+            failure: Exception | None = None
+            try:
+                data = self._source.read(n) if self._source is not None else b""
+            except Exception as exc:
+                failure, data = exc, b""
+            if data or self._offset >= self._stop:
+                self._offset += len(data)
+                return data
+            if failure is not None and not retryable(failure):
+                raise failure
+            if not self._resume():
+                if failure is not None:
+                    raise failure
+                return b""  # ended early: the length guard reports it
+
+    def _resume(self) -> bool:
+        if self._resumed + 1 >= self._config.max_attempts:
+            return False
+        self._resumed += 1
+        self._close_current()
+        time.sleep(self._config.delay(self._resumed))
+        self._source = call_with_retries(
+            self._config, lambda: self._open_rest(self._offset, self._stop), self._budget
+        )
+        return True
+
+    def _close_current(self) -> None:
+        source, self._source = self._source, None
+        if source is not None:
+            with contextlib.suppress(Exception):  # the connection is broken already
+                source.close()
+
+    def close(self) -> None:
+        self._close_current()
