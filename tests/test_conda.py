@@ -31,7 +31,14 @@ from typing import Any
 import pytest
 from gcsfs.core import GCSFileSystem
 
-from ._conda_channel import PLATFORM, Channel, Package, build_package, random_payload
+from objstore_adapter.testing.conda_channel import (
+    PLATFORM,
+    Channel,
+    Package,
+    build_package,
+    random_payload,
+)
+
 from ._proxy import RecordingProxy, offline_environment
 from .conftest import AZURITE_KEY, S3_KEY, S3_SECRET, azurite_connection_string
 

@@ -1,4 +1,5 @@
-"""conda channels built from scratch for the tests and the benchmark: packages and repodata.
+"""conda channels built from scratch, to test and time conda against a bucket (see
+:mod:`objstore_adapter.conda`): packages and repodata. Needs ``zstandard``.
 
 A package is a real ``.conda`` archive (a stored zip of ``metadata.json`` and two zstd tars:
 ``info/`` with ``index.json`` and ``paths.json``, and the payload), as conda-package-handling
@@ -18,9 +19,15 @@ import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
-import zstandard
+try:
+    import zstandard
+except ImportError as exc:
+    raise ImportError(
+        "objstore_adapter.testing.conda_channel needs zstandard: pip install zstandard",
+        name=exc.name,
+    ) from exc
 
-#: The platform subdir the tests pin conda to (``CONDA_SUBDIR``); it stays empty.
+#: The platform subdir to pin conda to (``CONDA_SUBDIR``); its repodata lists nothing.
 PLATFORM = "linux-64"
 
 
@@ -102,6 +109,7 @@ def build_package(
 
 
 def repodata(subdir: str, packages: Iterable[Package] = ()) -> bytes:
+    """The ``repodata.json`` of ``subdir`` listing ``packages``."""
     document = {
         "info": {"subdir": subdir},
         "packages": {},

@@ -8,41 +8,28 @@ Example:
     >>> with s3_endpoint() as endpoint:  # doctest: +SKIP
     ...     registry = s3_registry(endpoint)
     ...     ensure_bucket(registry, "scratch")
+
+Other local servers (moto in a process of its own, SeaweedFS, fake-gcs-server, Azurite) start
+from :mod:`objstore_adapter.testing.servers`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
-import socket
 from collections.abc import Iterator
 
-from ._registry import SchemeRegistry
+from .._registry import SchemeRegistry
+from .servers import moto_in_process
 
 __all__ = ["ensure_bucket", "local_s3", "s3_endpoint", "s3_registry"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextlib.contextmanager
 def local_s3() -> Iterator[str]:
     """Run moto's S3 server in this process on a free port; yield its endpoint URL."""
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    with moto_in_process() as endpoint:
+        yield endpoint
 
 
 @contextlib.contextmanager

