@@ -205,8 +205,8 @@ def stand_in(exc: BaseException, values: Mapping[str, str] | None = None) -> Red
         notes = [redact(str(note), values) for note in getattr(link, "__notes__", None) or ()]
         if link.__traceback__ is not None:
             notes.append(redact(_where(link.__traceback__), values))
-        if notes:  # printed under the message since Python 3.11
-            twin.__notes__ = notes
+        if notes:  # printed under the message since Python 3.11 (3.10 keeps them unshown)
+            setattr(twin, "__notes__", notes)  # noqa: B010 - an attribute 3.10 does not declare
         return twin
 
     return copy(exc)

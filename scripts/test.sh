@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install everything into .venv, then run ruff, mypy and the test suite (which starts its own
-# local object-store servers). Works on a fresh machine with Python 3.10+, pip and Node 20.
+# local object-store servers). Works on a fresh machine with Python 3.11, pip and Node 20.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
