@@ -29,18 +29,17 @@ jobs=${MUTATION_JOBS:-2}
 # SeaweedFS runs the same S3 code as moto and starts slower; the three token-leak tests that
 # wait out SDK retries (20-40 s each) are left to the suite.
 tests_for() {
-    local t=tests/test
+    local u=tests/unit/test b=tests/behaviour/test
     case "$1" in
-    _http) echo "${t}_http.py ${t}_rules_http.py ${t}_conformance.py" ;;
-    _errors) echo "${t}_errors.py ${t}_rules_errors.py" ;;
-    _diagnose) echo "${t}_diagnose.py ${t}_rules_errors.py ${t}_errors.py" ;;
-    _redact) echo "${t}_rules_redact.py ${t}_security.py ${t}_registry.py" ;;
-    _body) echo "${t}_requests_contract.py ${t}_rules_body.py ${t}_conformance.py" ;;
-    _registry) echo "${t}_rules_registry.py ${t}_registry.py ${t}_file_urls.py ${t}_security.py \
-        ${t}_conformance.py" ;;
-    _session) echo "${t}_rules_session.py ${t}_security.py ${t}_registry.py" ;;
-    _adapter) echo "${t}_requests_contract.py ${t}_conformance.py ${t}_errors.py" ;;
-    _fileurl) echo "${t}_file_urls.py ${t}_rules_registry.py ${t}_security.py" ;;
+    _http) echo "${u}_http.py ${u}_info.py ${b}_conformance.py" ;;
+    _errors) echo "${u}_errors.py ${b}_errors.py" ;;
+    _diagnose) echo "${u}_diagnose.py ${u}_errors.py ${b}_errors.py" ;;
+    _redact) echo "${u}_redact.py ${b}_security.py ${u}_registry.py" ;;
+    _body) echo "${b}_requests_contract.py ${u}_body.py ${b}_conformance.py" ;;
+    _registry) echo "${u}_registry.py ${u}_fileurl.py ${b}_security.py ${b}_conformance.py" ;;
+    _session) echo "${u}_session.py ${b}_security.py ${u}_registry.py" ;;
+    _adapter) echo "${b}_requests_contract.py ${b}_conformance.py ${b}_errors.py" ;;
+    _fileurl) echo "${u}_fileurl.py ${u}_registry.py ${b}_security.py" ;;
     *) return 1 ;;
     esac
 }

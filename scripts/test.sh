@@ -11,8 +11,9 @@ if [ -f package-lock.json ]; then
     npm ci --no-audit --no-fund --loglevel=error
 fi
 
-# requests-file's own test suite runs against this adapter (tests/test_requests_file_suite.py);
-# its sdist, pinned in constraints.txt, is fetched here since the suite never uses the network.
+# requests-file's own test suite runs against this adapter
+# (tests/integrations/test_requests_file_suite.py); its sdist, pinned in constraints.txt, is
+# fetched here since the suite never uses the network.
 requests_file=$(sed -n 's/^requests-file==//p' constraints.txt)
 if [ ! -f ".cache/sdists/requests_file-$requests_file.tar.gz" ]; then
     .venv/bin/python -m pip download --quiet --disable-pip-version-check --no-deps \

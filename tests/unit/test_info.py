@@ -1,0 +1,72 @@
+"""``_info``: backend metadata normalised to one ``ObjectInfo``, and ETag quoting."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from objstore_adapter._info import ObjectInfo, from_fsspec, from_s3_response, quote_etag
+
+UTC = dt.timezone.utc
+STAMP = dt.datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
+
+
+def test_etag_quoting() -> None:
+    assert quote_etag("abc") == '"abc"'
+    assert quote_etag('"abc"') == '"abc"'
+    assert quote_etag('W/"abc"') == 'W/"abc"'
+    assert quote_etag("") is None
+
+
+@pytest.mark.parametrize(
+    "info",
+    [
+        # s3fs
+        {"size": 5, "type": "file", "ETag": '"e1"', "LastModified": STAMP, "ContentType": "text/x"},
+        # gcsfs
+        {
+            "size": 5,
+            "type": "file",
+            "etag": "e1",
+            "updated": "2024-05-06T07:08:09.000Z",
+            "contentType": "text/x",
+        },
+        # adlfs
+        {
+            "size": 5,
+            "type": "file",
+            "etag": '"e1"',
+            "last_modified": STAMP,
+            "content_settings": {"content_type": "text/x"},
+        },
+    ],
+)
+def test_backend_spellings_normalise_to_one_info(info: dict[str, Any]) -> None:
+    assert from_fsspec(info) == ObjectInfo(
+        size=5, content_type="text/x", last_modified=STAMP, etag='"e1"'
+    )
+
+
+def test_local_file_info_uses_mtime_and_has_no_type() -> None:
+    info = from_fsspec({"size": 2, "type": "file", "mtime": STAMP.timestamp()})
+    # No stored ETag: one is derived from mtime (microseconds) and size, in hex.
+    derived = f'"{int(STAMP.timestamp() * 1_000_000):x}-2"'
+    assert info == ObjectInfo(size=2, last_modified=STAMP, etag=derived)
+    touched = from_fsspec({"size": 2, "type": "file", "mtime": STAMP.timestamp() + 1})
+    assert touched.etag != info.etag
+    assert from_fsspec({"size": 0, "type": "directory"}).is_dir
+
+
+def test_s3_default_type_counts_as_unset_and_ranged_size_is_total() -> None:
+    info = from_s3_response(
+        {
+            "ContentLength": 10,
+            "ContentRange": "bytes 0-9/1000",
+            "ETag": '"x"',
+            "ContentType": "binary/octet-stream",
+            "LastModified": STAMP,
+        }
+    )
+    assert info == ObjectInfo(size=1000, content_type=None, last_modified=STAMP, etag='"x"')

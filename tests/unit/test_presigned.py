@@ -1,0 +1,415 @@
+"""S3 requests through presigned URLs: signed with SigV4 for the bucket's region, with every
+header the operation needs, and sent once.
+
+The stores here are moto (which does not check signatures) and SeaweedFS (which does): an
+operation whose signed headers were not sent as signed fails on SeaweedFS, and a header the
+store did not apply shows in what boto3 reads back.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator, Mapping
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import s3fs
+import urllib3
+
+import objstore_adapter
+from objstore_adapter import SchemeRegistry, TransferConfig
+from objstore_adapter._backends.s3 import presigned as _presigned
+from objstore_adapter._http import Timeouts
+
+from .._proxy import RecordingProxy
+from ..conftest import S3_KEY, S3_SECRET, s3_registry
+
+TIMEOUTS = Timeouts(request=10, read=10, connect=5)
+
+
+def _fs(endpoint: str, **options: Any) -> Any:
+    return s3fs.S3FileSystem(
+        endpoint_url=endpoint, key=S3_KEY, secret=S3_SECRET, skip_instance_cache=True, **options
+    )
+
+
+@pytest.fixture(params=["moto", "seaweed"])
+def target(request: pytest.FixtureRequest) -> tuple[Any, Any, str]:
+    """(filesystem, boto3 client, bucket) of one S3 server."""
+    if request.param == "moto":
+        endpoint = request.getfixturevalue("moto_endpoint")
+        client = request.getfixturevalue("s3_client")
+        bucket = request.getfixturevalue("s3_bucket")
+    else:
+        endpoint = request.getfixturevalue("seaweed_endpoint")
+        client = request.getfixturevalue("seaweed_s3_client")
+        bucket = request.getfixturevalue("seaweed_bucket")
+    return _fs(endpoint), client, bucket
+
+
+@pytest.fixture
+def proxy_to_moto(moto_endpoint: str) -> Iterator[RecordingProxy]:
+    with RecordingProxy(int(moto_endpoint.rsplit(":", 1)[1])) as proxy:
+        yield proxy
+
+
+def _query(path: str) -> dict[str, list[str]]:
+    return parse_qs(urlsplit(path).query)
+
+
+def _signature(path: str, headers: Mapping[str, str]) -> tuple[str, list[str]] | None:
+    """(algorithm, credential scope split at ``/``) of a request signed in its URL or in its
+    ``Authorization`` header; ``None`` for an unsigned one. SigV2, in either place, fails."""
+    query = _query(path)
+    assert "Signature" not in query, path
+    assert "AWSAccessKeyId" not in query, path
+    if "X-Amz-Signature" in query:
+        return query["X-Amz-Algorithm"][0], query["X-Amz-Credential"][0].split("/")
+    authorization = {k.lower(): v for k, v in headers.items()}.get("authorization")
+    if authorization is None:
+        return None
+    algorithm, _, fields = authorization.partition(" ")
+    assert algorithm != "AWS", path  # SigV2
+    credential = fields.split("Credential=", 1)[1].split(",", 1)[0]
+    return algorithm, credential.split("/")
+
+
+# --- presigned_request -------------------------------------------------------------------------
+
+
+def test_a_put_carries_every_header_the_operation_sets(target: tuple[Any, Any, str]) -> None:
+    fs, client, bucket = target
+    key = f"signed/{uuid.uuid4().hex}"
+    params = {
+        "Bucket": bucket,
+        "Key": key,
+        "ContentType": "text/x-test",
+        "CacheControl": "max-age=60",
+        "ContentDisposition": 'attachment; filename="a b.txt"',
+        "ContentLanguage": "fr",
+        "Metadata": {"colour": "blue", "two-words": "a b"},
+    }
+    response = _presigned.presigned_request(fs, "put_object", params, TIMEOUTS, body=b"payload")
+    assert response.status == 200, response.data
+
+    stored = client.get_object(Bucket=bucket, Key=key)
+    assert stored["Body"].read() == b"payload"
+    assert stored["ContentType"] == "text/x-test"
+    assert stored["CacheControl"] == "max-age=60"
+    assert stored["ContentDisposition"] == 'attachment; filename="a b.txt"'
+    assert stored["ContentLanguage"] == "fr"
+    assert stored["Metadata"] == {"colour": "blue", "two-words": "a b"}
+
+
+def test_conditions_travel_to_the_store(target: tuple[Any, Any, str]) -> None:
+    fs, client, bucket = target
+    key = f"signed/{uuid.uuid4().hex}"
+    create = {"Bucket": bucket, "Key": key, "IfNoneMatch": "*"}
+
+    first = _presigned.presigned_request(fs, "put_object", create, TIMEOUTS, body=b"first")
+    again = _presigned.presigned_request(fs, "put_object", create, TIMEOUTS, body=b"second")
+
+    assert (first.status, again.status) == (200, 412)
+    assert client.get_object(Bucket=bucket, Key=key)["Body"].read() == b"first"
+
+
+def test_upload_part_get_and_delete(target: tuple[Any, Any, str]) -> None:
+    fs, client, bucket = target
+    key = f"signed/{uuid.uuid4().hex}"
+    upload = client.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+    part = {"Bucket": bucket, "Key": key, "UploadId": upload, "PartNumber": 1, "ContentLength": 5}
+    # An iterable body, its length given: sent as it is, not chunked.
+    sent = _presigned.presigned_request(
+        fs, "upload_part", part, TIMEOUTS, body=iter([b"he", b"llo"])
+    )
+    assert sent.status == 200, sent.data
+    etag = sent.headers["ETag"]
+    client.complete_multipart_upload(
+        Bucket=bucket,
+        Key=key,
+        UploadId=upload,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]},
+    )
+
+    where = {"Bucket": bucket, "Key": key}
+    read = _presigned.presigned_request(fs, "get_object", where, TIMEOUTS, stream=True)
+    assert (read.status, read.read()) == (200, b"hello")
+    read.release_conn()
+    assert _presigned.presigned_request(fs, "delete_object", where, TIMEOUTS).status == 204
+    gone = _presigned.presigned_request(fs, "get_object", where, TIMEOUTS)
+    assert gone.status == 404
+
+
+def test_signing_stays_in_the_calling_thread_once_the_client_is_built(
+    moto_endpoint: str, s3_bucket: str
+) -> None:
+    """The fast path: no hop to fsspec's loop for any operation, once s3fs built its client."""
+    fs = _fs(moto_endpoint)
+    where = {"Bucket": s3_bucket, "Key": "k"}
+    assert _presigned.sign_here(fs, "get_object", where) is None  # no client yet
+    fs.connect()
+    operations: list[tuple[str, dict[str, Any]]] = [
+        ("get_object", {}),
+        ("put_object", {"ContentType": "text/plain", "IfNoneMatch": "*"}),
+        ("upload_part", {"UploadId": "u", "PartNumber": 3}),
+        ("delete_object", {"IfMatch": '"e"'}),
+    ]
+    for operation, extra in operations:
+        signed = _presigned.sign_here(fs, operation, {**where, **extra})
+        assert signed is not None, operation
+        assert _query(signed.url)["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]
+
+
+def test_a_dropped_connection_is_raised_after_one_request(
+    s3_bucket: str, proxy_to_moto: RecordingProxy
+) -> None:
+    """No retries inside: the adapter's retry policy owns them."""
+    fs = _fs(proxy_to_moto.endpoint)
+    proxy_to_moto.stall_seconds = 0.01  # then closes without an answer
+    with pytest.raises(urllib3.exceptions.ProtocolError):
+        _presigned.presigned_request(
+            fs, "put_object", {"Bucket": s3_bucket, "Key": "dropped"}, TIMEOUTS, body=b"x"
+        )
+    assert [method for method, _ in proxy_to_moto.requests] == ["PUT"]
+
+
+def test_a_redirect_is_answered_not_followed(s3_bucket: str, proxy_to_moto: RecordingProxy) -> None:
+    fs = _fs(proxy_to_moto.endpoint)
+    proxy_to_moto.answer(301, {"Location": f"{proxy_to_moto.endpoint}/elsewhere"})
+    response = _presigned.presigned_request(
+        fs, "get_object", {"Bucket": s3_bucket, "Key": "moved"}, TIMEOUTS
+    )
+    assert response.status == 301
+    assert len(proxy_to_moto.requests) == 1
+
+
+def _refused_endpoint() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"  # nothing listens there now
+
+
+def test_a_refused_connection_is_tried_once(s3_bucket: str) -> None:
+    """GETs too: urllib3 no longer retries a connect under the adapter's own retries."""
+    endpoint = _refused_endpoint()
+    fs = _fs(endpoint)
+    with pytest.raises(urllib3.exceptions.NewConnectionError):
+        _presigned.open_presigned(fs, s3_bucket, "k", None, TIMEOUTS, {})
+    pool = _presigned.pool_for(fs).connection_from_url(endpoint)
+    assert pool.num_connections == 1
+
+
+# --- SigV4 on every S3 path, through the adapter ---------------------------------------------
+
+MiB = 2**20
+
+
+def _signed_requests(proxy: RecordingProxy) -> list[tuple[str, str, dict[str, str]]]:
+    """(method, path, headers in lower case) of each request the adapter signed itself (in
+    the URL, or in a header for a request without a body), after checking that every
+    request is SigV4 for ``us-east-1``."""
+    found = []
+    for (method, path), headers in zip(proxy.requests, proxy.request_headers, strict=True):
+        signature = _signature(path, headers)
+        if signature is None:
+            continue
+        algorithm, (_key, _day, region, service, end) = signature
+        assert algorithm == "AWS4-HMAC-SHA256", path
+        assert (region, service, end) == ("us-east-1", "s3", "aws4_request"), path
+        lower = {k.lower(): v for k, v in headers.items()}
+        if "botocore" not in lower.get("user-agent", "").lower():  # not s3fs's own request
+            found.append((method, path, lower))
+    return found
+
+
+@pytest.fixture(params=["moto", "seaweed"])
+def upstream(request: pytest.FixtureRequest) -> tuple[int, Any, str]:
+    """(port, boto3 client, bucket) of one S3 server: moto, or SeaweedFS, which checks
+    signatures (a request whose signed headers were not sent as signed fails there)."""
+    name = "moto_endpoint" if request.param == "moto" else "seaweed_endpoint"
+    client = "s3_client" if request.param == "moto" else "seaweed_s3_client"
+    bucket = "s3_bucket" if request.param == "moto" else "seaweed_bucket"
+    port = int(request.getfixturevalue(name).rsplit(":", 1)[1])
+    return port, request.getfixturevalue(client), request.getfixturevalue(bucket)
+
+
+@pytest.mark.parametrize("path", ["get", "ranged parts", "resume", "upload parts"])
+def test_every_s3_path_presigns_with_sigv4_for_the_region(
+    upstream: tuple[int, Any, str], path: str
+) -> None:
+    port, client, bucket = upstream
+    key = f"sigv4/{uuid.uuid4().hex}.bin"
+    data = os.urandom(11 * MiB if path == "upload parts" else 3 * MiB + 17)
+    transfer = TransferConfig(part_size=5 * MiB)
+    if path == "ranged parts":
+        transfer = TransferConfig(
+            parallel_below=float("inf"), download_part_size=MiB, download_concurrency=3
+        )
+    with RecordingProxy(port) as proxy:
+        session = objstore_adapter.session(s3_registry(proxy.endpoint, transfer=transfer))
+        url = f"s3://{bucket}/{key}"
+        if path == "upload parts":
+            assert session.put(url, data=data, timeout=30).status_code in (200, 201)
+            assert client.get_object(Bucket=bucket, Key=key)["Body"].read() == data
+        else:
+            client.put_object(Bucket=bucket, Key=key, Body=data)
+            if path == "resume":
+                proxy.cut_body_after, proxy.cuts_left = MiB, 1
+            response = session.get(url, stream=True, timeout=30)
+            assert b"".join(response.iter_content(MiB)) == data
+            assert proxy.cuts_left in (None, 0)
+
+        presigned = _signed_requests(proxy)
+        if path == "upload parts":
+            parts = [p for method, p, _ in presigned if method == "PUT" and "partNumber" in p]
+            assert len(parts) == 3
+        elif path == "get":
+            assert [method for method, _, _ in presigned] == ["GET"]
+        else:  # parts of the same version: a Range, pinned by If-Match
+            pinned = [h for method, _, h in presigned if "range" in h and "if-match" in h]
+            assert len(pinned) >= (2 if path == "ranged parts" else 1)
+
+
+#: What S3 answers a request sent to a region its bucket is not in.
+_PERMANENT_REDIRECT = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>PermanentRedirect</Code>'
+    b"<Message>The bucket you are attempting to access must be addressed using the specified"
+    b" endpoint.</Message></Error>"
+)
+
+
+def _get_regions(proxy: RecordingProxy, since: int) -> list[str]:
+    """The credential scope's region of each signed GET from request ``since`` on."""
+    regions = []
+    for (method, path), headers in zip(
+        proxy.requests[since:], proxy.request_headers[since:], strict=True
+    ):
+        signature = _signature(path, headers)
+        if method == "GET" and signature:
+            regions.append(signature[1][2])
+    return regions
+
+
+def test_a_bucket_outside_the_client_region_is_signed_for_its_own_region(
+    s3_client: Any, s3_bucket: str, proxy_to_moto: RecordingProxy
+) -> None:
+    """The client is in eu-west-1, the bucket in us-east-1: S3 answers the first request
+    with a redirect naming the bucket's region (the presigned GET, then s3fs's), botocore
+    learns it, and from then on the URLs are signed for it: one request per GET."""
+    s3_client.put_object(Bucket=s3_bucket, Key="elsewhere.txt", Body=b"from us-east-1")
+    registry = s3_registry(proxy_to_moto.endpoint, client_kwargs={"region_name": "eu-west-1"})
+    session = objstore_adapter.session(registry)
+    url = f"s3://{s3_bucket}/elsewhere.txt"
+    redirect = {"x-amz-bucket-region": "us-east-1", "Content-Type": "application/xml"}
+    proxy_to_moto.answer(301, redirect, _PERMANENT_REDIRECT, times=2, methods=("GET",))
+
+    first = session.get(url, timeout=30)
+    assert (first.status_code, first.content) == (200, b"from us-east-1")
+    assert _get_regions(proxy_to_moto, 0)[0] == "eu-west-1"  # before S3 said where it is
+
+    for _ in range(2):
+        since = len(proxy_to_moto.requests)
+        again = session.get(url, timeout=30)
+        assert (again.status_code, again.content) == (200, b"from us-east-1")
+        assert [method for method, _ in proxy_to_moto.requests[since:]] == ["GET"]
+        assert _get_regions(proxy_to_moto, since) == ["us-east-1"]
+
+
+def test_with_cache_regions_urls_are_signed_for_the_bucket_region(
+    s3_client: Any, proxy_to_moto: RecordingProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """s3fs's ``cache_regions`` (on only where no endpoint or region is given: here the
+    endpoint comes from the environment) builds a client per bucket region: the URL is
+    signed with it, in the calling thread once the bucket's region is known."""
+    bucket = f"eu-{uuid.uuid4().hex[:12]}"
+    where = {"LocationConstraint": "eu-west-1"}
+    s3_client.create_bucket(Bucket=bucket, CreateBucketConfiguration=where)
+    s3_client.put_object(Bucket=bucket, Key="k.txt", Body=b"from eu-west-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", proxy_to_moto.endpoint)
+    registry = SchemeRegistry()
+    registry.register(
+        "s3", key=S3_KEY, secret=S3_SECRET, cache_regions=True, skip_instance_cache=True
+    )
+    session = objstore_adapter.session(registry)
+    url = f"s3://{bucket}/k.txt"
+
+    for _ in range(2):
+        since = len(proxy_to_moto.requests)
+        response = session.get(url, timeout=30)
+        assert (response.status_code, response.content) == (200, b"from eu-west-1")
+        assert _get_regions(proxy_to_moto, since) == ["eu-west-1"]
+    fs: Any = registry.filesystem(registry.route_for(url))
+    assert fs.cache_regions
+    signed = _presigned.sign_here(fs, "get_object", {"Bucket": bucket, "Key": "k.txt"})
+    assert signed is not None
+    assert "%2Feu-west-1%2Fs3%2F" in signed.url
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "eu-west-1", "eu-central-1", "ap-east-1"])
+def test_aws_urls_name_the_region_they_are_sent_to(region: str) -> None:
+    """On AWS (signing is local: nothing is sent here), the URL goes where s3fs sends its own
+    requests, signed for that region, whether botocore would presign it with SigV2 (a region
+    that still takes it) or not (eu-central-1, or an opt-in region such as ap-east-1)."""
+    fs = s3fs.S3FileSystem(
+        key=S3_KEY,
+        secret=S3_SECRET,
+        client_kwargs={"region_name": region},
+        skip_instance_cache=True,
+    )
+    fs.connect()
+    signed = _presigned.sign_here(fs, "get_object", {"Bucket": "a-bucket", "Key": "k"})
+    assert signed is not None
+    parts = urlsplit(signed.url)
+    query = parse_qs(parts.query)
+    assert query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]
+    assert query["X-Amz-Credential"][0].split("/")[2:] == [region, "s3", "aws4_request"]
+    own_host = "s3.amazonaws.com" if region == "us-east-1" else f"s3.{region}.amazonaws.com"
+    assert parts.netloc == f"a-bucket.{own_host}"
+
+
+def test_credentials_due_for_refresh_are_refreshed_on_fsspecs_loop(
+    moto_endpoint: str, s3_client: Any, s3_bucket: str
+) -> None:
+    """botocore refreshes credentials with its own I/O, bound to fsspec's event loop: a
+    request whose credentials are due signs there, not in the calling thread."""
+    import datetime as dt
+    import threading
+
+    from aiobotocore.credentials import AioRefreshableCredentials
+    from aiobotocore.session import AioSession
+
+    refreshed_on: list[str] = []
+
+    def metadata(minutes: int) -> dict[str, str]:
+        expiry = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=minutes)
+        return {
+            "access_key": S3_KEY,
+            "secret_key": S3_SECRET,
+            "token": "a-session-token",
+            "expiry_time": expiry.isoformat(),
+        }
+
+    async def refresh() -> dict[str, str]:
+        refreshed_on.append(threading.current_thread().name)
+        return metadata(60)
+
+    session = AioSession()
+    session._credentials = AioRefreshableCredentials.create_from_metadata(
+        metadata(1),
+        refresh,
+        "test",  # expires within botocore's 15 advisory minutes
+    )
+    fs = s3fs.S3FileSystem(endpoint_url=moto_endpoint, session=session, skip_instance_cache=True)
+    fs.connect()
+    s3_client.put_object(Bucket=s3_bucket, Key="refreshed.txt", Body=b"fresh")
+    where = {"Bucket": s3_bucket, "Key": "refreshed.txt"}
+
+    read = _presigned.presigned_request(fs, "get_object", where, TIMEOUTS)
+
+    assert (read.status, read.data) == (200, b"fresh")
+    assert refreshed_on == ["fsspecIO"]
+    assert _presigned.sign_here(fs, "get_object", where) is not None  # fresh now: here
