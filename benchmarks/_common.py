@@ -8,7 +8,6 @@ one starts so that a measuring child does not load the package first.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -245,10 +244,3 @@ def write_json(path: Path, data: Any) -> None:
 
 def progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def common_arguments(parser: argparse.ArgumentParser, output: Path) -> None:
-    """``--repeats``, ``--quick`` and ``--output``, which every script (and run_all) takes."""
-    parser.add_argument("--repeats", type=int, default=3, help="measurements per method")
-    parser.add_argument("--quick", action="store_true", help="smaller sizes and counts")
-    parser.add_argument("--output", type=Path, default=output, help="where the JSON goes")

@@ -11,11 +11,10 @@ case, interleaved so load on a shared machine is spread:
 * ``small``: many small GETs from threads sharing one session or client (requests/s; every
   body checked).
 
-Each measurement runs in a fresh child process, forked from a ``multiprocessing`` fork server
-that has imported the clients once (a child then starts in milliseconds, not the second an
-interpreter takes to import boto3 and s3fs): the client is built and warmed up with one
+Each measurement runs in a fresh child process (``_harness.in_child``, forked from a fork
+server that has imported the clients once): the client is built and warmed up with one
 request first, then the peak-RSS mark is reset, so growth counts only the transfer. The
-methods are in ``_peers.py``.
+methods are in ``_peers.py``; the command line, repeats and output are ``_harness.py``'s.
 """
 
 from __future__ import annotations
@@ -23,17 +22,12 @@ from __future__ import annotations
 import argparse
 import gc
 import hashlib
-import json
-import multiprocessing
-import multiprocessing.context
 import os
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -41,27 +35,33 @@ from _common import (
     CHUNK,
     MiB,
     boto3_client,
-    common_arguments,
     machine,
-    machine_line,
     markdown_table,
     median,
     moto_server,
     peak_rss_growth,
-    progress,
     reset_peak_rss,
     seaweed_server,
     unique_bucket,
-    write_json,
 )
-from _peers import GET, PUT, SMALL, Job, Method, sha256_file, small_body, small_key
+from _harness import (
+    Method,
+    Results,
+    Script,
+    burst,
+    in_child,
+    interleaved,
+    time_read,
+    with_machine,
+)
+from _peers import GET, PUT, SMALL, Job, sha256_file, small_body, small_key
 from _shaping import ShapingProxy
 
 SERVERS: dict[str, Callable[[], AbstractContextManager[str]]] = {
     "moto": moto_server,
     "seaweedfs": seaweed_server,
 }
-CASES: dict[str, dict[str, Method[Any]]] = {"get": GET, "put": PUT, "small": SMALL}
+CASES: dict[str, dict[str, Method[Job, Any]]] = {"get": GET, "put": PUT, "small": SMALL}
 LINKS = ("direct", "shaped")
 GET_KEY = "large/object.bin"
 
@@ -112,27 +112,13 @@ def measure(job: Job) -> dict[str, Any]:
 
 
 def _measure_get(job: Job) -> dict[str, Any]:
-    read = GET[job.method].setup(job)
-    gc.collect()
-    rss_before = reset_peak_rss()
-    digest, size, ttfb = hashlib.sha256(), 0, 0.0
-    start = time.perf_counter()
-
-    def sink(chunk: bytes | memoryview) -> None:
-        nonlocal size, ttfb
-        if not size:
-            ttfb = time.perf_counter() - start
-        digest.update(chunk)
-        size += len(chunk)
-
-    read(sink)
-    seconds = time.perf_counter() - start
+    read = time_read(GET[job.method].setup(job))
     return {
-        "seconds": seconds,
-        "ttfb": ttfb,
-        "bytes": size,
-        "peak_rss_growth_bytes": peak_rss_growth(rss_before),
-        "ok": size == job.size and digest.hexdigest() == job.sha256,
+        "seconds": read.seconds,
+        "ttfb": read.ttfb,
+        "bytes": read.bytes,
+        "peak_rss_growth_bytes": read.peak_rss_growth_bytes,
+        "ok": read.bytes == job.size and read.sha256 == job.sha256,
     }
 
 
@@ -151,34 +137,15 @@ def _measure_small(job: Job) -> dict[str, Any]:
     bodies = {small_key(i): small_body(i, job.size) for i in range(job.keys)}
     keys = list(bodies)
 
-    def burst(count: int) -> tuple[float, list[str]]:
-        """``count`` GETs shared out among the threads, started together; seconds, errors."""
-        errors: list[str] = []
-        ready = threading.Barrier(job.threads + 1)
+    def fetch(i: int) -> None:
+        key = keys[i % len(keys)]
+        if get(key) != bodies[key]:
+            raise AssertionError(f"wrong body for {key}")
 
-        def worker(first: int) -> None:
-            ready.wait()
-            for i in range(first, count, job.threads):
-                key = keys[i % len(keys)]
-                try:
-                    if get(key) != bodies[key]:
-                        errors.append(f"wrong body for {key}")
-                except Exception as exc:  # counted and shown, not raised: one run, all errors
-                    errors.append(repr(exc))
-
-        threads = [threading.Thread(target=worker, args=(t,)) for t in range(job.threads)]
-        for thread in threads:
-            thread.start()
-        ready.wait()
-        start = time.perf_counter()
-        for thread in threads:
-            thread.join()
-        return time.perf_counter() - start, errors
-
-    burst(2 * job.threads)  # warm-up: every thread's connection open, lazy clients built
+    burst(fetch, 2 * job.threads, job.threads)  # warm-up: every thread's connection open
     gc.collect()
     rss_before = reset_peak_rss()
-    seconds, errors = burst(job.count)
+    seconds, errors = burst(fetch, job.count, job.threads)
     return {
         "seconds": seconds,
         "requests_per_s": job.count / seconds,
@@ -203,43 +170,9 @@ def link_to(endpoint: str, link: str, latency_ms: float, bandwidth_mib: float) -
         yield proxy.endpoint
 
 
-#: Imported once by the fork server, so each child starts in milliseconds with them loaded.
-#: obstore is left out: its Rust runtime is not to be shared across a fork.
-PRELOAD = ["_network", "boto3", "botocore.session", "s3fs", "requests", "objstore_adapter"]
-
-
-def _children() -> multiprocessing.context.ForkServerContext:
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(PRELOAD)
-    return context
-
-
-def _child_main(job: dict[str, Any], results: Connection) -> None:
-    results.send(measure(Job(**job)))
-    results.close()
-
-
-def child(job: Job, timeout: float = 1800) -> dict[str, Any]:
-    """``measure(job)`` in a fresh process, forked from a server that preloaded the clients."""
-    context = _children()
-    receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_child_main, args=(asdict(job), sender), daemon=True)
-    process.start()
-    sender.close()
-    try:
-        if not receiver.poll(timeout):
-            process.kill()
-            raise TimeoutError(f"{job.case} {job.method} took over {timeout} s")
-        result: dict[str, Any] = receiver.recv()
-    except EOFError:
-        process.join()
-        raise RuntimeError(
-            f"{job.case} {job.method} failed: exit code {process.exitcode}"
-        ) from None
-    finally:
-        receiver.close()
-    process.join()
-    return result
+def child(job: Job) -> dict[str, Any]:
+    """``measure(job)`` in a fresh process."""
+    return in_child(measure, job, preload=["_network"])
 
 
 def _stored_sha256(client: Any, bucket: str, key: str) -> str:
@@ -296,15 +229,25 @@ Runs = dict[str, dict[str, list[dict[str, Any]]]]  # case -> method -> one resul
 
 def measure_link(settings: Settings, where: str, jobs: list[Job], client: Any) -> Runs:
     """Every job ``settings.repeats`` times, interleaved; uploads are read back and checked."""
-    runs: Runs = {}
-    for repeat in range(settings.repeats):
-        for job in jobs:
+
+    def measurement(job: Job) -> Callable[[int], dict[str, Any]]:
+        def measure_once(repeat: int) -> dict[str, Any]:
             result = child(job)
             if job.case == "put":
                 result["ok"] = _stored_sha256(client, job.bucket, job.key) == job.sha256
-            runs.setdefault(job.case, {}).setdefault(job.method, []).append(result)
-            run = f"{repeat + 1}/{settings.repeats}"
-            progress(f"{where} {run} {job.case} {job.method}: {json.dumps(result)}")
+            return result
+
+        return measure_once
+
+    by_job = interleaved(
+        f"network {where}",
+        settings.repeats,
+        {job: measurement(job) for job in jobs},
+        name=lambda job: f"{job.case} {job.method}",
+    )
+    runs: Runs = {}
+    for job, results in by_job.items():
+        runs.setdefault(job.case, {})[job.method] = results
     return runs
 
 
@@ -404,7 +347,7 @@ def _versus_peers(by_case: dict[str, dict[str, dict[str, Any]]]) -> str:
     return "Adapter against its peers: " + "; ".join(parts) + "." if parts else ""
 
 
-def markdown(results: dict[str, Any], with_machine: bool = True) -> str:
+def markdown(results: Results, show_machine: bool = True) -> str:
     """One table per server and link, each method's rate beside the adapter's."""
     s = results["settings"]
     sections = []
@@ -442,50 +385,52 @@ def markdown(results: dict[str, Any], with_machine: bool = True) -> str:
         "back from the server, small bodies one by one. MiB/s = 2^20 bytes/s; TTFB is the time "
         "from the call to holding the first bytes."
     )
-    if with_machine:
-        note += f"\n\nMachine: {machine_line(results['machine'])}"
-    return "\n\n".join(sections) + "\n\n" + note
+    return with_machine("\n\n".join(sections) + "\n\n" + note, results, show_machine)
+
+
+def script(scenario: Scenario) -> Script:
+    """A scenario's command line: its sizes (full and ``--quick``), servers, links, cases."""
+
+    def arguments(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--size-mib",
+            type=int,
+            help=f"large object ({scenario.size_mib}; {scenario.quick_size_mib} quick)",
+        )
+        parser.add_argument(
+            "--small-gets",
+            type=int,
+            help=f"small GETs timed ({scenario.small_gets}; {scenario.quick_small_gets} quick)",
+        )
+        parser.add_argument("--servers", nargs="+", choices=list(SERVERS), default=list(SERVERS))
+        parser.add_argument("--links", nargs="+", choices=LINKS, default=list(LINKS))
+        parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
+        parser.add_argument("--latency-ms", type=float, default=scenario.latency_ms)
+        parser.add_argument(
+            "--bandwidth-mib", type=float, default=scenario.bandwidth_mib, help="0: no cap"
+        )
+
+    def run(args: argparse.Namespace) -> Results:
+        size_mib = args.size_mib or (scenario.quick_size_mib if args.quick else scenario.size_mib)
+        quick_gets = scenario.quick_small_gets if args.quick else scenario.small_gets
+        settings = Settings(
+            size=size_mib * MiB,
+            small_gets=args.small_gets or quick_gets,
+            small_bytes=scenario.small_bytes,
+            small_keys=scenario.small_keys,
+            small_threads=scenario.small_threads,
+            latency_ms=args.latency_ms,
+            bandwidth_mib=args.bandwidth_mib,
+            servers=tuple(args.servers),
+            links=tuple(args.links),
+            cases=tuple(args.cases),
+            repeats=args.repeats,
+        )
+        return {"settings": asdict(settings), "machine": machine(), **benchmark(settings)}
+
+    return Script(scenario.name, f"The {scenario.name} benchmark.", arguments, run, markdown)
 
 
 def main(scenario: Scenario, argv: list[str] | None = None) -> None:
     """The command line of a scenario script."""
-    from _common import RESULTS_DIR
-
-    parser = argparse.ArgumentParser(description=f"The {scenario.name} benchmark.")
-    common_arguments(parser, RESULTS_DIR / f"{scenario.name}.json")
-    parser.add_argument(
-        "--size-mib",
-        type=int,
-        help=f"large object ({scenario.size_mib}; {scenario.quick_size_mib} quick)",
-    )
-    parser.add_argument(
-        "--small-gets",
-        type=int,
-        help=f"small GETs timed ({scenario.small_gets}; {scenario.quick_small_gets} quick)",
-    )
-    parser.add_argument("--servers", nargs="+", choices=list(SERVERS), default=list(SERVERS))
-    parser.add_argument("--links", nargs="+", choices=LINKS, default=list(LINKS))
-    parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
-    parser.add_argument("--latency-ms", type=float, default=scenario.latency_ms)
-    parser.add_argument(
-        "--bandwidth-mib", type=float, default=scenario.bandwidth_mib, help="0: no cap"
-    )
-    args = parser.parse_args(argv)
-    size_mib = args.size_mib or (scenario.quick_size_mib if args.quick else scenario.size_mib)
-    quick_gets = scenario.quick_small_gets if args.quick else scenario.small_gets
-    settings = Settings(
-        size=size_mib * MiB,
-        small_gets=args.small_gets or quick_gets,
-        small_bytes=scenario.small_bytes,
-        small_keys=scenario.small_keys,
-        small_threads=scenario.small_threads,
-        latency_ms=args.latency_ms,
-        bandwidth_mib=args.bandwidth_mib,
-        servers=tuple(args.servers),
-        links=tuple(args.links),
-        cases=tuple(args.cases),
-        repeats=args.repeats,
-    )
-    results = {"settings": asdict(settings), "machine": machine(), **benchmark(settings)}
-    print(markdown(results))
-    write_json(args.output, results)
+    script(scenario).main(argv)

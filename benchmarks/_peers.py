@@ -9,6 +9,9 @@ time:
 * ``PUT``: a :data:`Writer`, which uploads the job's local file;
 * ``SMALL``: a :data:`Getter`, key to body, called from many threads at once.
 
+The older scripts take some of them under their own labels (``bench_large.py``,
+``bench_small.py``).
+
 Clients are imported inside each setup, so a child process measuring one method loads only
 that method's libraries.
 """
@@ -20,15 +23,13 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from _common import CHUNK, KEY, REGION, SECRET, adapter_session, boto3_client, s3fs_filesystem
+from _harness import Method, Reader, Sink
 
-Sink = Callable[[bytes | memoryview], None]
-Reader = Callable[[Sink], None]
 Writer = Callable[[], None]
 Getter = Callable[[str], bytes]
-Op = TypeVar("Op")
 
 
 @dataclass(frozen=True)
@@ -54,12 +55,6 @@ class Job:
     @property
     def url(self) -> str:
         return f"s3://{self.path}"
-
-
-@dataclass(frozen=True)
-class Method(Generic[Op]):
-    label: str
-    setup: Callable[[Job], Op]
 
 
 def small_key(i: int) -> str:
@@ -168,7 +163,7 @@ def get_adapter_native(job: Job) -> Reader:
     return get_adapter(job, native_gets=True)
 
 
-GET: dict[str, Method[Reader]] = {
+GET: dict[str, Method[Job, Reader]] = {
     "adapter": Method("adapter: session.get(stream=True), iter_content(1 MiB)", get_adapter),
     "adapter_native": Method("adapter, native_gets=True: the same", get_adapter_native),
     "boto3": Method('boto3: get_object()["Body"].iter_chunks(1 MiB)', get_boto3),
@@ -237,7 +232,7 @@ def put_s3fs(job: Job) -> Writer:
     return write
 
 
-PUT: dict[str, Method[Writer]] = {
+PUT: dict[str, Method[Job, Writer]] = {
     "adapter": Method("adapter: session.put(data=file)", put_adapter),
     "boto3": Method("boto3: put_object(Body=file)", put_boto3),
     "upload_file": Method("boto3: upload_file (s3transfer, defaults)", put_upload_file),
@@ -286,7 +281,7 @@ def small_adapter_native(job: Job) -> Getter:
     return small_adapter(job, native_gets=True)
 
 
-SMALL: dict[str, Method[Getter]] = {
+SMALL: dict[str, Method[Job, Getter]] = {
     "adapter": Method("adapter: session.get(url).content", small_adapter),
     "adapter_native": Method("adapter, native_gets=True: the same", small_adapter_native),
     "boto3": Method('boto3: get_object()["Body"].read()', small_boto3),

@@ -7,8 +7,8 @@ Run from the repository root (needs the ``test`` extra: moto[server], s3fs, boto
 moto's S3 server is started on a free local port and ``--objects`` objects of ``--size-mib``
 MiB are uploaded. For each thread count, the threads share ONE ``objstore_adapter`` session
 and together do a fixed amount of work: ``--passes`` passes over every object (by default
-4 x 64 GETs of 1 MiB = 256 MiB), each thread taking the next object from a shared counter
-and streaming it with ``iter_content(1 MiB)``. The clock runs from releasing all threads at
+4 x 64 GETs of 1 MiB = 256 MiB), thread ``t`` of ``n`` taking GETs ``t``, ``t + n``, ... and
+streaming each with ``iter_content(1 MiB)``. The clock runs from releasing all threads at
 once to the last one finishing; aggregate MB/s (10**6 bytes/s) and requests/s follow. Each
 object is checked against its sha256 once per measurement, untimed, in a warm-up pass that
 also opens connections. A boto3 client shared the same way (``max_pool_connections`` = the
@@ -21,52 +21,57 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import itertools
 import os
-import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from _common import (
     CHUNK,
-    RESULTS_DIR,
     MiB,
     adapter_session,
     boto3_client,
-    common_arguments,
     machine,
-    machine_line,
     markdown_table,
     median,
     moto_server,
-    progress,
     unique_bucket,
-    write_json,
 )
+from _harness import Method, Results, Script, burst, first_line, interleaved, with_machine
+from _peers import Job
 
-RESULTS = RESULTS_DIR / "concurrency.json"
 Streamer = Callable[[str], Iterator[bytes]]  # key -> chunks of the body
 
-LABELS = {
-    "adapter": "adapter: one shared session, get(stream=True) + iter_content(1 MiB)",
-    "boto3": 'boto3 (reference): one shared client, get_object()["Body"].iter_chunks(1 MiB)',
-}
 
+def stream_adapter(job: Job) -> Streamer:
+    session = adapter_session(job.endpoint)
 
-def streamers(endpoint: str, bucket: str, threads: int) -> dict[str, Streamer]:
-    session = adapter_session(endpoint)
-    client = boto3_client(endpoint, max_pool_connections=max(threads, 10))
-
-    def adapter(key: str) -> Iterator[bytes]:
-        with session.get(f"s3://{bucket}/{key}", stream=True) as response:
+    def stream(key: str) -> Iterator[bytes]:
+        with session.get(f"s3://{job.bucket}/{key}", stream=True) as response:
             response.raise_for_status()
             yield from response.iter_content(CHUNK)
 
-    def boto3_stream(key: str) -> Iterator[bytes]:
-        yield from client.get_object(Bucket=bucket, Key=key)["Body"].iter_chunks(CHUNK)
+    return stream
 
-    return {"adapter": adapter, "boto3": boto3_stream}
+
+def stream_boto3(job: Job) -> Streamer:
+    client = boto3_client(job.endpoint, max_pool_connections=max(job.threads, 10))
+
+    def stream(key: str) -> Iterator[bytes]:
+        yield from client.get_object(Bucket=job.bucket, Key=key)["Body"].iter_chunks(CHUNK)
+
+    return stream
+
+
+METHODS: dict[str, Method[Job, Streamer]] = {
+    "adapter": Method(
+        "adapter: one shared session, get(stream=True) + iter_content(1 MiB)", stream_adapter
+    ),
+    "boto3": Method(
+        'boto3 (reference): one shared client, get_object()["Body"].iter_chunks(1 MiB)',
+        stream_boto3,
+    ),
+}
 
 
 def verify(stream: Streamer, digests: dict[str, str]) -> None:
@@ -78,43 +83,22 @@ def verify(stream: Streamer, digests: dict[str, str]) -> None:
             raise AssertionError(f"wrong body for {key}")
 
 
-def run(stream: Streamer, keys: list[str], size: int, threads: int, gets: int) -> dict[str, Any]:
+def shared_gets(
+    stream: Streamer, keys: list[str], size: int, threads: int, gets: int
+) -> dict[str, Any]:
     """``gets`` GETs shared out among ``threads`` threads; wall time and per-GET latency."""
-    counter = itertools.count()
-    lock = threading.Lock()
-    barrier = threading.Barrier(threads + 1)
     latencies: list[float] = []
-    errors: list[BaseException] = []
 
-    def worker() -> None:
-        barrier.wait()
-        mine = []
-        try:
-            while True:
-                with lock:
-                    i = next(counter)
-                if i >= gets:
-                    break
-                start = time.perf_counter()
-                received = sum(len(chunk) for chunk in stream(keys[i % len(keys)]))
-                mine.append(time.perf_counter() - start)
-                if received != size:
-                    raise AssertionError(f"received {received} of {size} bytes")
-        except BaseException as exc:
-            errors.append(exc)
-        with lock:
-            latencies.extend(mine)
+    def get(i: int) -> None:
+        start = time.perf_counter()
+        received = sum(len(chunk) for chunk in stream(keys[i % len(keys)]))
+        latencies.append(time.perf_counter() - start)
+        if received != size:
+            raise AssertionError(f"received {received} of {size} bytes")
 
-    pool = [threading.Thread(target=worker, daemon=True) for _ in range(threads)]
-    for thread in pool:
-        thread.start()
-    barrier.wait()
-    start = time.perf_counter()
-    for thread in pool:
-        thread.join()
-    seconds = time.perf_counter() - start
+    seconds, errors = burst(get, gets, threads)
     if errors:
-        raise errors[0]
+        raise RuntimeError(f"{len(errors)} GETs failed, the first: {errors[0]}")
     return {
         "seconds": seconds,
         "gets": gets,
@@ -138,9 +122,6 @@ def benchmark(
         "repeats": repeats,
         "machine": machine(),
     }
-    runs: dict[str, dict[str, list[dict[str, Any]]]] = {
-        name: {str(n): [] for n in thread_counts} for name in LABELS
-    }
     with moto_server() as endpoint:
         bucket = unique_bucket("concurrency")
         client = boto3_client(endpoint)
@@ -151,17 +132,31 @@ def benchmark(
             client.put_object(Bucket=bucket, Key=key, Body=data)
             digests[key] = hashlib.sha256(data).hexdigest()
         keys = list(digests)
-        for repeat in range(repeats):
-            for threads in thread_counts:
-                # new session and client per measurement: no connections left from the last
-                for name, stream in streamers(endpoint, bucket, threads).items():
-                    verify(stream, digests)
-                    result = run(stream, keys, size, threads, gets)
-                    runs[name][str(threads)].append(result)
-                    progress(
-                        f"concurrency: run {repeat + 1}/{repeats} {name} x{threads}: "
-                        f"{result['mb_per_s']:.1f} MB/s, {result['requests_per_s']:.1f} req/s"
-                    )
+
+        def measurement(threads: int, name: str) -> Callable[[int], dict[str, Any]]:
+            def measure(repeat: int) -> dict[str, Any]:
+                # a new session or client per measurement: no connections left from the last
+                job = Job("concurrency", name, endpoint, bucket, "", size, threads=threads)
+                stream = METHODS[name].setup(job)
+                verify(stream, digests)
+                return shared_gets(stream, keys, size, threads, gets)
+
+            return measure
+
+        by_key = interleaved(
+            "concurrency",
+            repeats,
+            {
+                (threads, name): measurement(threads, name)
+                for threads in thread_counts
+                for name in METHODS
+            },
+            show=lambda r: f"{r['mb_per_s']:.1f} MB/s, {r['requests_per_s']:.1f} req/s",
+            name=lambda key: f"{key[1]} x{key[0]}",
+        )
+    runs = {
+        name: {str(threads): by_key[threads, name] for threads in thread_counts} for name in METHODS
+    }
     summary = {
         name: {
             threads: {
@@ -176,7 +171,7 @@ def benchmark(
     return {**info, "summary": summary, "runs": runs}
 
 
-def markdown(results: dict[str, Any], with_machine: bool = True) -> str:
+def markdown(results: Results, show_machine: bool = True) -> str:
     summary = results["summary"]
     header = [
         "method",
@@ -192,7 +187,7 @@ def markdown(results: dict[str, Any], with_machine: bool = True) -> str:
         for threads, s in by_threads.items():
             rows.append(
                 [
-                    LABELS[name],
+                    METHODS[name].label,
                     threads,
                     f"{s['mb_per_s']:.1f}",
                     f"{s['requests_per_s']:.1f}",
@@ -207,25 +202,23 @@ def markdown(results: dict[str, Any], with_machine: bool = True) -> str:
         f"{results['object_mib']} MiB = {total_mib} MiB) shared out among the threads; "
         f"median of {results['repeats']} repeat(s)."
     )
-    if with_machine:
-        note += f"\n\nMachine: {machine_line(results['machine'])}"
-    return markdown_table(header, rows) + note
+    return with_machine(markdown_table(header, rows) + note, results, show_machine)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    common_arguments(parser, RESULTS)
+def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--objects", type=int, help="distinct objects (64; 16 quick)")
     parser.add_argument("--size-mib", type=int, default=1, help="MiB per object")
     parser.add_argument("--passes", type=int, help="passes over the objects (4; 2 quick)")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 4, 16])
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> Results:
     objects = args.objects or (16 if args.quick else 64)
     passes = args.passes or (2 if args.quick else 4)
-    results = benchmark(objects, args.size_mib, passes, args.threads, args.repeats)
-    print(markdown(results))
-    write_json(args.output, results)
+    return benchmark(objects, args.size_mib, passes, args.threads, args.repeats)
 
+
+SCRIPT = Script("concurrency", first_line(__doc__), arguments, run, markdown)
 
 if __name__ == "__main__":
-    main()
+    SCRIPT.main()

@@ -33,7 +33,6 @@ import argparse
 import contextlib
 import gc
 import hashlib
-import json
 import os
 import shutil
 import subprocess
@@ -41,6 +40,7 @@ import sys
 import tarfile
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -48,25 +48,20 @@ from _common import (
     KEY,
     REGION,
     REPO,
-    RESULTS_DIR,
     SECRET,
     MiB,
     boto3_client,
-    common_arguments,
     machine,
-    machine_line,
     markdown_table,
     median,
-    progress,
     unique_bucket,
-    write_json,
 )
+from _harness import Results, Script, first_line, interleaved, with_machine
 from _network import SERVERS
 from _shaping import ShapingProxy
 
 from objstore_adapter.testing.conda_channel import PLATFORM, Channel, Package, build_package
 
-RESULTS = RESULTS_DIR / "conda.json"
 QUICK_SIZE_MIB = 64
 VENDOR = REPO.parent / "shared" / "vendor"
 MODES = {
@@ -126,9 +121,14 @@ def environment(mode: str, endpoint: str, conda_source: Path, work: Path) -> dic
 
 
 def run_once(
-    mode: str, channel: str, packages: list[Package], endpoint: str, conda_source: Path
+    mode: str,
+    channel: str,
+    packages: list[Package],
+    endpoint: str,
+    conda_source: Path,
+    repeat: int = 0,
 ) -> dict[str, Any]:
-    """One ``conda create --download-only`` from a fresh package cache."""
+    """One ``conda create --download-only`` from a fresh package cache (any repeat)."""
     with tempfile.TemporaryDirectory(prefix="bench-conda-") as tmp:
         work = Path(tmp)
         (work / "home").mkdir()
@@ -187,18 +187,21 @@ def benchmark(
             channel = f"s3://{bucket}/channel"
             if link == "shaped":  # conda reads through the capped link; the channel went direct
                 endpoint = links.enter_context(ShapingProxy(endpoint)).endpoint
-            runs: dict[str, dict[str, list[dict[str, Any]]]] = {
-                scenario: {mode: [] for mode in MODES} for scenario in SCENARIOS
+            by_key = interleaved(
+                "conda",
+                repeats,
+                {
+                    (scenario, mode): partial(
+                        run_once, mode, channel, packages, endpoint, conda_source
+                    )
+                    for scenario, packages in sets.items()
+                    for mode in MODES
+                },
+                name=" ".join,
+            )
+            runs = {
+                scenario: {mode: by_key[scenario, mode] for mode in MODES} for scenario in SCENARIOS
             }
-            for repeat in range(repeats):  # interleaved, so load on the machine is spread
-                for scenario, packages in sets.items():
-                    for mode in MODES:
-                        result = run_once(mode, channel, packages, endpoint, conda_source)
-                        runs[scenario][mode].append(result)
-                        progress(
-                            f"conda: run {repeat + 1}/{repeats} {scenario} {mode}: "
-                            f"{json.dumps(result)}"
-                        )
     finally:
         links.close()
         shutil.rmtree(conda_dir, ignore_errors=True)
@@ -233,7 +236,7 @@ def _record_only(package: Package) -> Package:
     return Package(package.filename, b"", package.record)
 
 
-def markdown(results: dict[str, Any], with_machine: bool = True) -> str:
+def markdown(results: Results, show_machine: bool = True) -> str:
     header = [
         "scenario",
         "method",
@@ -268,23 +271,21 @@ def markdown(results: dict[str, Any], with_machine: bool = True) -> str:
         "of the whole command, peak RSS of the conda process; median of "
         f"{results['repeats']} run(s)."
     )
-    if with_machine:
-        note += f"\n\nMachine: {machine_line(results['machine'])}"
-    return markdown_table(header, rows, left=2) + note
+    return with_machine(markdown_table(header, rows, left=2) + note, results, show_machine)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    common_arguments(parser, RESULTS)
+def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size-mib", type=int, help=f"default 256 ({QUICK_SIZE_MIB} quick)")
     parser.add_argument("--link", choices=["direct", "shaped"], default="direct")
     parser.add_argument("--server", choices=list(SERVERS), default="moto")
-    args = parser.parse_args(argv)
-    size_mib = args.size_mib or (QUICK_SIZE_MIB if args.quick else 256)
-    results = benchmark(size_mib, args.repeats, args.link, args.server)
-    print(markdown(results))
-    write_json(args.output, results)
 
+
+def run(args: argparse.Namespace) -> Results:
+    size_mib = args.size_mib or (QUICK_SIZE_MIB if args.quick else 256)
+    return benchmark(size_mib, args.repeats, args.link, args.server)
+
+
+SCRIPT = Script("conda", first_line(__doc__), arguments, run, markdown)
 
 if __name__ == "__main__":
-    main()
+    SCRIPT.main()

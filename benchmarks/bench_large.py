@@ -6,8 +6,8 @@ Run from the repository root (needs the ``test`` extra: moto[server], s3fs, boto
 
 moto's S3 server is started on a free local port, one object of ``--size-mib`` random bytes
 is uploaded, and every method reads the whole object and checks its sha256. Each run is
-a fresh child process (this script with ``--one METHOD``), so peak RSS is measured alone:
-the client is built and warmed up (one HEAD) first, then the peak-RSS mark is reset
+a fresh child process (``_harness.in_child``), so peak RSS is measured alone: the client
+is built and warmed up (a GET of the first byte) first, then the peak-RSS mark is reset
 (``/proc/self/clear_refs``) and VmRSS sampled; growth is VmHWM after the read minus that
 sample. The conda baseline builds its boto3 session and client inside the timed read, as
 conda did for every request. Throughput is in MB/s (10**6 bytes); TTFB is the time from
@@ -21,155 +21,92 @@ from __future__ import annotations
 import argparse
 import gc
 import hashlib
-import json
 import os
-import resource
-import subprocess
-import sys
 import tempfile
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from _common import (
     CHUNK,
-    RESULTS_DIR,
     MiB,
-    adapter_session,
     boto3_client,
-    common_arguments,
     machine,
-    machine_line,
     markdown_table,
     median,
     moto_server,
-    progress,
     s3fs_filesystem,
     unique_bucket,
-    write_json,
 )
+from _harness import (
+    Method,
+    Reader,
+    Results,
+    Script,
+    Sink,
+    first_line,
+    in_child,
+    interleaved,
+    time_read,
+    with_machine,
+)
+from _peers import GET, Job
 
-RESULTS = RESULTS_DIR / "large.json"
 QUICK_SIZE_MIB = 16
-Reader = Callable[[], Iterator[bytes]]
 
 
-@dataclass(frozen=True)
-class Target:
-    endpoint: str
-    bucket: str
-    key: str
-    sha256: str
+def get_s3fs_cat(job: Job) -> Reader:
+    fs = s3fs_filesystem(job.endpoint)
+    fs.cat_file(job.path, start=0, end=1)
 
-    @property
-    def path(self) -> str:
-        return f"{self.bucket}/{self.key}"
-
-
-def setup_adapter(t: Target) -> Reader:
-    session, url = adapter_session(t.endpoint), f"s3://{t.path}"
-    session.head(url).raise_for_status()
-
-    def read() -> Iterator[bytes]:
-        with session.get(url, stream=True) as response:
-            response.raise_for_status()
-            yield from response.iter_content(CHUNK)
+    def read(sink: Sink) -> None:
+        sink(fs.cat_file(job.path))
 
     return read
 
 
-def setup_s3fs(t: Target, cat: bool) -> Reader:
-    fs = s3fs_filesystem(t.endpoint)
-    fs.info(t.path)
-
-    def read() -> Iterator[bytes]:
-        if cat:
-            yield fs.cat_file(t.path)
-            return
-        with fs.open(t.path, "rb") as f:  # default block size and cache
-            while chunk := f.read(CHUNK):
-                yield chunk
-
-    return read
-
-
-def setup_boto3(t: Target) -> Reader:
-    client = boto3_client(t.endpoint)
-    client.head_object(Bucket=t.bucket, Key=t.key)
-
-    def read() -> Iterator[bytes]:
-        body = client.get_object(Bucket=t.bucket, Key=t.key)["Body"]
-        yield from body.iter_chunks(CHUNK)
-
-    return read
-
-
-def setup_conda(t: Target) -> Reader:
+def get_conda(job: Job) -> Reader:
     import boto3.session
 
-    def read() -> Iterator[bytes]:
-        client = boto3_client(t.endpoint, boto3.session.Session())  # new per request
+    def read(sink: Sink) -> None:
+        client = boto3_client(job.endpoint, boto3.session.Session())  # new per request
         with tempfile.SpooledTemporaryFile() as fh:  # max_size=0: never rolls over to disk
-            client.download_fileobj(t.bucket, t.key, fh)
+            client.download_fileobj(job.bucket, job.key, fh)
             fh.seek(0)
             while chunk := fh.read(CHUNK):
-                yield chunk
+                sink(chunk)
 
     return read
 
 
-METHODS: dict[str, tuple[str, Callable[[Target], Reader]]] = {
-    "adapter": ("adapter: session.get(stream=True) + iter_content(1 MiB)", setup_adapter),
-    "s3fs-open": ('s3fs: fs.open(path, "rb") + read(1 MiB)', lambda t: setup_s3fs(t, False)),
-    "s3fs-cat": ("s3fs: fs.cat_file(path)", lambda t: setup_s3fs(t, True)),
-    "boto3": ('boto3: get_object()["Body"].iter_chunks(1 MiB)', setup_boto3),
-    "conda": ("conda's old S3Adapter: new session, download_fileobj", setup_conda),
+METHODS: dict[str, Method[Job, Reader]] = {
+    "adapter": Method(
+        "adapter: session.get(stream=True) + iter_content(1 MiB)", GET["adapter"].setup
+    ),
+    "s3fs-open": Method('s3fs: fs.open(path, "rb") + read(1 MiB)', GET["s3fs"].setup),
+    "s3fs-cat": Method("s3fs: fs.cat_file(path)", get_s3fs_cat),
+    "boto3": Method('boto3: get_object()["Body"].iter_chunks(1 MiB)', GET["boto3"].setup),
+    "conda": Method("conda's old S3Adapter: new session, download_fileobj", get_conda),
 }
 
 
-def proc_status_kib(field: str) -> int:
-    """A ``kB`` field of /proc/self/status (VmRSS: now, VmHWM: peak since the last reset)."""
-    return int(Path("/proc/self/status").read_text().split(f"\n{field}:", 1)[1].split()[0])
-
-
-def run_one(method: str, t: Target) -> dict[str, Any]:
-    """One read in this (fresh) process: what the parent reads back as JSON."""
-    read = METHODS[method][1](t)
-    gc.collect()
-    try:  # reset VmHWM to the current RSS: import and setup peaks do not count
-        Path("/proc/self/clear_refs").write_text("5")
-        hwm_reset = True
-    except OSError:
-        hwm_reset = False
-    rss_before = proc_status_kib("VmRSS")
-    digest, size, ttfb = hashlib.sha256(), 0, 0.0
-    start = time.perf_counter()
-    for chunk in read():
-        if not size:
-            ttfb = time.perf_counter() - start
-        digest.update(chunk)
-        size += len(chunk)
-    seconds = time.perf_counter() - start
-    ru_maxrss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def measure(job: Job) -> dict[str, Any]:
+    """One read in this (fresh) process."""
+    read = time_read(METHODS[job.method].setup(job))
     return {
-        "seconds": seconds,
-        "ttfb": ttfb,
-        "bytes": size,
-        "peak_rss_growth_bytes": (proc_status_kib("VmHWM") - rss_before) * 1024,
-        # ru_maxrss cannot be reset, and a child exec'd after vfork inherits its parent's peak:
-        "ru_maxrss_growth_bytes": (ru_maxrss_kib - rss_before) * 1024,
-        "hwm_reset": hwm_reset,
-        "sha_ok": digest.hexdigest() == t.sha256,
+        "seconds": read.seconds,
+        "ttfb": read.ttfb,
+        "bytes": read.bytes,
+        "peak_rss_growth_bytes": read.peak_rss_growth_bytes,
+        # ru_maxrss cannot be reset: a forked child starts from its parent's peak
+        "ru_maxrss_growth_bytes": read.ru_maxrss_growth_bytes,
+        "hwm_reset": os.access("/proc/self/clear_refs", os.W_OK),
+        "sha_ok": read.sha256 == job.sha256,
     }
 
 
-def child(method: str, t: Target) -> dict[str, Any]:
-    argv = [sys.executable, __file__, "--one", method, "--target", json.dumps(asdict(t))]
-    out = subprocess.run(argv, check=True, stdout=subprocess.PIPE, text=True, timeout=1800)
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
+def in_a_child(job: Job) -> Callable[[int], dict[str, Any]]:
+    """A measurement of ``job``: each repeat in a fresh child process."""
+    return lambda repeat: in_child(measure, job)
 
 
 def benchmark(size_mib: int, repeats: int) -> dict[str, Any]:
@@ -177,19 +114,23 @@ def benchmark(size_mib: int, repeats: int) -> dict[str, Any]:
     with moto_server() as endpoint:
         data = os.urandom(size_mib * MiB)
         key, sha256 = f"large-{size_mib}MiB.bin", hashlib.sha256(data).hexdigest()
-        t = Target(endpoint, unique_bucket("large"), key, sha256)
+        bucket = unique_bucket("large")
         client = boto3_client(endpoint)
-        client.create_bucket(Bucket=t.bucket)
-        client.put_object(Bucket=t.bucket, Key=t.key, Body=data)
-        del data, client  # children exec'd from this process inherit its ru_maxrss
+        client.create_bucket(Bucket=bucket)
+        client.put_object(Bucket=bucket, Key=key, Body=data)
+        del data, client
         gc.collect()
-        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in METHODS}
-        for repeat in range(repeats):  # interleaved, so load on the shared machine is spread
-            for name in METHODS:
-                runs[name].append(result := child(name, t))
-                progress(f"large: run {repeat + 1}/{repeats} {name}: {json.dumps(result)}")
+        jobs = {
+            name: Job("large", name, endpoint, bucket, key, size_mib * MiB, sha256)
+            for name in METHODS
+        }
+        runs = interleaved(
+            "large",
+            repeats,
+            {name: in_a_child(job) for name, job in jobs.items()},
+        )
     size = size_mib * MiB
-    summary = {
+    medians = {
         name: {
             "mb_per_s": median([size / r["seconds"] / 1e6 for r in rs]),
             "ttfb_s": median([r["ttfb"] for r in rs]),
@@ -198,10 +139,10 @@ def benchmark(size_mib: int, repeats: int) -> dict[str, Any]:
         }
         for name, rs in runs.items()
     }
-    return {**info, "summary": summary, "runs": runs}
+    return {**info, "summary": medians, "runs": runs}
 
 
-def markdown(results: dict[str, Any], with_machine: bool = True) -> str:
+def markdown(results: Results, show_machine: bool = True) -> str:
     summary = results["summary"]
     base = summary["adapter"]["mb_per_s"]
     header = [
@@ -213,7 +154,7 @@ def markdown(results: dict[str, Any], with_machine: bool = True) -> str:
     ]
     rows = []
     for name, s in summary.items():
-        label = METHODS[name][0] + ("" if s["all_sha_ok"] else " **(sha256 MISMATCH)**")
+        label = METHODS[name].label + ("" if s["all_sha_ok"] else " **(sha256 MISMATCH)**")
         rows.append(
             [
                 label,
@@ -228,26 +169,18 @@ def markdown(results: dict[str, Any], with_machine: bool = True) -> str:
         f"read in a fresh child process; median of {results['repeats']} run(s). "
         "MB/s = 10^6 bytes/s."
     )
-    if with_machine:
-        note += f"\n\nMachine: {machine_line(results['machine'])}"
-    return markdown_table(header, rows) + note
+    return with_machine(markdown_table(header, rows) + note, results, show_machine)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    common_arguments(parser, RESULTS)
+def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size-mib", type=int, help=f"default 256 ({QUICK_SIZE_MIB} quick)")
-    parser.add_argument("--one", choices=METHODS, help=argparse.SUPPRESS)  # in a child
-    parser.add_argument("--target", type=json.loads, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.one:
-        print(json.dumps(run_one(args.one, Target(**args.target))))
-        return
-    size_mib = args.size_mib or (QUICK_SIZE_MIB if args.quick else 256)
-    results = benchmark(size_mib, args.repeats)
-    print(markdown(results))
-    write_json(args.output, results)
 
+
+def run(args: argparse.Namespace) -> Results:
+    return benchmark(args.size_mib or (QUICK_SIZE_MIB if args.quick else 256), args.repeats)
+
+
+SCRIPT = Script("large", first_line(__doc__), arguments, run, markdown)
 
 if __name__ == "__main__":
-    main()
+    SCRIPT.main()

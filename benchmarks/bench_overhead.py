@@ -31,35 +31,32 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import requests
-from _common import (
-    CHUNK,
-    RESULTS_DIR,
-    MiB,
-    common_arguments,
-    machine,
-    machine_line,
-    markdown_table,
-    median,
-    progress,
-    write_json,
-)
+from _common import CHUNK, MiB, machine, markdown_table, median
+from _harness import Method, Results, Script, first_line, interleaved, with_machine
 
-RESULTS = RESULTS_DIR / "overhead.json"
 Reader = Callable[[], Iterator[bytes]]
 
-LABELS = {
-    "memory-adapter": "memory://, adapter: get(stream=True) + iter_content(1 MiB)",
-    "memory-direct": "memory://, direct: fs.cat_file(path)",
-    "file-adapter": "file://, adapter: get(stream=True) + iter_content(1 MiB)",
-    "file-direct": 'file://, direct: open(path, "rb") + read(1 MiB)',
-}
+
+@dataclass(frozen=True)
+class Stored:
+    """The object, in fsspec's memory filesystem and in a local file."""
+
+    memory_path: str
+    file_path: Path
 
 
-def adapter_reader(session: requests.Session, url: str) -> Reader:
+def read_adapter(url: str) -> Reader:
+    import objstore_adapter
+
+    registry = objstore_adapter.SchemeRegistry()
+    registry.register("memory")
+    registry.register("file")
+    session = objstore_adapter.session(registry)
+
     def read() -> Iterator[bytes]:
         with session.get(url, stream=True) as response:
             response.raise_for_status()
@@ -68,31 +65,38 @@ def adapter_reader(session: requests.Session, url: str) -> Reader:
     return read
 
 
-def readers(memory_path: str, file_path: Path) -> dict[str, Reader]:
+def read_memory_direct(stored: Stored) -> Reader:
     import fsspec
 
-    import objstore_adapter
-
-    registry = objstore_adapter.SchemeRegistry()
-    registry.register("memory")
-    registry.register("file")
-    session = objstore_adapter.session(registry)
     memory_fs = fsspec.filesystem("memory")
 
-    def memory_direct() -> Iterator[bytes]:
-        yield memory_fs.cat_file(memory_path)
+    def read() -> Iterator[bytes]:
+        yield memory_fs.cat_file(stored.memory_path)
 
-    def file_direct() -> Iterator[bytes]:
-        with open(file_path, "rb") as f:
+    return read
+
+
+def read_file_direct(stored: Stored) -> Reader:
+    def read() -> Iterator[bytes]:
+        with open(stored.file_path, "rb") as f:
             while chunk := f.read(CHUNK):
                 yield chunk
 
-    return {
-        "memory-adapter": adapter_reader(session, f"memory://{memory_path}"),
-        "memory-direct": memory_direct,
-        "file-adapter": adapter_reader(session, file_path.as_uri()),
-        "file-direct": file_direct,
-    }
+    return read
+
+
+METHODS: dict[str, Method[Stored, Reader]] = {
+    "memory-adapter": Method(
+        "memory://, adapter: get(stream=True) + iter_content(1 MiB)",
+        lambda stored: read_adapter(f"memory://{stored.memory_path}"),
+    ),
+    "memory-direct": Method("memory://, direct: fs.cat_file(path)", read_memory_direct),
+    "file-adapter": Method(
+        "file://, adapter: get(stream=True) + iter_content(1 MiB)",
+        lambda stored: read_adapter(stored.file_path.as_uri()),
+    ),
+    "file-direct": Method('file://, direct: open(path, "rb") + read(1 MiB)', read_file_direct),
+}
 
 
 def timed(read: Reader) -> tuple[float, int]:
@@ -117,31 +121,36 @@ def benchmark(size_mib: int, repeats: int) -> dict[str, Any]:
 
     size = size_mib * MiB
     info = {"size_mib": size_mib, "repeats": repeats, "machine": machine()}
-    runs: dict[str, list[dict[str, float]]] = {name: [] for name in LABELS}
     memory_fs = fsspec.filesystem("memory")
     memory_path = f"/bench-overhead-{uuid.uuid4().hex[:8]}/object.bin"
     with tempfile.TemporaryDirectory(prefix="bench-overhead-") as tmp:
-        file_path = Path(tmp) / "object.bin"
+        stored = Stored(memory_path, Path(tmp) / "object.bin")
         data = os.urandom(size)
         sha256 = hashlib.sha256(data).hexdigest()
         memory_fs.pipe_file(memory_path, data)
-        file_path.write_bytes(data)
+        stored.file_path.write_bytes(data)
         del data
         try:
-            methods = readers(memory_path, file_path)
+            methods = {name: method.setup(stored) for name, method in METHODS.items()}
             for read in methods.values():
                 checked(read, sha256, size)  # also warms the page cache for file://
-            for repeat in range(repeats):
-                for name, read in methods.items():
+
+            def measurement(name: str) -> Callable[[int], dict[str, float]]:
+                def measure(repeat: int) -> dict[str, float]:
                     gc.collect()
-                    seconds, received = timed(read)
+                    seconds, received = timed(methods[name])
                     if received != size:
                         raise AssertionError(f"{name}: {received} of {size} bytes")
-                    runs[name].append({"seconds": seconds, "mb_per_s": size / seconds / 1e6})
-                    progress(
-                        f"overhead: run {repeat + 1}/{repeats} {name}: "
-                        f"{size / seconds / 1e6:.0f} MB/s"
-                    )
+                    return {"seconds": seconds, "mb_per_s": size / seconds / 1e6}
+
+                return measure
+
+            runs = interleaved(
+                "overhead",
+                repeats,
+                {name: measurement(name) for name in METHODS},
+                show=lambda r: f"{r['mb_per_s']:.0f} MB/s",
+            )
         finally:
             memory_fs.rm(memory_path)
     summary: dict[str, dict[str, float]] = {
@@ -154,33 +163,30 @@ def benchmark(size_mib: int, repeats: int) -> dict[str, Any]:
     return {**info, "summary": summary, "ratios": ratios, "runs": runs}
 
 
-def markdown(results: dict[str, Any], with_machine: bool = True) -> str:
+def markdown(results: Results, show_machine: bool = True) -> str:
     summary, ratios = results["summary"], results["ratios"]
     header = ["method", "median MB/s", "adapter / direct"]
     rows = []
     for name, s in summary.items():
         store, kind = name.split("-")
         ratio = f"**{ratios[store]:.2f}**" if kind == "adapter" else ""
-        rows.append([LABELS[name], f"{s['mb_per_s']:,.0f}", ratio])
+        rows.append([METHODS[name].label, f"{s['mb_per_s']:,.0f}", ratio])
     note = (
         f"\n\nOne {results['size_mib']} MiB object, read whole, no hashing; file:// from the "
         f"page cache. Median of {results['repeats']} repeat(s). MB/s = 10^6 bytes/s."
     )
-    if with_machine:
-        note += f"\n\nMachine: {machine_line(results['machine'])}"
-    return markdown_table(header, rows) + note
+    return with_machine(markdown_table(header, rows) + note, results, show_machine)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    common_arguments(parser, RESULTS)
+def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size-mib", type=int, help="object size (256; 32 quick)")
-    args = parser.parse_args(argv)
-    size_mib = args.size_mib or (32 if args.quick else 256)
-    results = benchmark(size_mib, args.repeats)
-    print(markdown(results))
-    write_json(args.output, results)
 
+
+def run(args: argparse.Namespace) -> Results:
+    return benchmark(args.size_mib or (32 if args.quick else 256), args.repeats)
+
+
+SCRIPT = Script("overhead", first_line(__doc__), arguments, run, markdown)
 
 if __name__ == "__main__":
-    main()
+    SCRIPT.main()

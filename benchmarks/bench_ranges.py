@@ -24,72 +24,78 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from _common import (
-    RESULTS_DIR,
     MiB,
     adapter_session,
     boto3_client,
-    common_arguments,
-    latency_stats,
     machine,
-    machine_line,
     markdown_table,
-    median,
     moto_server,
-    progress,
     s3fs_filesystem,
     unique_bucket,
-    write_json,
 )
+from _harness import (
+    Method,
+    Results,
+    Script,
+    first_line,
+    interleaved,
+    latencies,
+    latency_summary,
+    show_latencies,
+    with_machine,
+)
+from _peers import Job
 
-RESULTS = RESULTS_DIR / "ranges.json"
 KEY = "ranges/object.bin"
-Reader = Callable[[int, int], bytes]  # first, last (inclusive) -> bytes
-
-LABELS = {
-    "adapter": 'adapter: session.get(url, headers={"Range": "bytes=a-b"}).content',
-    "s3fs-cat": "s3fs: fs.cat_file(path, start=a, end=b + 1)",
-    "boto3": 'boto3: get_object(Range="bytes=a-b")["Body"].read()',
-}
+Range = tuple[int, int]  # first, last (inclusive)
+Reader = Callable[[Range], bytes]
 
 
-def readers(endpoint: str, bucket: str) -> dict[str, Reader]:
-    session = adapter_session(endpoint)
-    fs = s3fs_filesystem(endpoint)
-    client = boto3_client(endpoint)
-    url, path = f"s3://{bucket}/{KEY}", f"{bucket}/{KEY}"
+def read_adapter(job: Job) -> Reader:
+    session = adapter_session(job.endpoint)
 
-    def adapter(first: int, last: int) -> bytes:
-        response = session.get(url, headers={"Range": f"bytes={first}-{last}"})
+    def read(span: Range) -> bytes:
+        response = session.get(job.url, headers={"Range": "bytes={}-{}".format(*span)})
         if response.status_code != 206:
             raise AssertionError(f"adapter answered {response.status_code}, not 206")
         return response.content
 
-    def s3fs_cat(first: int, last: int) -> bytes:
-        data: bytes = fs.cat_file(path, start=first, end=last + 1)
+    return read
+
+
+def read_s3fs_cat(job: Job) -> Reader:
+    fs = s3fs_filesystem(job.endpoint)
+
+    def read(span: Range) -> bytes:
+        data: bytes = fs.cat_file(job.path, start=span[0], end=span[1] + 1)
         return data
 
-    def boto3_get(first: int, last: int) -> bytes:
-        response = client.get_object(Bucket=bucket, Key=KEY, Range=f"bytes={first}-{last}")
-        data: bytes = response["Body"].read()
+    return read
+
+
+def read_boto3(job: Job) -> Reader:
+    client = boto3_client(job.endpoint)
+
+    def read(span: Range) -> bytes:
+        ranged = "bytes={}-{}".format(*span)
+        data: bytes = client.get_object(Bucket=job.bucket, Key=job.key, Range=ranged)["Body"].read()
         return data
 
-    return {"adapter": adapter, "s3fs-cat": s3fs_cat, "boto3": boto3_get}
+    return read
 
 
-def measure(read: Reader, ranges: list[tuple[int, int]], data: bytes) -> list[float]:
-    latencies = []
-    for first, last in ranges:
-        start = time.perf_counter()
-        body = read(first, last)
-        latencies.append(time.perf_counter() - start)
-        if body != data[first : last + 1]:
-            raise AssertionError(f"wrong bytes for {first}-{last}: {len(body)} bytes")
-    return latencies
+METHODS: dict[str, Method[Job, Reader]] = {
+    "adapter": Method(
+        'adapter: session.get(url, headers={"Range": "bytes=a-b"}).content', read_adapter
+    ),
+    "s3fs-cat": Method("s3fs: fs.cat_file(path, start=a, end=b + 1)", read_s3fs_cat),
+    "boto3": Method('boto3: get_object(Range="bytes=a-b")["Body"].read()', read_boto3),
+}
 
 
 def benchmark(
@@ -106,41 +112,40 @@ def benchmark(
     }
     rng = random.Random(20240601)
     ranges = [(a, a + length - 1) for a in (rng.randrange(size - length) for _ in range(count))]
-    runs: dict[str, list[list[float]]] = {name: [] for name in LABELS}
     with moto_server() as endpoint:
         bucket = unique_bucket("ranges")
         client = boto3_client(endpoint)
         client.create_bucket(Bucket=bucket)
         data = os.urandom(size)
         client.put_object(Bucket=bucket, Key=KEY, Body=data)
-        methods = readers(endpoint, bucket)
-        for repeat in range(repeats):
-            for name, read in methods.items():
-                measure(read, ranges[:warmup], data)
-                runs[name].append(measure(read, ranges, data))
-                stats = latency_stats(runs[name][-1])
-                progress(
-                    f"ranges: run {repeat + 1}/{repeats} {name}: median "
-                    f"{stats['median_us'] / 1e3:.1f} ms, p90 {stats['p90_us'] / 1e3:.1f} ms"
-                )
-    per_run = {name: [latency_stats(r) for r in rs] for name, rs in runs.items()}
-    summary = {
-        name: {
-            "median_ms": median([s["median_us"] for s in stats]) / 1e3,
-            "p90_ms": median([s["p90_us"] for s in stats]) / 1e3,
+
+        def expected(span: Range) -> bytes:
+            return data[span[0] : span[1] + 1]
+
+        measurements = {
+            name: latencies(
+                METHODS[name].setup(Job("ranges", name, endpoint, bucket, KEY, size)),
+                ranges[:warmup],
+                ranges,
+                expected,
+            )
+            for name in METHODS
         }
-        for name, stats in per_run.items()
+        runs = interleaved("ranges", repeats, measurements, partial(show_latencies, unit="ms"))
+    summary = {
+        name: {"median_ms": s["median_us"] / 1e3, "p90_ms": s["p90_us"] / 1e3}
+        for name, s in latency_summary(runs).items()
     }
     return {**info, "summary": summary, "runs": runs}
 
 
-def markdown(results: dict[str, Any], with_machine: bool = True) -> str:
+def markdown(results: Results, show_machine: bool = True) -> str:
     summary = results["summary"]
     base = summary["adapter"]["median_ms"]
     header = ["method", "median per range (ms)", "p90 (ms)", "median vs adapter"]
     rows = [
         [
-            LABELS[name],
+            METHODS[name].label,
             f"{s['median_ms']:.2f}",
             f"{s['p90_ms']:.2f}",
             f"{s['median_ms'] / base:.2f}x",
@@ -154,27 +159,35 @@ def markdown(results: dict[str, Any], with_machine: bool = True) -> str:
         "repeat(s) of each repeat's median and p90. moto copies the whole object for each "
         "ranged GET, so the absolute numbers are moto-bound."
     )
-    if with_machine:
-        note += f"\n\nMachine: {machine_line(results['machine'])}"
-    return markdown_table(header, rows) + note
+    return with_machine(markdown_table(header, rows) + note, results, show_machine)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    common_arguments(parser, RESULTS)
-    parser.add_argument("--size-mib", type=int, help="object size, at most 64 (64; 16 quick)")
+def object_mib(text: str) -> int:
+    """``--size-mib``: at most 64, since moto copies the whole object per ranged GET."""
+    size_mib = int(text)
+    if not 0 < size_mib <= 64:
+        raise argparse.ArgumentTypeError(
+            "must be 1..64: moto copies the whole object per ranged GET"
+        )
+    return size_mib
+
+
+def arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--size-mib", type=object_mib, help="object size, at most 64 (64; 16 quick)"
+    )
     parser.add_argument("--ranges", type=int, help="ranges per method (200; 30 quick)")
     parser.add_argument("--range-kib", type=int, default=64)
     parser.add_argument("--warmup", type=int, default=5, help="untimed ranges first")
-    args = parser.parse_args(argv)
-    size_mib = args.size_mib or (16 if args.quick else 64)
-    if not 0 < size_mib <= 64:
-        parser.error("--size-mib must be 1..64: moto copies the whole object per ranged GET")
-    count = args.ranges or (30 if args.quick else 200)
-    results = benchmark(size_mib, count, args.range_kib, args.warmup, args.repeats)
-    print(markdown(results))
-    write_json(args.output, results)
 
+
+def run(args: argparse.Namespace) -> Results:
+    size_mib = args.size_mib or (16 if args.quick else 64)
+    count = args.ranges or (30 if args.quick else 200)
+    return benchmark(size_mib, count, args.range_kib, args.warmup, args.repeats)
+
+
+SCRIPT = Script("ranges", first_line(__doc__), arguments, run, markdown)
 
 if __name__ == "__main__":
-    main()
+    SCRIPT.main()

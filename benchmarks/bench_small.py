@@ -30,93 +30,69 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-import time
-from collections.abc import Callable
 from typing import Any
 
 from _common import (
     KEY,
-    RESULTS_DIR,
     SECRET,
-    adapter_session,
     boto3_client,
-    common_arguments,
-    latency_stats,
     machine,
-    machine_line,
     markdown_table,
-    median,
     moto_server,
-    progress,
     s3fs_filesystem,
     unique_bucket,
-    write_json,
 )
+from _harness import (
+    Method,
+    Results,
+    Script,
+    first_line,
+    interleaved,
+    latencies,
+    latency_summary,
+    show_latencies,
+    with_machine,
+)
+from _peers import SMALL, Getter, Job
 
-RESULTS = RESULTS_DIR / "small.json"
-Getter = Callable[[str], bytes]  # key -> body
 
-LABELS = {
-    "adapter": "adapter: session.get(url).content",
-    "adapter-native": "adapter, native_gets=True (obstore): the same",
-    "s3fs-cat": "s3fs: fs.cat_file(path)",
-    "boto3": 'boto3: get_object()["Body"].read(), one client',
-    "conda": "conda's old S3Adapter: new Session + client per request, download_fileobj",
-}
+def get_s3fs_cat(job: Job) -> Getter:
+    fs = s3fs_filesystem(job.endpoint)
 
-
-def getters(endpoint: str, bucket: str) -> dict[str, Getter]:
-    session = adapter_session(endpoint)
-    native = adapter_session(endpoint, native_gets=True)
-    fs = s3fs_filesystem(endpoint)
-    client = boto3_client(endpoint)
-
-    def adapter(key: str) -> bytes:
-        return session.get(f"s3://{bucket}/{key}").content
-
-    def adapter_native(key: str) -> bytes:
-        return native.get(f"s3://{bucket}/{key}").content
-
-    def s3fs_cat(key: str) -> bytes:
-        data: bytes = fs.cat_file(f"{bucket}/{key}")
+    def get(key: str) -> bytes:
+        data: bytes = fs.cat_file(f"{job.bucket}/{key}")
         return data
 
-    def boto3_get(key: str) -> bytes:
-        data: bytes = client.get_object(Bucket=bucket, Key=key)["Body"].read()
-        return data
+    return get
 
-    def conda(key: str) -> bytes:
+
+def get_conda(job: Job) -> Getter:
+    def get(key: str) -> bytes:
         import boto3.session
 
         s3 = boto3.session.Session(aws_access_key_id=KEY, aws_secret_access_key=SECRET).client(
-            "s3", endpoint_url=endpoint, region_name="us-east-1"
+            "s3", endpoint_url=job.endpoint, region_name="us-east-1"
         )
         with tempfile.SpooledTemporaryFile() as fh:  # max_size=0: never rolls over to disk
-            s3.download_fileobj(bucket, key, fh)
+            s3.download_fileobj(job.bucket, key, fh)
             fh.seek(0)
             data: bytes = fh.read()
         return data
 
-    return {
-        "adapter": adapter,
-        "adapter-native": adapter_native,
-        "s3fs-cat": s3fs_cat,
-        "boto3": boto3_get,
-        "conda": conda,
-    }
+    return get
 
 
-def measure(get: Getter, keys: list[str], objects: dict[str, bytes], gets: int) -> list[float]:
-    """Latency in seconds of each of ``gets`` requests, cycling through ``keys``."""
-    latencies = []
-    for i in range(gets):
-        key = keys[i % len(keys)]
-        start = time.perf_counter()
-        body = get(key)
-        latencies.append(time.perf_counter() - start)
-        if body != objects[key]:
-            raise AssertionError(f"wrong body for {key}: {len(body)} bytes")
-    return latencies
+METHODS: dict[str, Method[Job, Getter]] = {
+    "adapter": Method("adapter: session.get(url).content", SMALL["adapter"].setup),
+    "adapter-native": Method(
+        "adapter, native_gets=True (obstore): the same", SMALL["adapter_native"].setup
+    ),
+    "s3fs-cat": Method("s3fs: fs.cat_file(path)", get_s3fs_cat),
+    "boto3": Method('boto3: get_object()["Body"].read(), one client', SMALL["boto3"].setup),
+    "conda": Method(
+        "conda's old S3Adapter: new Session + client per request, download_fileobj", get_conda
+    ),
+}
 
 
 def benchmark(
@@ -131,8 +107,7 @@ def benchmark(
         "repeats": repeats,
         "machine": machine(),
     }
-    counts = {name: conda_gets if name == "conda" else gets for name in LABELS}
-    runs: dict[str, list[list[float]]] = {name: [] for name in LABELS}
+    counts = {name: conda_gets if name == "conda" else gets for name in METHODS}
     with moto_server() as endpoint:
         bucket = unique_bucket("small")
         client = boto3_client(endpoint)
@@ -141,26 +116,22 @@ def benchmark(
         for key, data in objects.items():
             client.put_object(Bucket=bucket, Key=key, Body=data)
         names = list(objects)
-        methods = getters(endpoint, bucket)
-        for repeat in range(repeats):
-            for name, get in methods.items():
+
+        def cycled(count: int) -> list[str]:
+            return [names[i % len(names)] for i in range(count)]
+
+        measurements = {
+            name: latencies(
+                METHODS[name].setup(Job("small", name, endpoint, bucket, "", size)),
                 # conda builds everything anew per request: one warm-up GET imports boto3
-                measure(get, names, objects, 1 if name == "conda" else warmup)
-                runs[name].append(measure(get, names, objects, counts[name]))
-                stats = latency_stats(runs[name][-1])
-                progress(
-                    f"small: run {repeat + 1}/{repeats} {name}: median "
-                    f"{stats['median_us']:.0f} us, p90 {stats['p90_us']:.0f} us"
-                )
-    per_run = {name: [latency_stats(r) for r in rs] for name, rs in runs.items()}
-    summary = {
-        name: {
-            "gets_timed": counts[name],
-            "median_us": median([s["median_us"] for s in stats]),
-            "p90_us": median([s["p90_us"] for s in stats]),
+                cycled(1 if name == "conda" else warmup),
+                cycled(counts[name]),
+                objects.__getitem__,
+            )
+            for name in METHODS
         }
-        for name, stats in per_run.items()
-    }
+        runs = interleaved("small", repeats, measurements, show_latencies)
+    summary = {name: {"gets_timed": counts[name], **s} for name, s in latency_summary(runs).items()}
     ratios = {
         "adapter_over_s3fs_cat": summary["adapter"]["median_us"] / summary["s3fs-cat"]["median_us"],
         "adapter_over_boto3": summary["adapter"]["median_us"] / summary["boto3"]["median_us"],
@@ -170,13 +141,13 @@ def benchmark(
     return {**info, "summary": summary, "ratios": ratios, "runs": runs}
 
 
-def markdown(results: dict[str, Any], with_machine: bool = True) -> str:
+def markdown(results: Results, show_machine: bool = True) -> str:
     summary, ratios = results["summary"], results["ratios"]
     base = summary["adapter"]["median_us"]
     header = ["method", "GETs timed", "median (us)", "p90 (us)", "median vs adapter"]
     rows = [
         [
-            LABELS[name],
+            METHODS[name].label,
             f"{s['gets_timed']}" + (" (only)" if name == "conda" else ""),
             f"{s['median_us']:,.0f}",
             f"{s['p90_us']:,.0f}",
@@ -196,27 +167,25 @@ def markdown(results: dict[str, Any], with_machine: bool = True) -> str:
         f"boto3 = {ratios['native_over_boto3']:.2f}, conda / adapter = "
         f"**{ratios['conda_over_adapter']:.0f}**."
     )
-    if with_machine:
-        note += f"\n\nMachine: {machine_line(results['machine'])}"
-    return markdown_table(header, rows) + note
+    return with_machine(markdown_table(header, rows) + note, results, show_machine)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    common_arguments(parser, RESULTS)
+def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gets", type=int, help="timed GETs per method (1000; 100 quick)")
     parser.add_argument("--conda-gets", type=int, help="timed GETs for conda (20; 3 quick)")
     parser.add_argument("--keys", type=int, default=100, help="distinct objects")
     parser.add_argument("--size", type=int, default=1024, help="bytes per object")
     parser.add_argument("--warmup", type=int, default=20, help="untimed GETs per measurement")
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> Results:
     gets = args.gets or (100 if args.quick else 1000)
     conda_gets = args.conda_gets or (3 if args.quick else 20)
     warmup = min(args.warmup, 2) if args.quick else args.warmup
-    results = benchmark(gets, conda_gets, args.keys, args.size, warmup, args.repeats)
-    print(markdown(results))
-    write_json(args.output, results)
+    return benchmark(gets, conda_gets, args.keys, args.size, warmup, args.repeats)
 
+
+SCRIPT = Script("small", first_line(__doc__), arguments, run, markdown)
 
 if __name__ == "__main__":
-    main()
+    SCRIPT.main()

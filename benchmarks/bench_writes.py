@@ -28,29 +28,15 @@ from __future__ import annotations
 import argparse
 import hashlib
 import importlib.util
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from _common import (
-    RESULTS_DIR,
-    adapter_session,
-    boto3_client,
-    common_arguments,
-    machine,
-    machine_line,
-    markdown_table,
-    median,
-    progress,
-    unique_bucket,
-    write_json,
-)
+from _common import adapter_session, boto3_client, machine, markdown_table, median, unique_bucket
+from _harness import Method, Results, Script, burst, first_line, interleaved, with_machine
 from _network import SERVERS
-from _peers import Job, Method, obstore_store, small_body
+from _peers import Job, obstore_store, small_body
 
-RESULTS = RESULTS_DIR / "writes.json"
 OPS = ("put", "delete")
 WARMUP_PER_THREAD = 2
 
@@ -125,7 +111,7 @@ def writer_obstore(job: Job) -> Writer:
     return Writer(put, delete)
 
 
-METHODS: dict[str, Method[Writer]] = {
+METHODS: dict[str, Method[Job, Writer]] = {
     "adapter": Method("adapter: session.put(url, data=body), session.delete(url)", writer_adapter),
     "boto3": Method("boto3: put_object(Body=body), delete_object, one client", writer_boto3),
     "obstore": Method("obstore: put(store, key, body), delete(store, key)", writer_obstore),
@@ -139,30 +125,6 @@ def available_methods() -> tuple[str, ...]:
 
 
 # --- one measurement ----------------------------------------------------------------------------
-
-
-def burst(op: Callable[[int], None], count: int, threads: int) -> tuple[float, list[str]]:
-    """``op(i)`` for ``i`` in ``range(count)``, shared out among ``threads`` threads started
-    together; seconds from their release to the last one's end, and the errors."""
-    errors: list[str] = []
-    ready = threading.Barrier(threads + 1)
-
-    def worker(first: int) -> None:
-        ready.wait()
-        for i in range(first, count, threads):
-            try:
-                op(i)
-            except Exception as exc:  # counted and shown, not raised: one run, all errors
-                errors.append(repr(exc))
-
-    workers = [threading.Thread(target=worker, args=(t,)) for t in range(threads)]
-    for thread in workers:
-        thread.start()
-    ready.wait()
-    start = time.perf_counter()
-    for thread in workers:
-        thread.join()
-    return time.perf_counter() - start, errors
 
 
 def stored_etags(client: Any, bucket: str, prefix: str) -> dict[str, str]:
@@ -225,34 +187,60 @@ def benchmark(settings: Settings) -> dict[str, Any]:
     """Every server, mode and method ``settings.repeats`` times, interleaved; runs and medians."""
     most = max(settings.objects, settings.threaded_objects, WARMUP_PER_THREAD * settings.threads)
     bodies = [small_body(i, settings.size) for i in range(most)]
-    md5s = [hashlib.md5(body).hexdigest() for body in bodies]
     runs: Runs = {}
     for server in settings.servers:
         with SERVERS[server]() as endpoint:
-            reference = boto3_client(endpoint)
-            bucket = unique_bucket("writes")
-            reference.create_bucket(Bucket=bucket)
-            for repeat in range(settings.repeats):
-                for mode, (threads, count) in settings.modes().items():
-                    for method in settings.methods:
-                        prefix = f"writes/{method}/{mode}/{repeat}/"
-                        job = Job(
-                            "writes", method, endpoint, bucket, prefix, settings.size,
-                            count=count, threads=threads,
-                        )  # fmt: skip
-                        result = measure(job, bodies, md5s, reference)
-                        for op in OPS:
-                            by_op = runs.setdefault(server, {}).setdefault(mode, {})
-                            by_op.setdefault(op, {}).setdefault(method, []).append(result[op])
-                        progress(
-                            f"writes: {server} {repeat + 1}/{settings.repeats} {mode} {method}: "
-                            + ", ".join(
-                                f"{op} {result[op]['requests_per_s']:,.0f}/s"
-                                + ("" if result[op]["ok"] else f" NOT OK {result[op]}")
-                                for op in OPS
-                            )
-                        )
+            runs[server] = measure_server(settings, server, endpoint, bodies)
     return {"runs": runs, **summarize(runs)}
+
+
+def measure_server(
+    settings: Settings, server: str, endpoint: str, bodies: list[bytes]
+) -> dict[str, dict[str, dict[str, list[dict[str, Any]]]]]:
+    """Every mode and method on one server; mode -> op -> method -> one result per repeat."""
+    md5s = [hashlib.md5(body).hexdigest() for body in bodies]
+    reference = boto3_client(endpoint)
+    bucket = unique_bucket("writes")
+    reference.create_bucket(Bucket=bucket)
+
+    def measurement(mode: str, method: str) -> Callable[[int], dict[str, Any]]:
+        threads, count = settings.modes()[mode]
+
+        def measure_once(repeat: int) -> dict[str, Any]:
+            prefix = f"writes/{method}/{mode}/{repeat}/"
+            job = Job(
+                "writes", method, endpoint, bucket, prefix, settings.size,
+                count=count, threads=threads,
+            )  # fmt: skip
+            return measure(job, bodies, md5s, reference)
+
+        return measure_once
+
+    by_key = interleaved(
+        f"writes: {server}",
+        settings.repeats,
+        {
+            (mode, method): measurement(mode, method)
+            for mode in settings.modes()
+            for method in settings.methods
+        },
+        show=_show,
+        name=" ".join,
+    )
+    runs: dict[str, dict[str, dict[str, list[dict[str, Any]]]]] = {}
+    for (mode, method), results in by_key.items():
+        for op in OPS:
+            by_method = runs.setdefault(mode, {}).setdefault(op, {})
+            by_method[method] = [result[op] for result in results]
+    return runs
+
+
+def _show(result: dict[str, Any]) -> str:
+    return ", ".join(
+        f"{op} {result[op]['requests_per_s']:,.0f}/s"
+        + ("" if result[op]["ok"] else f" NOT OK {result[op]}")
+        for op in OPS
+    )
 
 
 def summarize(runs: Runs) -> dict[str, Any]:
@@ -294,7 +282,7 @@ def summarize(runs: Runs) -> dict[str, Any]:
 # --- the table ----------------------------------------------------------------------------------
 
 
-def markdown(results: dict[str, Any], with_machine: bool = True) -> str:
+def markdown(results: Results, show_machine: bool = True) -> str:
     """One table: per server, mode and op, each method's req/s and the adapter's ratios."""
     s = results["settings"]
     methods, peers = list(s["methods"]), [m for m in s["methods"] if m != "adapter"]
@@ -324,14 +312,10 @@ def markdown(results: dict[str, Any], with_machine: bool = True) -> str:
         "per thread); after each timed span the bucket is listed to check every key's ETag "
         f"(MD5 of its body) or its absence. Methods: {labels}."
     )
-    if with_machine:
-        note += f"\n\nMachine: {machine_line(results['machine'])}"
-    return markdown_table(header, rows, left=3) + "\n\n" + note
+    return with_machine(markdown_table(header, rows, left=3) + "\n\n" + note, results, show_machine)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    common_arguments(parser, RESULTS)
+def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--objects", type=int, help="PUTs and DELETEs from one thread (400; 100 quick)"
     )
@@ -341,7 +325,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=16, help="threads sharing one client")
     parser.add_argument("--size", type=int, default=4096, help="bytes per object")
     parser.add_argument("--servers", nargs="+", choices=list(SERVERS), default=list(SERVERS))
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> Results:
     settings = Settings(
         objects=args.objects or (100 if args.quick else 400),
         threaded_objects=args.threaded_objects or (400 if args.quick else 1600),
@@ -351,10 +337,10 @@ def main(argv: list[str] | None = None) -> None:
         methods=available_methods(),
         repeats=args.repeats,
     )
-    results = {"settings": asdict(settings), "machine": machine(), **benchmark(settings)}
-    print(markdown(results))
-    write_json(args.output, results)
+    return {"settings": asdict(settings), "machine": machine(), **benchmark(settings)}
 
+
+SCRIPT = Script("writes", first_line(__doc__), arguments, run, markdown)
 
 if __name__ == "__main__":
-    main()
+    SCRIPT.main()

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import requests
 from _common import adapter_session, boto3_client, unique_bucket
+from _harness import first_line
 from _network import LINKS, SERVERS, link_to
 from _peers import small_body, small_key
 
@@ -38,7 +39,7 @@ def run(get: Callable[[str], bytes], keys: int, gets: int, size: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(description=first_line(__doc__))
     parser.add_argument("--gets", type=int, default=2000, help="GETs per pass")
     parser.add_argument("--keys", type=int, default=100, help="distinct objects, cycled")
     parser.add_argument("--size", type=int, default=4096, help="bytes per object")

@@ -6,11 +6,12 @@ Run from the repository root (needs the ``test`` extra and matplotlib)::
 
 Each benchmark runs as its own script in a fresh interpreter (``bench_large.py``,
 ``bench_small.py``, ``bench_ranges.py``, ``bench_concurrency.py``, ``bench_network.py``,
-``bench_writes.py``, ``bench_overhead.py``), starting and stopping its own servers (moto;
-SeaweedFS for ``network`` and ``writes``) where it needs them, and repeats each measurement
+``bench_writes.py``, ``bench_overhead.py``, ``bench_conda.py``: every ``bench_*.py`` here,
+each a scenario of ``_harness.py``), starting and stopping its own servers (moto; SeaweedFS
+for ``network`` and ``writes``) where it needs them, and repeats each measurement
 ``--repeats`` times (medians are reported). ``--quick`` shrinks sizes and counts so the whole
 run takes a few minutes (the network benchmark about two); the full run takes longer (the
-network benchmark about eight).
+network benchmark about eight). ``conda`` needs the conda snapshot in ``../shared/vendor/``.
 Written to ``benchmarks/results/``:
 
 * ``report.md``: the report printed at the end, one section per benchmark;
@@ -89,8 +90,19 @@ BENCHES = [
         "One object streamed through the adapter from fsspec's memory filesystem and from a "
         "local file, against reading it directly.",
     ),
+    Bench(
+        "conda",
+        "conda: packages from an s3:// channel, plugin against conda's own S3Adapter",
+        "The real conda (`conda create --download-only`, classic solver) fetching one large "
+        "package, and eight smaller ones at once, from an s3:// channel on moto, each run in a "
+        "fresh process with a fresh package cache: objstore-adapter's conda plugin against "
+        "conda's own S3Adapter (boto3), wall time and the conda process's peak RSS.",
+    ),
 ]
 NAMES = [bench.name for bench in BENCHES]
+_UNLISTED = {path.stem.removeprefix("bench_") for path in HERE.glob("bench_*.py")} - set(NAMES)
+if _UNLISTED:  # a scenario run_all would silently leave out
+    raise RuntimeError(f"benchmarks not in run_all.BENCHES: {sorted(_UNLISTED)}")
 
 
 def module(name: str) -> Any:
@@ -148,7 +160,7 @@ def report(info: dict[str, Any], results: dict[str, dict[str, Any]]) -> str:
         if bench.name not in results:
             continue
         seconds = info["durations_s"][bench.name]
-        body = module(bench.name).markdown(results[bench.name], with_machine=False)
+        body = module(bench.name).markdown(results[bench.name], False)
         sections.append(
             f"## {bench.title} (`bench_{bench.name}.py`, {seconds:.0f} s)\n\n{bench.what}\n\n{body}"
         )
