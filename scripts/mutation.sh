@@ -5,6 +5,7 @@
 #
 #   bash scripts/mutation.sh                 # every module below (45 minutes or so, 2 cores)
 #   bash scripts/mutation.sh _http _errors   # just these
+#   bash scripts/mutation.sh _transfer/upload   # a module in a package: its path
 #   MUTATION_JOBS=1 bash scripts/mutation.sh _session
 #   bash scripts/mutation.sh --report        # the report again, from the last results
 #
@@ -40,6 +41,7 @@ tests_for() {
     _session) echo "${u}_session.py ${b}_security.py ${u}_registry.py" ;;
     _adapter) echo "${b}_requests_contract.py ${b}_conformance.py ${b}_errors.py" ;;
     _fileurl) echo "${u}_fileurl.py ${u}_registry.py ${b}_security.py" ;;
+    _transfer/upload) echo "${u}_upload.py" ;;
     *) return 1 ;;
     esac
 }
@@ -69,7 +71,7 @@ for module in "${modules[@]+"${modules[@]}"}"; do
         echo "no tests configured for module $module" >&2
         exit 2
     fi
-    work=.cache/mutation/$module
+    work=.cache/mutation/${module//\//.} # _transfer/upload: .cache/mutation/_transfer.upload
     rm -rf "$work"
     mkdir -p "$work/mutants"
     cp -r objstore_adapter tests pyproject.toml "$work/"
@@ -171,7 +173,7 @@ def added(text: str) -> str:
 
 rows, details = [], []
 for work in sorted(p for p in base.iterdir() if (p / "seconds").exists()):
-    module = work.name
+    module = work.name.replace(".", "/")  # a module in a package: _transfer.upload
     meta = work / f"mutants/objstore_adapter/{module}.py.meta"
     codes = json.loads(meta.read_text())["exit_code_by_key"]
     count = dict(killed=0, survived=0, equivalent=0, timeout=0, other=0)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import threading
+import time
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,12 +18,16 @@ from objstore_adapter import TransferConfig
 from objstore_adapter._backends.azure import AzureBackend, AzureBlocks
 from objstore_adapter._backends.s3 import S3Backend
 from objstore_adapter._backends.s3.parts import S3Parts
-from objstore_adapter._errors import outcome_for
+from objstore_adapter._body import UPLOAD_CHUNK
+from objstore_adapter._errors import BodySourceError, outcome_for
 from objstore_adapter._http import Timeouts, representation
+from objstore_adapter._info import ObjectInfo
 from objstore_adapter._registry import SchemeRegistry
 from objstore_adapter._transfer import Attempts
 from objstore_adapter._transfer.upload import (
     PARTS_PER_SIZE,
+    FileSlice,
+    file_body,
     iter_parts,
     part_size_of,
     upload_parts,
@@ -444,3 +450,228 @@ def test_az_blocks_discarded_by_another_write_are_a_503_to_send_again(
 
     assert outcome_for(caught.value) == 503
     assert other.get_blob_properties().size == 0, "the other writer's blob is untouched"
+
+
+# --- upload_parts and FileSlice on their own, with a part store kept in memory ----------------
+
+
+#: What the store's answer to a commit gave; what asking it after a lost answer gives.
+STORED, FOUND = ObjectInfo(size=0, etag='"stored"'), ObjectInfo(size=0, etag='"found"')
+
+
+class PartsInMemory:
+    """A :class:`PartStore` that keeps the parts in a dict: what ``upload_parts`` hands it,
+    from which thread, how many sends run at once, and what was committed."""
+
+    def __init__(self, takes_buffers: bool = True, send_gate: float = 0.0) -> None:
+        self.takes_buffers = takes_buffers
+        self.parts: dict[int, Any] = {}
+        self.threads: set[str] = set()
+        self.committed_tokens: list[str] | None = None
+        self.commits = 0
+        self.aborted = False
+        self.running = 0
+        self.peak = 0
+        self._lock = threading.Lock()
+        self._gate = send_gate  # seconds each send takes
+
+    def begin(self) -> None:
+        pass
+
+    def send(self, number: int, data: Any) -> str:
+        with self._lock:
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+            self.threads.add(threading.current_thread().name)
+            self.parts[number] = data
+        try:
+            self._wait(number)
+        finally:
+            with self._lock:
+                self.running -= 1
+        return f"token-{number}"
+
+    def _wait(self, number: int) -> None:
+        if self._gate:
+            threading.Event().wait(self._gate)
+
+    def commit(self, tokens: list[str]) -> ObjectInfo | None:
+        self.commits += 1
+        self.committed_tokens = tokens
+        return STORED
+
+    def committed(self, tokens: list[str]) -> ObjectInfo | None:
+        return FOUND if self.committed_tokens == tokens else None
+
+    def abort(self) -> None:
+        self.aborted = True
+
+
+def _attempts(**settings: Any) -> Attempts:
+    return Attempts(TransferConfig(backoff_base=0, **settings))
+
+
+def _sparse_file(tmp_path: Path, size: int) -> int:
+    path = tmp_path / "sparse.bin"
+    with path.open("wb") as file:
+        file.truncate(size)  # no blocks written: a large body that costs nothing
+    return os.open(path, os.O_RDONLY)
+
+
+def test_parts_are_sent_from_the_upload_threads_at_max_concurrency(tmp_path: Path) -> None:
+    # Eight at once: more than a thread pool's default on a small machine (CPUs + 4).
+    store = PartsInMemory(send_gate=0.2)
+    fd = _sparse_file(tmp_path, 16 * PART)
+    try:
+        answer = upload_parts(
+            store, FileSlice(fd, 0, 16 * PART), _attempts(part_size=PART, max_concurrency=8)
+        )
+    finally:
+        os.close(fd)
+    assert answer == STORED
+    assert store.peak == 8
+    assert store.committed_tokens == [f"token-{n}" for n in range(1, 17)]
+    assert store.threads
+    assert all(name.startswith("objstore-upload") for name in store.threads)
+
+
+def test_while_the_parts_in_flight_are_sent_one_more_is_read_and_no_more() -> None:
+    release = threading.Event()
+    read = []
+
+    class Held(PartsInMemory):
+        def _wait(self, number: int) -> None:
+            release.wait(10)
+
+    def body() -> Iterator[bytes]:
+        for number in range(6):
+            read.append(number)
+            yield bytes(PART)
+
+    store = Held()
+    done: list[Any] = []
+    worker = threading.Thread(
+        target=lambda: done.append(
+            upload_parts(store, body(), _attempts(part_size=PART, max_concurrency=2))
+        )
+    )
+    worker.start()
+    try:
+        deadline = time.monotonic() + 10
+        while store.running < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.3)  # time for the body to be read further, if it were
+        assert len(read) == 3  # two parts being sent, one waiting for a place
+    finally:
+        release.set()
+        worker.join(30)
+    assert done == [STORED]
+
+
+def test_a_part_done_early_makes_room_for_the_next_at_once() -> None:
+    """Part 1 is sent only once part 3 has started: the upload must not wait for every part
+    in flight before it sends the next."""
+    third_started = threading.Event()
+
+    class Ordered(PartsInMemory):
+        def _wait(self, number: int) -> None:
+            if number == 3:
+                third_started.set()
+            if number == 1 and not third_started.wait(10):
+                raise TimeoutError("part 3 never started while part 1 was being sent")
+
+    store = Ordered()
+    body = (bytes(PART) for _ in range(4))
+    assert upload_parts(store, body, _attempts(part_size=PART, max_concurrency=2)) == STORED
+    assert sorted(store.parts) == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("takes_buffers", [True, False])
+def test_a_store_that_does_not_take_buffers_gets_bytes(takes_buffers: bool) -> None:
+    store = PartsInMemory(takes_buffers=takes_buffers)
+    body = (bytes(PART) for _ in range(2))
+    upload_parts(store, body, _attempts(part_size=PART))
+    kinds = {type(part) for part in store.parts.values()}
+    assert kinds == ({bytearray} if takes_buffers else {bytes})
+
+
+def test_a_commit_whose_answer_was_lost_is_settled_by_asking_not_sent_again() -> None:
+    class LostAnswer(PartsInMemory):
+        def commit(self, tokens: list[str]) -> ObjectInfo | None:
+            super().commit(tokens)
+            raise ConnectionResetError(104, "the answer to the commit was lost")
+
+    store = LostAnswer()
+    body = (bytes(PART) for _ in range(2))
+    assert upload_parts(store, body, _attempts(part_size=PART, max_attempts=3)) == FOUND
+    assert store.commits == 1
+    assert not store.aborted
+
+
+def test_a_failing_abort_does_not_hide_the_failure_that_ended_the_upload() -> None:
+    class Failing(PartsInMemory):
+        def send(self, number: int, data: Any) -> str:
+            raise ValueError(f"part {number} refused")
+
+        def abort(self) -> None:
+            raise RuntimeError("abort failed too")
+
+    with pytest.raises(ValueError, match="refused"):
+        upload_parts(Failing(), (bytes(PART) for _ in range(2)), _attempts(part_size=PART))
+
+
+def test_a_file_slice_reads_its_own_bytes_a_chunk_at_a_time(tmp_path: Path) -> None:
+    data = os.urandom(2 * UPLOAD_CHUNK + 100)
+    fd = os.open(_file(tmp_path, data), os.O_RDONLY)
+    try:
+        whole = FileSlice(fd, 3, 2 * UPLOAD_CHUNK + 10)
+        pieces = list(itertools.islice(whole.pieces(), 5))
+        assert [len(piece) for piece in pieces] == [UPLOAD_CHUNK, UPLOAD_CHUNK, 10]
+        assert b"".join(pieces) == data[3 : 3 + 2 * UPLOAD_CHUNK + 10]
+        assert whole.read() == b"".join(pieces)
+        assert FileSlice(fd, 5, 7).read() == data[5:12]
+    finally:
+        os.close(fd)
+
+
+def test_a_file_that_ended_early_says_by_how_much(tmp_path: Path) -> None:
+    fd = os.open(_file(tmp_path, b"x" * 100), os.O_RDONLY)
+    try:
+        with pytest.raises(BodySourceError) as raised:
+            FileSlice(fd, 0, 150).read()
+    finally:
+        os.close(fd)
+    assert "ended 50 bytes early" in str(raised.value.original)
+
+
+def test_a_file_that_cannot_be_read_is_the_callers_error(tmp_path: Path) -> None:
+    fd = os.open(_file(tmp_path, b"x" * 10), os.O_RDONLY)
+    os.close(fd)  # a read now fails with EBADF
+    with pytest.raises(BodySourceError) as raised:
+        FileSlice(fd, 0, 10).read()
+    assert isinstance(raised.value.original, OSError)
+
+
+def test_a_file_slice_is_split_as_a_stream_is_cut(tmp_path: Path) -> None:
+    # Past PARTS_PER_SIZE parts the size doubles: the same for a file as for a stream.
+    length = PARTS_PER_SIZE + 5
+    fd = _sparse_file(tmp_path, length + 4)
+    try:
+        sizes = [part.length for part in FileSlice(fd, 4, length).split(1)]
+    finally:
+        os.close(fd)
+    assert sizes == [len(part) for part in iter_parts([bytes(length)], 1)]
+    assert sizes == [1] * PARTS_PER_SIZE + [2, 2, 1]
+
+
+def test_a_file_body_starts_where_the_file_stands(tmp_path: Path) -> None:
+    path = _file(tmp_path, b"0123456789")
+    with path.open("rb") as file:
+        file.seek(3)
+        body = file_body(file)
+        assert body is not None
+        assert (body.offset, body.length, body.read()) == (3, 7, b"3456789")
+        file.seek(0, os.SEEK_END)
+        at_end = file_body(file)
+        assert at_end is not None
+        assert at_end.length == 0
