@@ -463,7 +463,7 @@ class PartsInMemory:
     """A :class:`PartStore` that keeps the parts in a dict: what ``upload_parts`` hands it,
     from which thread, how many sends run at once, and what was committed."""
 
-    def __init__(self, takes_buffers: bool = True, send_gate: float = 0.0) -> None:
+    def __init__(self, takes_buffers: bool = True) -> None:
         self.takes_buffers = takes_buffers
         self.parts: dict[int, Any] = {}
         self.threads: set[str] = set()
@@ -473,7 +473,6 @@ class PartsInMemory:
         self.running = 0
         self.peak = 0
         self._lock = threading.Lock()
-        self._gate = send_gate  # seconds each send takes
 
     def begin(self) -> None:
         pass
@@ -492,8 +491,7 @@ class PartsInMemory:
         return f"token-{number}"
 
     def _wait(self, number: int) -> None:
-        if self._gate:
-            threading.Event().wait(self._gate)
+        """How long part ``number`` takes to send: at once, unless a test says otherwise."""
 
     def commit(self, tokens: list[str]) -> ObjectInfo | None:
         self.commits += 1
@@ -520,7 +518,13 @@ def _sparse_file(tmp_path: Path, size: int) -> int:
 
 def test_parts_are_sent_from_the_upload_threads_at_max_concurrency(tmp_path: Path) -> None:
     # Eight at once: more than a thread pool's default on a small machine (CPUs + 4).
-    store = PartsInMemory(send_gate=0.2)
+    class Gathering(PartsInMemory):
+        def _wait(self, number: int) -> None:  # until eight sends run at once (or 5 s)
+            deadline = time.monotonic() + 5
+            while self.peak < 8 and time.monotonic() < deadline:
+                time.sleep(0.01)
+
+    store = Gathering()
     fd = _sparse_file(tmp_path, 16 * PART)
     try:
         answer = upload_parts(
@@ -558,7 +562,7 @@ def test_while_the_parts_in_flight_are_sent_one_more_is_read_and_no_more() -> No
     worker.start()
     try:
         deadline = time.monotonic() + 10
-        while store.running < 2 and time.monotonic() < deadline:
+        while (store.running < 2 or len(read) < 3) and time.monotonic() < deadline:
             time.sleep(0.01)
         time.sleep(0.3)  # time for the body to be read further, if it were
         assert len(read) == 3  # two parts being sent, one waiting for a place
