@@ -56,6 +56,9 @@ class Protocol:
     fs_class: str | None = None
 
 
+#: Plain fsspec calls: the backend of every protocol the table does not name.
+_GENERIC = Backend()
+
 #: The one table of protocols: what serves each, which schemes are served out of the box (local
 #: ones, file and memory, must be registered), what to install. gcsfs >= 2026.10 defaults to an
 #: experimental class that first tries a gRPC API; its stable class speaks plain JSON/HTTP,
@@ -64,7 +67,7 @@ PROTOCOLS: tuple[Protocol, ...] = (
     Protocol(("s3", "s3a"), S3Backend(), ("s3", "s3a"), "s3"),
     Protocol(("gcs", "gs"), GCSBackend(), ("gs", "gcs"), "gcs", "gcsfs.core.GCSFileSystem"),
     Protocol(("abfs", "az", "abfss"), AzureBackend(), ("az", "abfs", "abfss"), "azure"),
-    Protocol(("adl",), Backend(), extra="azure"),
+    Protocol(("adl",), _GENERIC, extra="azure"),
     Protocol(("memory",), MemoryBackend()),
     Protocol(("file", "local"), LocalBackend()),
 )
@@ -74,13 +77,11 @@ _BY_NAME: Mapping[str, Protocol] = {name: p for p in PROTOCOLS for name in p.nam
 #: Cloud schemes served out of the box, and their protocols.
 DEFAULT_SCHEMES: Mapping[str, str] = {scheme: p.names[0] for p in PROTOCOLS for scheme in p.schemes}
 
-_GENERIC = Backend()
 
-
-def backend_for(protocol: str, cls: type) -> Backend:
+def backend_for(protocol: str, cls: type[AbstractFileSystem]) -> Backend:
     """The backend serving a filesystem of class ``cls`` built for ``protocol``: the table's
     for the protocol, else for a protocol the class claims; else plain fsspec calls."""
-    claimed = (cls.protocol,) if isinstance(cls.protocol, str) else tuple(cls.protocol)  # type: ignore[attr-defined]
+    claimed = (cls.protocol,) if isinstance(cls.protocol, str) else tuple(cls.protocol)
     for name in (protocol, *claimed):
         if name in _BY_NAME:
             return _BY_NAME[name].backend
