@@ -23,11 +23,11 @@ from .._aio import LoopBody, no_resend, widen_read_buffer
 from .native import NativeRefused, open_native, presigned_answered
 from .parts import S3Parts
 from .presigned import (
-    DEFINITE_OR_THROTTLED,
     PresignedRefused,
     can_presign,
     open_presigned,
     presigned_request,
+    raise_definite,
 )
 
 
@@ -246,12 +246,9 @@ class S3Backend(Backend):
             return response.headers
         if response.status in (409, 412):  # a condition failed (409: a concurrent write)
             raise status_error(412, path, response.headers)
-        if response.status == 404:
-            if "IfMatch" in params:  # no such version to replace
-                raise status_error(412, path, response.headers)
-            raise status_error(404, path, response.headers)
-        if response.status in DEFINITE_OR_THROTTLED:
-            raise status_error(response.status, path, response.headers)
+        if response.status == 404 and "IfMatch" in params:  # no such version to replace
+            raise status_error(412, path, response.headers)
+        raise_definite(response, path)
         return None  # another error: s3fs' second opinion (moto answers 500 to bad keys)
 
     def part_store(

@@ -10,11 +10,10 @@ from typing import Any
 
 from fsspec.asyn import sync
 
-from ..._errors import status_error
 from ..._http import Timeouts
 from ..._info import ObjectInfo, quote_etag
 from ..._transfer.upload import FileSlice, Part
-from .presigned import DEFINITE_OR_THROTTLED, can_presign, presigned_request
+from .presigned import can_presign, presigned_request, raise_definite
 
 
 class S3Parts:
@@ -126,6 +125,5 @@ class S3Parts:
         etag = response.headers.get("ETag")
         if response.status < 300 and etag:
             return str(etag)
-        if response.status == 404 or response.status in DEFINITE_OR_THROTTLED:
-            raise status_error(response.status, self._path, response.headers)
+        raise_definite(response, self._path)  # 404: the upload was aborted
         return None

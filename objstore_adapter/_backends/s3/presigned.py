@@ -280,11 +280,19 @@ def presigned_request(
     return response
 
 
-#: Error statuses a presigned request's answer is taken at its word for: a denial (the
-#: credentials, not the URL's form) or throttling, which the retry policy handles. Any other
-#: error may be the URL's (an emulator without query-string auth, a redirect, moto's 500 for
-#: a key it refuses): s3fs, whose botocore client reports S3's errors precisely, is asked.
-DEFINITE_OR_THROTTLED = frozenset({401, 403, 429, 503})
+#: Error statuses a presigned request's answer is taken at its word for: not found, a denial
+#: (the credentials, not the URL's form) or throttling, which the retry policy handles. Any
+#: other error may be the URL's (an emulator without query-string auth, a redirect, moto's
+#: 500 for a key or credentials it refuses): s3fs, whose botocore client reports S3's errors
+#: precisely, is asked.
+DEFINITE_OR_THROTTLED = frozenset({401, 403, 404, 429, 503})
+
+
+def raise_definite(response: urllib3.BaseHTTPResponse, path: str) -> None:
+    """Raise the store's error for a presigned request's answer that is taken at its word
+    (:data:`DEFINITE_OR_THROTTLED`); return for any other, which s3fs is asked about."""
+    if response.status in DEFINITE_OR_THROTTLED:
+        raise status_error(response.status, path, response.headers)
 
 
 class PresignedRefused(Exception):
@@ -333,13 +341,7 @@ def open_presigned(
         response.release_conn()
         if response.status in (304, 412):
             return StoreGet(response.status, _info.from_http_headers(response.headers), None, None)
-        if response.status == 404:
-            raise status_error(404, f"{bucket}/{key}", response.headers)
-        if response.status in DEFINITE_OR_THROTTLED:
-            # Denied or throttling: the transfer policy decides whether to try again (and
-            # when: Retry-After). Other errors get a second opinion from s3fs (moto, for one,
-            # answers 500 to a presigned GET whose credentials it refuses).
-            raise status_error(response.status, f"{bucket}/{key}", response.headers)
+        raise_definite(response, f"{bucket}/{key}")
         raise PresignedRefused(response.status)
     fields = response.headers
     served = _served_range(fields.get("Content-Range")) if response.status == 206 else None
