@@ -5,15 +5,19 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import threading
 import time
 import tracemalloc
 from collections.abc import Iterator
 
 import pytest
 import requests
+from urllib3.exceptions import ProtocolError
 
 import objstore_adapter
 from objstore_adapter import TransferConfig
+from objstore_adapter._transfer import parallel as parallel_module
+from objstore_adapter._transfer.parallel import ParallelSource
 
 from ..conftest import Proxied, Store, proxied_store, s3_registry
 
@@ -211,3 +215,346 @@ def test_memory_stays_bounded_by_the_parts_in_flight(
     # Four 1 MiB parts in flight, one handed over, and their copies in urllib3: about
     # 18 MiB here, whatever the object's size; a body held whole would be 64 MiB.
     assert peak < 32 * MiB, f"peak {peak / MiB:.1f} MiB"
+
+
+# ParallelSource on its own: sources over bytes in memory and a clock the test moves, so that
+# every boundary (the halves judged, where the stream hands over, each part, the review) is
+# exact.
+
+SMALL = os.urandom(10_000)
+PART = 1000  # so the first bytes are judged in two halves of 500
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+class _Source:
+    """``data[start:stop]``, advancing the clock by ``seconds`` on each read, and (when
+    ``ends_after`` is set) ending early."""
+
+    def __init__(
+        self,
+        data: bytes,
+        start: int,
+        stop: int,
+        clock: _Clock | None = None,
+        seconds: float = 0.0,
+        ends_after: int | None = None,
+    ) -> None:
+        self.data, self.offset, self.stop = data, start, stop
+        if ends_after is not None:
+            self.stop = start + ends_after
+        self.clock, self.seconds = clock, seconds
+        self.reads: list[int] = []
+        self.closed = False
+
+    def read(self, n: int) -> bytes:
+        if self.clock is not None:
+            self.clock.now += self.seconds
+        data = self.data[self.offset : min(self.stop, self.offset + n)]
+        self.offset += len(data)
+        self.reads.append(len(data))
+        return data
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class _Parts:
+    """``open_part`` over ``data``: records each range opened, and the thread that asked."""
+
+    def __init__(self, data: bytes, failing: dict[tuple[int, int], list[Exception]] | None = None):
+        self.data = data
+        self.opened: list[tuple[int, int]] = []
+        self.threads: set[str] = set()
+        self.sources: list[_Source] = []
+        self.failing = failing or {}
+        self.ends_after: dict[tuple[int, int], int] = {}
+
+    def __call__(self, start: int, stop: int) -> _Source:
+        self.opened.append((start, stop))
+        self.threads.add(threading.current_thread().name)
+        if self.failing.get((start, stop)):
+            raise self.failing[(start, stop)].pop(0)
+        source = _Source(self.data, start, stop, ends_after=self.ends_after.get((start, stop)))
+        self.sources.append(source)
+        return source
+
+
+def _config(**changes: object) -> TransferConfig:
+    settings: dict[str, object] = dict(
+        parallel_below=float("inf"),
+        download_part_size=PART,
+        download_concurrency=4,
+        backoff_base=0,
+        max_attempts=1,
+    )
+    settings.update(changes)
+    return TransferConfig(**settings)  # type: ignore[arg-type]
+
+
+def _source(
+    config: TransferConfig,
+    start: int = 0,
+    stop: int = len(SMALL),
+    clock: _Clock | None = None,
+    seconds: float = 0.0,
+    parts: _Parts | None = None,
+) -> tuple[ParallelSource, _Source, _Parts]:
+    first = _Source(SMALL, start, stop, clock, seconds)
+    parts = parts or _Parts(SMALL)
+    return ParallelSource(first, parts, start, stop, config), first, parts
+
+
+def _read_all(source: ParallelSource, n: int = 10_000, received: bytearray | None = None) -> bytes:
+    received = bytearray() if received is None else received
+    while chunk := source.read(n):
+        assert len(chunk) <= n
+        received += chunk
+    return bytes(received)
+
+
+def _ranges(start: int, stop: int) -> list[tuple[int, int]]:
+    return [(first, min(stop, first + PART)) for first in range(start, stop, PART)]
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> _Clock:
+    clock = _Clock()
+    monkeypatch.setattr(parallel_module, "time", clock)
+    return clock
+
+
+def test_the_stream_is_judged_in_two_halves_then_serves_one_part(clock: _Clock) -> None:
+    source, first, parts = _source(_config())
+
+    assert _read_all(source) == SMALL
+    # Reads stop at each half's end (500, 1000), then the stream serves one more part.
+    assert first.reads == [500, 500, 1000]
+    assert first.closed
+    assert sorted(parts.opened) == _ranges(2000, len(SMALL))
+    assert parts.threads
+    assert all(name.startswith("objstore-part") for name in parts.threads)
+    assert all(source.closed for source in parts.sources)
+
+
+def test_a_range_is_judged_and_split_from_where_it_starts(clock: _Clock) -> None:
+    source, first, parts = _source(_config(), start=1500, stop=9700)
+
+    assert _read_all(source, 700) == SMALL[1500:9700]
+    assert first.reads == [500, 500, 700, 300]
+    assert sorted(parts.opened) == _ranges(3500, 9700)
+
+
+def test_small_reads_come_in_order_and_never_past_what_was_asked(clock: _Clock) -> None:
+    source, _, _ = _source(_config())
+
+    assert _read_all(source, 333) == SMALL
+
+
+def test_parts_in_flight_are_bounded_by_the_concurrency(clock: _Clock) -> None:
+    source, _, parts = _source(_config())
+
+    assert source.read(2000) == SMALL[:500]
+    assert source.read(2000) == SMALL[500:1000]
+    assert source.read(2000) == SMALL[1000:2000]  # the stream's part: the parts start
+    time.sleep(0.2)
+    # The stream is one connection: three parts were started with it, one more when it ended.
+    assert sorted(parts.opened) == _ranges(2000, 6000)
+    assert source.read(2000) == SMALL[2000:3000]
+    assert source.read(2000) == SMALL[3000:4000]
+    time.sleep(0.2)
+    assert sorted(parts.opened) == _ranges(2000, 7000)  # a part used: the next one starts
+    source.close()
+
+
+def test_a_fast_stream_goes_on_alone(clock: _Clock) -> None:
+    # 500 bytes a second, judged against 400: fast enough.
+    source, first, parts = _source(_config(parallel_below=400), clock=clock, seconds=1.0)
+
+    assert _read_all(source) == SMALL
+    assert first.reads == [500, 500, 9000, 0]
+    assert parts.opened == []
+
+
+def test_a_stream_slow_in_both_halves_is_split(clock: _Clock) -> None:
+    source, _, parts = _source(_config(parallel_below=600), clock=clock, seconds=1.0)
+
+    assert _read_all(source) == SMALL
+    assert sorted(parts.opened) == _ranges(2000, len(SMALL))
+
+
+def test_one_slow_half_is_taken_for_a_pause_not_a_slow_link(clock: _Clock) -> None:
+    for slow_half in (0, 1):
+        stream = _Source(SMALL, 0, len(SMALL))
+        parts = _Parts(SMALL)
+        source = ParallelSource(stream, parts, 0, len(SMALL), _config(parallel_below=600))
+
+        for half in (0, 1):
+            clock.now += 10.0 if half == slow_half else 0.1
+            assert source.read(10_000) == SMALL[half * 500 : half * 500 + 500]
+        assert _read_all(source) == SMALL[1000:]
+        assert parts.opened == [], f"half {slow_half} was slow"
+
+
+@pytest.mark.parametrize("size", [1500, 2000])
+def test_what_is_left_within_one_part_stays_one_stream(clock: _Clock, size: int) -> None:
+    source, first, parts = _source(_config(), stop=size)
+
+    assert _read_all(source) == SMALL[:size]
+    assert first.reads == [500, 500, size - 1000, 0]
+    assert parts.opened == []
+
+
+def test_a_one_part_object_is_read_from_its_stream(clock: _Clock) -> None:
+    source, first, parts = _source(_config(), stop=800)
+
+    assert _read_all(source) == SMALL[:800]
+    assert first.reads == [400, 400, 0]
+    assert parts.opened == []
+
+
+def _read_with_clock(source: ParallelSource, clock: _Clock, parts_slower: float = 100) -> bytes:
+    """Read 1,000 bytes at a time, the stream's at 1,000 bytes a second, the parts'
+    ``parts_slower`` times slower."""
+    received = bytearray()
+    while chunk := source.read(PART):
+        clock.now += len(chunk) / 1000 * (1 if len(received) < 2000 else parts_slower)
+        received += chunk
+    return bytes(received)
+
+
+def test_parts_slower_than_the_stream_give_way_to_one_stream(clock: _Clock) -> None:
+    data = SMALL * 2
+    parts = _Parts(data)
+    stream = _Source(data, 0, len(data))
+    source = ParallelSource(stream, parts, 0, len(data), _config(parallel_below=2.0**40))
+
+    assert _read_with_clock(source, clock) == data
+    # Four parts started with the stream (2000-6000); each of the first three used started
+    # one more (to 9000); the fourth used showed parts slower: the rest is one stream.
+    assert parts.opened[-1] == (9000, len(data))
+    assert sorted(parts.opened[:-1]) == _ranges(2000, 9000)
+
+
+def test_parts_as_fast_as_the_stream_go_on(clock: _Clock) -> None:
+    data = SMALL * 2
+    parts = _Parts(data)
+    source = ParallelSource(
+        _Source(data, 0, len(data)), parts, 0, len(data), _config(parallel_below=2.0**40)
+    )
+
+    assert _read_with_clock(source, clock, parts_slower=0.1) == data
+    assert sorted(parts.opened) == _ranges(2000, len(data))
+
+
+def test_parts_always_means_parts_however_slow(clock: _Clock) -> None:
+    data = SMALL * 2
+    parts = _Parts(data)
+    source = ParallelSource(_Source(data, 0, len(data)), parts, 0, len(data), _config())
+
+    assert _read_with_clock(source, clock) == data
+    assert sorted(parts.opened) == _ranges(2000, len(data))
+
+
+def test_with_fewer_connections_the_review_comes_sooner(clock: _Clock) -> None:
+    data = SMALL * 2
+    parts = _Parts(data)
+    config = _config(parallel_below=2.0**40, download_concurrency=2)
+    source = ParallelSource(_Source(data, 0, len(data)), parts, 0, len(data), config)
+
+    assert _read_with_clock(source, clock) == data
+    # Two parts with the stream (2000-4000), one more after the first used; the second
+    # used is the review.
+    assert parts.opened[-1] == (5000, len(data))
+    assert sorted(parts.opened[:-1]) == _ranges(2000, 5000)
+
+
+def test_a_part_that_ends_early_raises_naming_its_bytes(clock: _Clock) -> None:
+    parts = _Parts(SMALL)
+    parts.ends_after[(4000, 5000)] = 300
+    source, _, _ = _source(_config(), parts=parts)
+
+    received = bytearray()
+    with pytest.raises(ProtocolError, match=r"^bytes 4000-4999 ended after 300 bytes$"):
+        _read_all(source, received=received)
+    assert bytes(received) == SMALL[:4000] + SMALL[4000:4300]
+    source.close()
+
+
+def test_a_part_that_fails_raises_in_its_place(clock: _Clock) -> None:
+    denied = PermissionError("denied")
+    parts = _Parts(SMALL, failing={(3000, 4000): [denied]})
+    source, _, _ = _source(_config(max_attempts=3), parts=parts)
+
+    received = bytearray()
+    with pytest.raises(PermissionError) as raised:
+        _read_all(source, received=received)
+    assert raised.value is denied
+    assert bytes(received) == SMALL[:3000]
+    assert parts.opened.count((3000, 4000)) == 1, "a definite answer is not asked again"
+    source.close()
+
+
+def test_a_part_that_fails_to_open_is_tried_again(clock: _Clock) -> None:
+    parts = _Parts(SMALL, failing={(3000, 4000): [ConnectionResetError(), TimeoutError()]})
+    source, _, _ = _source(_config(max_attempts=3), parts=parts)
+
+    assert _read_all(source) == SMALL
+    assert parts.opened.count((3000, 4000)) == 3
+
+
+def test_a_cut_part_resumes_where_it_was_cut(clock: _Clock) -> None:
+    parts = _Parts(SMALL)
+    parts.ends_after[(5000, 6000)] = 400
+    source, _, _ = _source(_config(max_attempts=2), parts=parts)
+
+    assert _read_all(source) == SMALL
+    assert (5400, 6000) in parts.opened
+
+
+def test_the_rest_opened_as_one_stream_heals_too(clock: _Clock) -> None:
+    data = SMALL * 2
+    parts = _Parts(data)
+    parts.ends_after[(9000, len(data))] = 100
+    source = ParallelSource(
+        _Source(data, 0, len(data)),
+        parts,
+        0,
+        len(data),
+        _config(parallel_below=2.0**40, max_attempts=2),
+    )
+
+    assert _read_with_clock(source, clock) == data
+    assert parts.opened[-1] == (9100, len(data))
+
+
+def test_close_ends_the_body_and_every_connection(clock: _Clock) -> None:
+    source, first, parts = _source(_config())
+    received = source.read(500) + source.read(500) + source.read(1000) + source.read(300)
+    assert received == SMALL[:2300]
+
+    source.close()
+
+    assert first.closed
+    assert source.read(1000) == b""
+    time.sleep(0.2)
+    assert parts.sources
+    assert all(part.closed for part in parts.sources)
+    assert max(stop for _, stop in parts.opened) <= 6000, "no part started after close"
+
+
+def test_close_before_the_parts_start_closes_the_stream(clock: _Clock) -> None:
+    source, first, parts = _source(_config())
+    assert source.read(100) == SMALL[:100]
+
+    source.close()
+
+    assert first.closed
+    assert source.read(100) == b""
+    assert parts.opened == []
