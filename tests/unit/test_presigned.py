@@ -413,3 +413,253 @@ def test_credentials_due_for_refresh_are_refreshed_on_fsspecs_loop(
     assert (read.status, read.data) == (200, b"fresh")
     assert refreshed_on == ["fsspecIO"]
     assert _presigned.sign_here(fs, "get_object", where) is not None  # fresh now: here
+
+
+# --- the presigned path's own rules ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "presigns"),
+    [
+        ({}, True),
+        ({"config_kwargs": {"connect_timeout": 5}}, True),
+        ({"s3_additional_kwargs": {"SSECustomerAlgorithm": "AES256"}}, False),
+        ({"requester_pays": True}, False),
+        ({"config_kwargs": {"proxies": {"https": "http://127.0.0.1:9"}}}, False),
+    ],
+)
+def test_only_filesystems_whose_requests_a_url_can_carry_presign(
+    options: dict[str, Any], presigns: bool
+) -> None:
+    assert _presigned.can_presign(_fs("http://127.0.0.1:9", **options)) is presigns
+
+
+def test_a_filesystem_without_s3fs_attributes_presigns() -> None:
+    class Bare:
+        pass
+
+    assert _presigned.can_presign(Bare()) is True
+
+
+@pytest.mark.parametrize(
+    ("verify", "cert_reqs", "ca_certs"),
+    [
+        (None, "CERT_REQUIRED", None),
+        (True, "CERT_REQUIRED", None),
+        (False, "CERT_NONE", None),
+        ("/etc/own-ca.pem", "CERT_REQUIRED", "/etc/own-ca.pem"),
+    ],
+)
+def test_the_pool_verifies_tls_as_botocore_was_told(
+    verify: bool | str | None, cert_reqs: str, ca_certs: str | None
+) -> None:
+    client_kwargs = {} if verify is None else {"verify": verify}
+    fs = _fs("https://127.0.0.1:9", client_kwargs=client_kwargs)
+
+    pool = _presigned.pool_for(fs)
+
+    assert pool.connection_pool_kw["cert_reqs"] == cert_reqs
+    assert pool.connection_pool_kw.get("ca_certs") == ca_certs
+    assert _presigned.pool_for(fs) is pool  # one pool per filesystem
+    assert _presigned.pool_for(_fs("https://127.0.0.1:9")) is not pool
+
+
+@pytest.mark.parametrize(
+    ("content_range", "served"),
+    [
+        ("bytes 0-9/100", (0, 9)),
+        ("bytes 17-17/18", (17, 17)),
+        ("bytes 5-9/*", (5, 9)),
+        (None, None),
+        ("", None),
+        ("bytes */100", None),
+        ("bytes 5-/100", None),
+        ("bytes -5/100", None),
+        ("items 0-9/100", None),
+        ("bytes=0-9/100", None),
+    ],
+)
+def test_the_range_served_is_read_from_content_range(
+    content_range: str | None, served: tuple[int, int] | None
+) -> None:
+    found = _presigned._served_range(content_range)
+    assert (None if found is None else (found.start, found.end)) == served
+
+
+class _Answer:
+    """An answer as raise_definite reads it: a status and headers."""
+
+    def __init__(self, status: int) -> None:
+        self.status = status
+        self.headers = {"x-amz-request-id": "r"}
+
+
+@pytest.mark.parametrize(
+    ("status", "raised"),
+    [
+        (401, PermissionError),
+        (403, PermissionError),
+        (404, FileNotFoundError),
+        (429, OSError),
+        (503, OSError),
+        (400, None),
+        (301, None),
+        (500, None),
+        (501, None),
+    ],
+)
+def test_only_definite_answers_are_raised_as_the_stores(status: int, raised: type | None) -> None:
+    from objstore_adapter._errors import store_answer
+
+    answer: Any = _Answer(status)
+    if raised is None:
+        _presigned.raise_definite(answer, "b/k")  # returns: s3fs is asked
+        return
+    with pytest.raises(raised) as caught:
+        _presigned.raise_definite(answer, "b/k")
+    found = store_answer(caught.value)
+    assert found is not None
+    assert found.status == status
+
+
+# --- open_presigned ---------------------------------------------------------------------------
+
+
+def test_a_version_is_read_as_it_was(moto_endpoint: str, s3_client: Any) -> None:
+    bucket = f"versioned-{uuid.uuid4().hex[:12]}"
+    s3_client.create_bucket(Bucket=bucket)
+    s3_client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    old = s3_client.put_object(Bucket=bucket, Key="k", Body=b"old")["VersionId"]
+    s3_client.put_object(Bucket=bucket, Key="k", Body=b"new")
+    fs = _fs(moto_endpoint)
+
+    for version, expected in [(old, b"old"), (None, b"new")]:
+        answer = _presigned.open_presigned(fs, bucket, "k", version, TIMEOUTS, {})
+        assert answer.body is not None
+        assert (answer.status, answer.body.read(100)) == (200, expected)
+        answer.body.close()
+
+
+def test_a_range_is_served_as_the_store_says(
+    moto_endpoint: str, s3_client: Any, s3_bucket: str
+) -> None:
+    s3_client.put_object(Bucket=s3_bucket, Key="ranged", Body=b"0123456789")
+    fs = _fs(moto_endpoint)
+
+    answer = _presigned.open_presigned(
+        fs, s3_bucket, "ranged", None, TIMEOUTS, {"Range": "bytes=2-4"}
+    )
+
+    assert answer.body is not None
+    assert (answer.status, answer.body.read(100)) == (206, b"234")
+    assert answer.served is not None
+    assert (answer.served.start, answer.served.end) == (2, 4)
+    assert answer.info.size == 10
+    answer.body.close()
+    whole = _presigned.open_presigned(fs, s3_bucket, "ranged", None, TIMEOUTS, {})
+    assert (whole.status, whole.served) == (200, None)
+    assert whole.info.size == 10
+    assert whole.body is not None
+    whole.body.close()
+
+
+def test_failed_preconditions_come_back_without_a_body(
+    moto_endpoint: str, s3_client: Any, s3_bucket: str
+) -> None:
+    etag = s3_client.put_object(Bucket=s3_bucket, Key="cond", Body=b"x")["ETag"]
+    fs = _fs(moto_endpoint)
+
+    same = _presigned.open_presigned(fs, s3_bucket, "cond", None, TIMEOUTS, {"If-None-Match": etag})
+    other = _presigned.open_presigned(
+        fs, s3_bucket, "cond", None, TIMEOUTS, {"If-Match": '"not-the-etag"'}
+    )
+
+    assert (same.status, same.body, same.served, same.info.etag) == (304, None, None, etag)
+    assert (other.status, other.body, other.served) == (412, None, None)
+
+
+def test_a_missing_object_is_raised_and_a_refusal_left_to_s3fs(
+    s3_bucket: str, proxy_to_moto: RecordingProxy
+) -> None:
+    fs = _fs(proxy_to_moto.endpoint)
+    with pytest.raises(FileNotFoundError, match=f"{s3_bucket}/missing"):
+        _presigned.open_presigned(fs, s3_bucket, "missing", None, TIMEOUTS, {})
+
+    proxy_to_moto.answer(400, {"Content-Type": "application/xml"}, b"<Error/>")
+    with pytest.raises(_presigned.PresignedRefused) as caught:
+        _presigned.open_presigned(fs, s3_bucket, "missing", None, TIMEOUTS, {})
+    assert caught.value.status == 400
+    assert "400" in str(caught.value)
+
+    # Both error answers were read to their end: the connection served the next request.
+    proxy_to_moto.answer(400, {"Content-Type": "application/xml"}, b"<Error/>")
+    with pytest.raises(_presigned.PresignedRefused):
+        _presigned.open_presigned(fs, s3_bucket, "missing", None, TIMEOUTS, {})
+    assert len(set(proxy_to_moto.clients)) == 1
+
+
+def test_a_body_read_to_its_end_gives_its_connection_back(
+    s3_client: Any, s3_bucket: str, proxy_to_moto: RecordingProxy
+) -> None:
+    s3_client.put_object(Bucket=s3_bucket, Key="reuse", Body=b"0123456789")
+    fs = _fs(proxy_to_moto.endpoint)
+
+    def read(n: int) -> bytes:
+        answer = _presigned.open_presigned(fs, s3_bucket, "reuse", None, TIMEOUTS, {})
+        assert answer.body is not None
+        data = answer.body.read(n)
+        answer.body.close()
+        return data
+
+    assert read(100) == b"0123456789"
+    assert read(100) == b"0123456789"
+    assert len(set(proxy_to_moto.clients)) == 1  # the connection was reused
+    assert read(3) == b"012"  # closed with bytes unread: that connection is dropped
+    assert read(100) == b"0123456789"
+    assert len(set(proxy_to_moto.clients)) == 2
+
+
+def test_a_request_without_a_body_is_signed_in_a_header(
+    s3_client: Any, s3_bucket: str, proxy_to_moto: RecordingProxy
+) -> None:
+    """The URL stays short: the signature travels in ``Authorization``, and nothing else
+    botocore would add (its User-Agent) is sent."""
+    s3_client.put_object(Bucket=s3_bucket, Key="header-signed", Body=b"x")
+    fs = _fs(proxy_to_moto.endpoint)
+    fs.connect()
+    where = {"Bucket": s3_bucket, "Key": "header-signed"}
+
+    signed = _presigned.sign_here(fs, "get_object", where, in_url=False)
+    answer = _presigned.presigned_request(fs, "get_object", where, TIMEOUTS)
+
+    assert signed is not None
+    assert urlsplit(signed.url).query == ""
+    assert signed.headers["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=")
+    assert "User-Agent" not in signed.headers
+    assert (answer.status, answer.data) == (200, b"x")
+    [(method, path)] = proxy_to_moto.requests
+    assert (method, path) == ("GET", f"/{s3_bucket}/header-signed")
+    sent = {k.lower(): v for k, v in proxy_to_moto.request_headers[0].items()}
+    assert sent["authorization"].startswith("AWS4-HMAC-SHA256 ")
+    assert "botocore" not in sent.get("user-agent", "")
+
+
+def test_an_anonymous_filesystem_sends_unsigned_urls(moto_endpoint: str) -> None:
+    fs = s3fs.S3FileSystem(endpoint_url=moto_endpoint, anon=True, skip_instance_cache=True)
+    fs.connect()
+
+    signed = _presigned.sign_here(fs, "get_object", {"Bucket": "b", "Key": "k"})
+
+    assert signed is not None
+    assert _signature(urlsplit(signed.url).path + "?" + urlsplit(signed.url).query, {}) is None
+    assert "Authorization" not in signed.headers
+
+
+def test_a_store_slower_than_the_read_timeout_raises(
+    s3_bucket: str, proxy_to_moto: RecordingProxy
+) -> None:
+    fs = _fs(proxy_to_moto.endpoint)
+    proxy_to_moto.delay_seconds = 1.0
+    quick = Timeouts(request=10, read=0.2, connect=5)
+    with pytest.raises(urllib3.exceptions.ReadTimeoutError):
+        _presigned.presigned_request(fs, "get_object", {"Bucket": s3_bucket, "Key": "k"}, quick)
