@@ -558,3 +558,91 @@ def test_close_before_the_parts_start_closes_the_stream(clock: _Clock) -> None:
     assert first.closed
     assert source.read(100) == b""
     assert parts.opened == []
+
+
+def _read_timed(source: ParallelSource, clock: _Clock, judged: float, after: float) -> bytes:
+    """Read 1,000 bytes at a time; each read of the first 1,000 bytes moves the clock
+    ``judged`` seconds, each later one ``after`` seconds."""
+    received = bytearray()
+    while chunk := source.read(PART):
+        clock.now += judged if len(received) < PART else after
+        received += chunk
+    return bytes(received)
+
+
+def test_parts_exactly_as_fast_as_the_stream_go_on(clock: _Clock) -> None:
+    # The stream: 1,000 bytes in 1.25 s (800/s). The review, after the stream's part and
+    # four parts: 5,000 bytes in 1.25 + 5 s, 800/s too. Only slower parts give way.
+    data = SMALL * 2
+    parts = _Parts(data)
+    source = ParallelSource(
+        _Source(data, 0, len(data)), parts, 0, len(data), _config(parallel_below=2.0**40)
+    )
+
+    assert _read_timed(source, clock, judged=1.25, after=1.0) == data
+    assert sorted(parts.opened) == _ranges(2000, len(data))
+
+
+def test_parts_that_took_no_time_at_all_go_on(clock: _Clock) -> None:
+    data = SMALL * 2
+    parts = _Parts(data)
+    source = ParallelSource(
+        _Source(data, 0, len(data)), parts, 0, len(data), _config(parallel_below=2.0**40)
+    )
+
+    assert _read_timed(source, clock, judged=0.0005, after=0.0) == data
+    assert sorted(parts.opened) == _ranges(2000, len(data))
+
+
+def test_parts_of_a_range_far_into_the_object_are_measured_from_where_they_began(
+    clock: _Clock,
+) -> None:
+    # 5,000 bytes in 25 s (200/s) against the stream's 2,000/s: slower, however far into
+    # the object the range starts.
+    data = SMALL * 12
+    start = 100_000
+    parts = _Parts(data)
+    source = ParallelSource(
+        _Source(data, start, len(data)), parts, start, len(data), _config(parallel_below=2.0**40)
+    )
+
+    assert _read_timed(source, clock, judged=0.25, after=5.0) == data[start:]
+    assert parts.opened[-1] == (start + 9000, len(data))
+
+
+def test_the_rest_opened_as_one_stream_is_retried_within_the_budget(clock: _Clock) -> None:
+    data = SMALL * 2
+    parts = _Parts(data, failing={(9000, len(data)): [ConnectionResetError()]})
+    config = _config(parallel_below=2.0**40, max_attempts=3, backoff_base=0.05)
+    stream = _Source(data, 0, len(data))
+    source = ParallelSource(stream, parts, 0, len(data), config, budget=0.0)
+
+    with pytest.raises(ConnectionResetError):
+        _read_with_clock(source, clock)
+    assert parts.opened.count((9000, len(data))) == 1, "no time was left for a retry"
+    source.close()
+
+
+def test_the_rest_opened_as_one_stream_resumes_within_the_budget(clock: _Clock) -> None:
+    data = SMALL * 2
+    parts = _Parts(data, failing={(9100, len(data)): [ConnectionResetError()]})
+    parts.ends_after[(9000, len(data))] = 100
+    config = _config(parallel_below=2.0**40, max_attempts=3, backoff_base=0.05)
+    stream = _Source(data, 0, len(data))
+    source = ParallelSource(stream, parts, 0, len(data), config, budget=0.0)
+
+    with pytest.raises(ConnectionResetError):
+        _read_with_clock(source, clock)
+    assert parts.opened.count((9100, len(data))) == 1, "no time was left for a retry"
+    source.close()
+
+
+def test_a_part_is_retried_within_the_budget(clock: _Clock) -> None:
+    parts = _Parts(SMALL, failing={(3000, 4000): [ConnectionResetError()]})
+    config = _config(max_attempts=3, backoff_base=0.05)
+    source = ParallelSource(_Source(SMALL, 0, len(SMALL)), parts, 0, len(SMALL), config, 0.0)
+
+    with pytest.raises(ConnectionResetError):
+        _read_all(source)
+    assert parts.opened.count((3000, 4000)) == 1, "no time was left for a retry"
+    source.close()
