@@ -20,7 +20,8 @@ class ResumingSource:
     Reads go to ``source`` until it fails or ends before ``stop``; then ``open_rest`` is asked
     for ``[offset, stop)`` and reading goes on there, as long as ``config`` allows. What
     cannot be healed is raised (or ends the body early), and the body's length guard turns it
-    into the ``ChunkedEncodingError`` requests raises for a cut HTTP body.
+    into the ``ChunkedEncodingError`` requests raises for a cut HTTP body. Once closed, it
+    opens nothing more: a read then returns ``b""``.
     """
 
     def __init__(
@@ -39,6 +40,7 @@ class ResumingSource:
         self._stop = stop
         self._config = config
         self._resumed = 0
+        self._closed = False
 
     def read(self, n: int) -> bytes:
         while True:
@@ -58,8 +60,8 @@ class ResumingSource:
                 return b""  # ended early: the length guard reports it
 
     def _resume(self) -> bool:
-        if self._resumed + 1 >= self._config.max_attempts:
-            return False
+        if self._closed or self._resumed + 1 >= self._config.max_attempts:
+            return False  # closed: a read opens no new connection to the store
         self._resumed += 1
         self._close_current()
         time.sleep(self._config.delay(self._resumed))
@@ -75,4 +77,5 @@ class ResumingSource:
                 source.close()
 
     def close(self) -> None:
+        self._closed = True
         self._close_current()

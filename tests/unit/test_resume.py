@@ -36,10 +36,14 @@ class Source:
     closes: int = 0
     log: list[str] = field(default_factory=list)
     position: int = 0
+    reads_past_end: int = 0
 
     def read(self, n: int) -> bytes:
         limit = len(self.data) if self.cut is None else self.cut
         if self.position >= limit:
+            self.reads_past_end += 1
+            if self.reads_past_end > 10:  # a reader that never gives up: fail, not hang
+                raise AssertionError("read past its end again and again")
             if self.failure is not None and self.cut is not None:
                 raise self.failure
             return b""
@@ -81,11 +85,14 @@ class Opener:
 
 
 def read_all(body: ResumingSource, n: int = 64) -> bytes:
-    chunks = []
-    while chunk := body.read(n):
+    chunks: list[bytes] = []
+    for _ in range(100):
+        chunk = body.read(n)
+        if not chunk:
+            return b"".join(chunks)
         assert len(chunk) <= n
         chunks.append(chunk)
-    return b"".join(chunks)
+    raise AssertionError("the body never ended")
 
 
 def reset() -> ConnectionResetError:
@@ -264,3 +271,16 @@ def test_a_closed_body_read_to_its_end_stays_ended() -> None:
 
     assert body.read(64) == b""
     assert opener.asked == []
+
+
+def test_a_body_closed_before_its_end_opens_nothing_more() -> None:
+    source = Source(DATA)
+    opener = Opener(DATA)
+    body = ResumingSource(source, opener, 0, len(DATA), QUICK)
+    assert body.read(64) == DATA[:64]
+
+    body.close()
+
+    assert body.read(64) == b"", "the length guard above reports the short body"
+    assert opener.asked == [], "no new connection to the store"
+    assert source.closes == 1

@@ -468,6 +468,7 @@ def test_where_the_question_fails_the_lost_requests_failure_is_raised(
         Attempts(config(max_attempts=5)).call(call, settled)
 
     assert raised.value is lost
+    assert raised.value.__context__ is None, "the question's failure is not chained onto it"
     assert call.count == 1
     assert settled.count == 1
 
