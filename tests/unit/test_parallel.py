@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import os
 import threading
 import time
@@ -646,3 +647,15 @@ def test_a_part_is_retried_within_the_budget(clock: _Clock) -> None:
         _read_all(source)
     assert parts.opened.count((3000, 4000)) == 1, "no time was left for a retry"
     source.close()
+
+
+def test_reads_of_any_size_deliver_each_byte_once(clock: _Clock) -> None:
+    source, _, _ = _source(_config())
+    received = bytearray()
+    sizes = itertools.cycle([300, 10_000, 1, 999, 1000])
+
+    while chunk := source.read(n := next(sizes)):
+        assert len(chunk) <= n
+        received += chunk
+
+    assert bytes(received) == SMALL
