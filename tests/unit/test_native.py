@@ -4,21 +4,28 @@ is classified, how metadata becomes headers, when a bucket pauses obstore."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import socket
 import threading
+import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import obstore
 import pytest
+import s3fs
 from obstore.store import S3Store
 
 from objstore_adapter._backends.s3 import native as _native
 from objstore_adapter._backends.s3.native import _object_info, _plain_key, _transport_failure
+from objstore_adapter._body import LoadedBody, StoreGet
+from objstore_adapter._errors import BodyCut
+from objstore_adapter._http import ByteRange, Timeouts
 
-from ..conftest import free_port
+from .._proxy import RecordingProxy
+from ..conftest import S3_KEY, S3_SECRET, free_port
 
 if TYPE_CHECKING:
     from obstore.store import ClientConfig
@@ -159,3 +166,333 @@ def test_three_refusals_in_a_row_pause_a_bucket_and_the_pause_ends(
     assert not _native._paused(fs, "other")
     now[0] += _native.REFUSAL_PAUSE + 1
     assert not _native._paused(fs, "b")
+
+
+# --- open_native on moto ----------------------------------------------------------------------
+
+TIMEOUTS = Timeouts(request=10, read=10, connect=5)
+
+
+def _fs(endpoint: str, **options: Any) -> Any:
+    # A filesystem equal to none before it (s3fs compares them by their options): the caches
+    # keyed by filesystem must not hand this one what an earlier test left.
+    return s3fs.S3FileSystem(
+        endpoint_url=endpoint,
+        key=S3_KEY,
+        secret=S3_SECRET,
+        skip_instance_cache=True,
+        config_kwargs={"user_agent_extra": uuid.uuid4().hex},
+        **options,
+    )
+
+
+def _duration(value: dt.timedelta) -> Any:
+    """``value`` as obstore reports a client option it was given."""
+    store = S3Store("b", config={"region": "us-east-1"}, client_options={"timeout": value})
+    options = store.client_options
+    assert options is not None
+    return options["timeout"]
+
+
+def _body(answer: StoreGet | None) -> bytes:
+    assert answer is not None
+    assert answer.body is not None
+    chunks = []
+    while chunk := answer.body.read(2**20):
+        chunks.append(chunk)
+    answer.body.close()
+    return b"".join(chunks)
+
+
+def test_a_whole_object_and_its_spans(moto_endpoint: str, s3_client: Any, s3_bucket: str) -> None:
+    s3_client.put_object(Bucket=s3_bucket, Key="native/spans", Body=b"0123456789")
+    fs = _fs(moto_endpoint)
+
+    def get(span: tuple[int, int | None] | None) -> StoreGet:
+        answer = _native.open_native(fs, s3_bucket, "native/spans", None, TIMEOUTS, span)
+        assert answer is not None
+        return answer
+
+    whole = get(None)
+    assert (whole.status, whole.served, whole.info.size) == (200, None, 10)
+    assert whole.info.etag is not None
+    assert whole.info.etag.startswith('"')
+    assert _body(whole) == b"0123456789"
+    middle = get((2, 4))
+    assert (middle.status, middle.served, middle.info.size) == (206, ByteRange(2, 4), 10)
+    assert _body(middle) == b"234"
+    first = get((0, 0))
+    assert (first.status, first.served) == (206, ByteRange(0, 0))
+    assert _body(first) == b"0"
+    rest = get((7, None))
+    assert (rest.status, rest.served) == (206, ByteRange(7, 9))
+    assert _body(rest) == b"789"
+
+
+def test_a_version_is_read_as_it_was(moto_endpoint: str, s3_client: Any) -> None:
+    bucket = f"versioned-{uuid.uuid4().hex[:12]}"
+    s3_client.create_bucket(Bucket=bucket)
+    s3_client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    old = s3_client.put_object(Bucket=bucket, Key="k", Body=b"old")["VersionId"]
+    s3_client.put_object(Bucket=bucket, Key="k", Body=b"new")
+    fs = _fs(moto_endpoint)
+
+    assert _body(_native.open_native(fs, bucket, "k", old, TIMEOUTS)) == b"old"
+    assert _body(_native.open_native(fs, bucket, "k", None, TIMEOUTS)) == b"new"
+
+
+def test_a_missing_object_is_file_not_found(moto_endpoint: str, s3_bucket: str) -> None:
+    from objstore_adapter._errors import store_answer
+
+    fs = _fs(moto_endpoint)
+    with pytest.raises(FileNotFoundError, match=f"{s3_bucket}/native/missing") as caught:
+        _native.open_native(fs, s3_bucket, "native/missing", None, TIMEOUTS)
+    answer = store_answer(caught.value)
+    assert answer is not None
+    assert answer.status == 404
+
+
+def test_a_refused_get_is_native_refused_and_a_dead_store_a_connection_error(
+    moto_endpoint: str, s3_bucket: str
+) -> None:
+    port = int(moto_endpoint.rsplit(":", 1)[1])
+    with RecordingProxy(port) as proxy:
+        fs = _fs(proxy.endpoint)
+        proxy.answer(400, {}, b"")
+        with pytest.raises(_native.NativeRefused):
+            _native.open_native(fs, s3_bucket, "native/refused", None, TIMEOUTS)
+    nobody = _fs(f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(ConnectionError):
+        _native.open_native(nobody, s3_bucket, "native/refused", None, TIMEOUTS)
+
+
+def test_keys_obstore_would_change_are_not_asked(moto_endpoint: str, s3_bucket: str) -> None:
+    fs = _fs(moto_endpoint)
+    assert _native.open_native(fs, s3_bucket, "a//b", None, TIMEOUTS) is None
+    assert _native.open_native(fs, s3_bucket, "a/b\x7f", None, TIMEOUTS) is None
+
+
+def test_a_forked_process_leaves_obstore_alone(
+    moto_endpoint: str, s3_client: Any, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s3_client.put_object(Bucket=s3_bucket, Key="native/forked", Body=b"x")
+    fs = _fs(moto_endpoint)
+    monkeypatch.setattr(_native, "_runtime_pid", None)
+    assert _body(_native.open_native(fs, s3_bucket, "native/forked", None, TIMEOUTS)) == b"x"
+    assert _native._runtime_pid == os.getpid()  # this process's runtime serves GETs now
+    assert _body(_native.open_native(fs, s3_bucket, "native/forked", None, TIMEOUTS)) == b"x"
+    monkeypatch.setattr(_native, "_runtime_pid", os.getpid() + 1)  # as a child sees it
+    assert _native.open_native(fs, s3_bucket, "native/forked", None, TIMEOUTS) is None
+
+
+def test_a_success_starts_the_refusal_count_again(
+    moto_endpoint: str, s3_client: Any, s3_bucket: str
+) -> None:
+    s3_client.put_object(Bucket=s3_bucket, Key="native/count", Body=b"x")
+    fs = _fs(moto_endpoint)
+    for _ in range(_native.MAX_REFUSALS - 1):
+        _native.presigned_answered(fs, s3_bucket)
+
+    assert _body(_native.open_native(fs, s3_bucket, "native/count", None, TIMEOUTS)) == b"x"
+    _native.presigned_answered(fs, s3_bucket)
+
+    assert not _native._paused(fs, s3_bucket)
+    for _ in range(_native.MAX_REFUSALS - 1):
+        _native.presigned_answered(fs, s3_bucket)
+    assert _native._paused(fs, s3_bucket)
+    assert _native.open_native(fs, s3_bucket, "native/count", None, TIMEOUTS) is None
+
+
+def test_a_large_body_streams_in_chunks(moto_endpoint: str, s3_client: Any, s3_bucket: str) -> None:
+    data = os.urandom(_native.WHOLE_BODY + 1000)
+    s3_client.put_object(Bucket=s3_bucket, Key="native/large", Body=data)
+    fs = _fs(moto_endpoint)
+
+    whole = _native.open_native(fs, s3_bucket, "native/large", None, TIMEOUTS)
+    assert whole is not None
+    assert isinstance(whole.body, _native.NativeBody)
+    assert whole.body.read(10) == data[:10]
+    assert whole.body.read(5) == data[10:15]
+    assert _body(whole) == data[15:]
+    assert whole.body.read(10) == b""
+
+    at_the_limit = _native.open_native(
+        fs, s3_bucket, "native/large", None, TIMEOUTS, (0, _native.WHOLE_BODY - 1)
+    )
+    assert at_the_limit is not None
+    assert isinstance(at_the_limit.body, LoadedBody)
+    assert at_the_limit.status == 206
+    assert _body(at_the_limit) == data[: _native.WHOLE_BODY]
+
+    span = _native.open_native(fs, s3_bucket, "native/large", None, TIMEOUTS, (5, None))
+    assert span is not None
+    assert isinstance(span.body, _native.NativeBody)
+    assert (span.status, span.served) == (206, ByteRange(5, len(data) - 1))
+    assert span.body.read(3) == data[5:8]
+    span.body.close()
+    assert span.body.read(3) == b""
+
+
+def test_a_broken_body_raises_on_its_first_read_only() -> None:
+    failure = BodyCut("cut")
+    body = _native._Broken(failure)
+    with pytest.raises(BodyCut) as caught:
+        body.read(10)
+    assert caught.value is failure
+    assert body.read(10) == b""
+    closed = _native._Broken(TimeoutError("late"))
+    closed.close()
+    assert closed.read(10) == b""
+
+
+# --- the native client's configuration -------------------------------------------------------
+
+
+def test_stores_are_kept_per_bucket_and_timeouts(moto_endpoint: str) -> None:
+    fs = _fs(moto_endpoint)
+    store = _native._store(fs, "b", TIMEOUTS)
+
+    assert _native._store(fs, "b", TIMEOUTS) is store
+    assert _native._store(fs, "c", TIMEOUTS) is not store
+    assert _native._store(fs, "b", Timeouts(request=10, read=3, connect=5)) is not store
+    assert _native._store(fs, "b", Timeouts(request=10, read=10, connect=2)) is not store
+    assert _native._store(fs, "b", Timeouts(request=1, read=10, connect=5)) is store
+
+
+def test_the_stores_used_last_are_kept(moto_endpoint: str) -> None:
+    fs = _fs(moto_endpoint)
+    first = _native._store(fs, "bucket-0", TIMEOUTS)
+    second = _native._store(fs, "bucket-1", TIMEOUTS)
+    for n in range(2, _native.MAX_STORES):
+        _native._store(fs, f"bucket-{n}", TIMEOUTS)
+    assert _native._store(fs, "bucket-0", TIMEOUTS) is first  # used last now
+
+    _native._store(fs, "one-more", TIMEOUTS)  # the one used longest ago goes
+
+    assert _native._store(fs, "bucket-0", TIMEOUTS) is first
+    assert _native._store(fs, "bucket-1", TIMEOUTS) is not second
+
+
+def test_the_client_connects_as_botocore_would(moto_endpoint: str) -> None:
+    store = _native._store(_fs(moto_endpoint), "b", Timeouts(request=1, read=2.5, connect=1.5))
+
+    assert store.config["endpoint"] == moto_endpoint
+    assert store.config["region"] == "us-east-1"
+    assert store.config["bucket"] == "b"
+    assert store.config.get("virtual_hosted_style_request") in (None, False, "false")
+    assert store.config.get("skip_signature") in (None, False, "false")
+    options = store.client_options
+    assert options["allow_http"] in (True, "true")
+    assert options["connect_timeout"] == _duration(dt.timedelta(seconds=1.5))
+    assert options["read_timeout"] == _duration(dt.timedelta(seconds=2.5))
+    assert options["timeout"] == _duration(dt.timedelta(days=365))
+    assert "allow_invalid_certificates" not in options
+    assert store.retry_config is not None
+    assert store.retry_config["max_retries"] == 0
+    assert store.credential_provider is not None
+
+
+def test_no_timeouts_wait_as_long_as_it_takes(moto_endpoint: str) -> None:
+    store = _native._store(_fs(moto_endpoint), "b", Timeouts())
+
+    assert store.client_options["connect_timeout"] == _duration(dt.timedelta(days=365))
+    assert "read_timeout" not in store.client_options
+
+
+@pytest.mark.parametrize("region", ["eu-west-1", "ap-east-1"])
+def test_the_region_is_the_one_urls_are_signed_for(region: str) -> None:
+    fs = s3fs.S3FileSystem(
+        key=S3_KEY,
+        secret=S3_SECRET,
+        client_kwargs={"region_name": region},
+        skip_instance_cache=True,
+    )
+    store = _native._store(fs, "a-bucket", TIMEOUTS)
+
+    assert store.config["region"] == region
+    assert store.config["endpoint"] == f"https://a-bucket.s3.{region}.amazonaws.com"
+    assert store.client_options["allow_http"] in (False, "false")
+
+
+def test_an_anonymous_filesystem_sends_unsigned_gets(moto_endpoint: str) -> None:
+    fs = s3fs.S3FileSystem(
+        endpoint_url=moto_endpoint,
+        anon=True,
+        client_kwargs={"region_name": "eu-west-2"},
+        skip_instance_cache=True,
+    )
+    store = _native._store(fs, "b", TIMEOUTS)
+
+    assert store.config["skip_signature"] in (True, "true")
+    assert store.config["region"] == "eu-west-2"
+    assert store.credential_provider is None
+
+
+@pytest.mark.parametrize(("verify", "kept"), [(False, True), ("/etc/own-ca.pem", None)])
+def test_tls_verification_follows_botocores(verify: bool | str, kept: bool | None) -> None:
+    fs = s3fs.S3FileSystem(
+        key=S3_KEY,
+        secret=S3_SECRET,
+        endpoint_url="https://127.0.0.1:9",
+        client_kwargs={"verify": verify},
+        skip_instance_cache=True,
+    )
+    store = _native._store(fs, "b", TIMEOUTS)
+
+    if kept is None:
+        assert store is None  # botocore trusts that bundle alone, obstore would add it
+    else:
+        assert store.client_options["allow_invalid_certificates"] in (True, "true")
+
+
+def test_static_credentials_never_expire(moto_endpoint: str) -> None:
+    credentials = _native._Credentials(_fs(moto_endpoint))()
+
+    assert credentials["access_key_id"] == S3_KEY
+    assert credentials["secret_access_key"] == S3_SECRET
+    assert credentials["token"] is None
+    assert credentials["expires_at"] is None
+    assert S3_SECRET not in repr(_native._Credentials(_fs(moto_endpoint)))
+
+
+def _refreshable_fs(endpoint: str, expiry: dt.datetime) -> Any:
+    from aiobotocore.credentials import AioRefreshableCredentials
+    from aiobotocore.session import AioSession
+
+    async def refresh() -> dict[str, str]:
+        raise AssertionError("not due")
+
+    metadata = {
+        "access_key": S3_KEY,
+        "secret_key": S3_SECRET,
+        "token": "a-session-token",
+        "expiry_time": expiry.isoformat(),
+    }
+    session = AioSession()
+    session._credentials = AioRefreshableCredentials.create_from_metadata(metadata, refresh, "test")
+    return s3fs.S3FileSystem(endpoint_url=endpoint, session=session, skip_instance_cache=True)
+
+
+def test_temporary_credentials_expire_when_botocore_says(moto_endpoint: str) -> None:
+    expiry = dt.datetime.now(dt.timezone(dt.timedelta(hours=2))) + dt.timedelta(hours=3)
+
+    credentials = _native._Credentials(_refreshable_fs(moto_endpoint, expiry))()
+
+    assert credentials["token"] == "a-session-token"
+    assert credentials["expires_at"] == expiry
+    assert credentials["expires_at"] is not None
+    assert credentials["expires_at"].utcoffset() == dt.timedelta(0)
+
+
+def test_temporary_credentials_without_an_expiry_are_kept_a_while(moto_endpoint: str) -> None:
+    fs = _refreshable_fs(moto_endpoint, dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=3))
+    fs.connect()
+    fs._s3._request_signer._credentials._expiry_time = None
+    before = dt.datetime.now(dt.timezone.utc)
+
+    credentials = _native._Credentials(fs)()
+
+    after = dt.datetime.now(dt.timezone.utc)
+    expires = credentials["expires_at"]
+    assert expires is not None
+    assert before + _native.CREDENTIALS_TTL <= expires <= after + _native.CREDENTIALS_TTL

@@ -134,7 +134,7 @@ def open_native(
     failure: Exception | None = None
     try:
         result = obstore.get(store, key, options=options)
-    except NotFoundError:
+    except (NotFoundError, FileNotFoundError):  # obstore raises the built-in one for a 404
         failure = status_error(404, f"{bucket}/{key}", {})
     except BaseError as exc:
         failure = _transport_failure(exc) or NativeRefused()
