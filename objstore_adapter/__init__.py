@@ -10,6 +10,7 @@ from ._adapter import ObjectStoreAdapter
 from ._errors import BackendConfigError, BackendNotInstalled
 from ._registry import SchemeRegistry
 from ._session import ObjectStoreSession, mount, session
+from ._settings import TransferSettingError
 from ._transfer import TransferConfig
 
 __version__ = "0.1.0"
@@ -21,6 +22,7 @@ __all__ = [
     "ObjectStoreSession",
     "SchemeRegistry",
     "TransferConfig",
+    "TransferSettingError",
     "__version__",
     "mount",
     "session",

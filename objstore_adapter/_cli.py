@@ -18,6 +18,7 @@ import requests
 from ._errors import BackendNotInstalled
 from ._registry import SchemeRegistry
 from ._session import session as new_session
+from ._settings import TransferSettingError, size
 
 CHUNK = 2**20
 
@@ -38,11 +39,31 @@ def _session(url: str, args: argparse.Namespace) -> requests.Session:
     if args.endpoint_url:
         options["endpoint_url"] = args.endpoint_url
     scheme = url.split("://", 1)[0] if "://" in url else url
-    if options:
-        registry.register(scheme, **options)
+    transfer: dict[str, Any] = {}
+    if args.retries is not None:
+        transfer["max_attempts"] = args.retries + 1
+    if args.parallel is not None:
+        transfer["max_concurrency"] = transfer["download_concurrency"] = args.parallel
+    if args.part_size is not None:
+        transfer["part_size"] = transfer["download_part_size"] = args.part_size
+    if options or transfer:
+        registry.register(scheme, transfer=transfer, **options)
     elif scheme in ("file", "memory"):
         registry.register(scheme)
     return new_session(registry)
+
+
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 0 or more")
+    return int(text)
+
+
+def _size(text: str) -> int:
+    try:
+        return size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
 
 
 @contextlib.contextmanager
@@ -175,6 +196,21 @@ def _parser() -> argparse.ArgumentParser:
                 help="a storage option; repeatable",
             )
             sub.add_argument("--timeout", type=float, default=None, help="seconds")
+            sub.add_argument(
+                "--retries", type=_count, metavar="N", help="tries after the first, per request"
+            )
+            sub.add_argument(
+                "--parallel",
+                type=_count,
+                metavar="N",
+                help="connections one transfer uses at once (upload and download parts)",
+            )
+            sub.add_argument(
+                "--part-size",
+                type=_size,
+                metavar="SIZE",
+                help="bytes per part of an upload or parallel download (16MiB, 8MB; 5MiB or more)",
+            )
             sub.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
         return sub
 
@@ -201,7 +237,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BackendNotInstalled as exc:
         print(f"objstore: {exc}", file=sys.stderr)
         return 3
-    except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema) as exc:
+    except (
+        requests.exceptions.InvalidURL,
+        requests.exceptions.InvalidSchema,
+        TransferSettingError,
+    ) as exc:
         print(f"objstore: {exc}", file=sys.stderr)
         return 2
     except requests.exceptions.RequestException as exc:

@@ -25,6 +25,7 @@ from fsspec.registry import registry as fsspec_classes
 from fsspec.spec import AbstractFileSystem
 from requests.exceptions import InvalidSchema, InvalidURL
 
+from . import _settings
 from ._backends import Backend
 from ._backends.azure import AzureBackend
 from ._backends.gcs import GCSBackend
@@ -198,19 +199,23 @@ class _Registration:
     prefix: str
     protocol: str | None  # None: the scheme's (a URL prefix only)
     options: Mapping[str, Any] = field(default_factory=dict, repr=False)
-    transfer: TransferConfig | None = None
+    transfer: TransferConfig | Mapping[str, Any] | None = None
     follow_symlinks: bool = False
 
 
 def _derive(registrations: Mapping[str, _Registration]) -> dict[str, Route]:
     """The routes that ``registrations`` make: each URL prefix over its scheme's settings as
-    they are now, so the order of ``register`` calls decides nothing."""
+    they are now, so the order of ``register`` calls decides nothing.
+
+    Raises:
+        TransferSettingError: a transfer setting, registered or configured, is refused.
+    """
     routes = {
         prefix: Route(
             prefix,
             own.protocol or prefix,
             own.options,
-            DEFAULT_TRANSFER if own.transfer is None else own.transfer,
+            _transfer_of(prefix, own.transfer, DEFAULT_TRANSFER),
         )
         for prefix, own in registrations.items()
         if "://" not in prefix
@@ -226,11 +231,26 @@ def _derive(registrations: Mapping[str, _Registration]) -> dict[str, Route]:
         options = own.options
         if parent is not None and parent.protocol == protocol:
             options = {**parent.options, **own.options}
-        transfer = own.transfer
-        if transfer is None:
-            transfer = parent.transfer if parent is not None else DEFAULT_TRANSFER
+        base = parent.transfer if parent is not None else _transfer_of(scheme, None)
+        transfer = _transfer_of(prefix, own.transfer, base)
         routes[prefix] = Route(prefix, protocol, options, transfer, own.follow_symlinks)
     return routes
+
+
+def _transfer_of(
+    prefix: str,
+    own: TransferConfig | Mapping[str, Any] | None,
+    base: TransferConfig = DEFAULT_TRANSFER,
+) -> TransferConfig:
+    """A route's transfer settings: those it was registered with; else ``base`` (its
+    scheme's, or the defaults) with what fsspec's configuration sets for the prefix, then
+    the settings registered by name."""
+    if isinstance(own, TransferConfig):
+        return own
+    configured = _settings.transfer(base, _settings.configured(prefix), _settings.where(prefix))
+    if not own:
+        return configured
+    return _settings.transfer(configured, own, f"registered for {prefix!r}")
 
 
 def _known_protocol(protocol: str) -> bool:
@@ -262,6 +282,8 @@ class SchemeRegistry:
         self._registrations: dict[str, _Registration] = {
             scheme: _Registration(scheme, protocol) for scheme, protocol in DEFAULT_SCHEMES.items()
         }
+        for prefix in _settings.configured_prefixes():  # transfer settings of their own
+            self._registrations[prefix] = _Registration(prefix, None)
         self._routes = _derive(self._registrations)
         self._filesystems: dict[str, tuple[AbstractFileSystem, Backend]] = {}
         self._pid = os.getpid()
@@ -272,7 +294,7 @@ class SchemeRegistry:
         prefix: str,
         protocol: str | None = None,
         *,
-        transfer: TransferConfig | None = None,
+        transfer: TransferConfig | Mapping[str, Any] | None = None,
         follow_symlinks: bool = False,
         **storage_options: Any,
     ) -> None:
@@ -286,8 +308,12 @@ class SchemeRegistry:
                 ``fsspec.register_implementation``. Defaults to the protocol the prefix's
                 scheme maps to, else the scheme itself; a URL prefix without one follows its
                 scheme's, even one registered later.
-            transfer: how requests on this route retry and heal (a :class:`TransferConfig`);
-                a URL prefix without one uses its scheme's, else the defaults.
+            transfer: how requests on this route retry and heal: a :class:`TransferConfig`,
+                or a mapping of some of its fields by name (values as text, like ``"16MiB"``,
+                taken too) applied over what the route would have without it. A route
+                without a ``TransferConfig`` starts from its scheme's settings (for a URL
+                prefix) or the defaults, with those fsspec's configuration sets for it (its
+                ``objstore`` section: see the transfers guide).
             follow_symlinks: for a route with a root on the local filesystem
                 (``"file:///srv/data/"``), let symbolic links inside the root lead out of it.
                 By default a request whose path resolves, links followed, outside the root is
@@ -298,8 +324,9 @@ class SchemeRegistry:
                 overrides them.
 
         Raises:
-            ValueError: the prefix is not a scheme or URL, fsspec knows no such protocol, or
-                ``follow_symlinks`` is given to a route without a local root.
+            ValueError: the prefix is not a scheme or URL, fsspec knows no such protocol,
+                ``follow_symlinks`` is given to a route without a local root, or a transfer
+                setting is refused (:class:`TransferSettingError`, naming it).
         """
         if "://" in prefix:
             scheme, rest = prefix.split("://", 1)
@@ -322,8 +349,9 @@ class SchemeRegistry:
                 if own_protocol is None:
                     own_protocol = parent.protocol if parent is not None else scheme
                 own_transfer = transfer
-                if own_transfer is None and parent is not None:
-                    own_transfer = parent.transfer
+                if parent is not None and not isinstance(transfer, TransferConfig):
+                    where = f"registered for {prefix!r}"
+                    own_transfer = _settings.transfer(parent.transfer, transfer or {}, where)
                 registration = _Registration(
                     prefix, own_protocol, dict(storage_options), own_transfer, follow_symlinks
                 )

@@ -29,6 +29,7 @@ INI files in ``~/.config/fsspec/``), and per scheme or URL prefix from ``.condar
         minio:                       # a scheme of its own: minio://bucket/channel
           protocol: s3
           endpoint_url: https://minio.example.com
+          transfer.max_attempts: 3   # a transfer setting (a TransferConfig field)
 
 Credentials stay with the backends' own chains (environment, profiles, ``gcloud``, ``az``).
 """
@@ -66,7 +67,13 @@ except ImportError as exc:
 import requests
 from requests.exceptions import RequestException
 
-from . import BackendConfigError, BackendNotInstalled, ObjectStoreAdapter, SchemeRegistry
+from . import (
+    BackendConfigError,
+    BackendNotInstalled,
+    ObjectStoreAdapter,
+    SchemeRegistry,
+    TransferSettingError,
+)
 
 __all__ = [
     "SETTING",
@@ -79,6 +86,10 @@ __all__ = [
 
 #: The ``.condarc`` setting, under ``plugins:``: URL prefix or scheme → storage options.
 SETTING = "objstore_storage_options"
+
+#: The prefix of a transfer setting's name in a ``.condarc`` entry (``transfer.max_attempts``):
+#: no storage option holds a dot.
+TRANSFER = "transfer."
 
 #: Schemes conda serves itself: never taken over, even when the configuration names them.
 CONDA_SCHEMES = frozenset({"http", "https", "ftp", "file"})
@@ -109,7 +120,8 @@ def conda_settings() -> Iterable[Any]:
         description=(
             "Storage options for object-store channels, per scheme (s3, gs, az) or URL prefix "
             "(s3://bucket/channel): endpoint_url, anon, profile, ... as fsspec takes them. "
-            "'protocol' maps a scheme of your own to an fsspec protocol."
+            "'protocol' maps a scheme of your own to an fsspec protocol; 'transfer.<name>' "
+            "sets a transfer setting (transfer.max_attempts, transfer.part_size, ...)."
         ),
         parameter=MapParameter(MapParameter(PrimitiveParameter("", element_type=str))),
     )
@@ -123,19 +135,29 @@ def registry_from_settings(settings: Mapping[str, Mapping[str, Any]]) -> SchemeR
 
     Args:
         settings: scheme or URL prefix → storage options (``protocol`` picks the fsspec
-            protocol). Schemes come before URL prefixes, which start from their scheme's
-            options.
+            protocol; ``transfer.<name>`` sets a field of the route's ``TransferConfig``).
+            Schemes come before URL prefixes, which start from their scheme's options and
+            transfer settings.
 
     Raises:
-        conda.exceptions.CondaValueError: a prefix or protocol that the registry refuses.
+        conda.exceptions.CondaValueError: a prefix, protocol or transfer setting that the
+            registry refuses (fsspec's configuration included).
     """
-    registry = SchemeRegistry()
+    try:
+        registry = SchemeRegistry()  # fsspec's configuration may hold a bad transfer setting
+    except TransferSettingError as exc:
+        raise CondaValueError(_literal(str(exc))) from None
     # A scheme's options must be in place before the URL prefixes that inherit them.
     for prefix in sorted(settings, key=lambda p: ("://" in p, p)):
         options = {name: _decoded(value) for name, value in settings[prefix].items()}
         protocol = options.pop("protocol", None)
+        transfer = {
+            name.removeprefix(TRANSFER): options.pop(name)
+            for name in list(options)
+            if name.startswith(TRANSFER)
+        }
         try:
-            registry.register(prefix, protocol, **options)
+            registry.register(prefix, protocol, transfer=transfer, **options)
         except ValueError as exc:
             raise CondaValueError(_literal(f"plugins.{SETTING}: {exc}")) from None
     return registry

@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from objstore_adapter._cli import main
+from objstore_adapter._cli import _parser, _session, main
 
+from .._proxy import RecordingProxy
 from ..conftest import S3_KEY, S3_SECRET, Store, free_port
 
 
@@ -134,3 +135,88 @@ def test_the_commands_in_the_cli_guide_run(
         if argv[0] != "demo":  # the demo has its own test
             assert main([*argv, *_s3_options(moto_endpoint)]) == 0, line
     assert (tmp_path / "copy.pdf").read_bytes() == (tmp_path / "report.pdf").read_bytes()
+
+
+# --- transfer settings ---------------------------------------------------------------------
+
+
+def test_transfer_settings_from_flags_and_fsspec_variables(
+    s3_store: Store, moto_endpoint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    s3_store.write("flaky.txt", b"served", None)
+    url = s3_store.url("flaky.txt")
+    script = shutil.which("objstore", path=str(Path(sys.executable).parent))
+    assert script is not None
+    with RecordingProxy(int(moto_endpoint.rsplit(":", 1)[1])) as proxy:
+        opts = _s3_options(proxy.endpoint)
+        proxy.answer(503, times=1, methods=("GET",))
+        healed = main(["get", url, *opts])  # the defaults: tried again
+        proxy.answer(503, times=1, methods=("GET",))
+        flagged = main(["get", url, "--retries", "0", *opts])
+        proxy.answer(503, times=1, methods=("GET",))
+        variable = subprocess.run(
+            [script, "get", url, *opts],
+            env={**os.environ, "FSSPEC_OBJSTORE_S3_MAX_ATTEMPTS": "1"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        gets = [method for method, _ in proxy.requests if method == "GET"]
+
+    assert healed == 0
+    assert flagged != 0
+    assert variable.returncode != 0
+    assert "503" in variable.stderr, variable.stderr
+    assert len(gets) == 4, "two for the defaults, one for each setting"
+    assert capsys.readouterr().out.count("served") == 1
+
+
+def test_transfer_flags_reach_the_route() -> None:
+    url = "s3://bucket/key"
+    flags = ["--retries", "2", "--parallel", "3", "--part-size", "16MiB"]
+    args = _parser().parse_args(["head", url, *flags])
+
+    adapter = _session(url, args).get_adapter(url)
+
+    transfer = adapter.registry.route_for(url).transfer  # type: ignore[attr-defined]
+    assert (transfer.max_attempts, transfer.max_concurrency, transfer.download_concurrency) == (
+        3,
+        3,
+        3,
+    )
+    assert (transfer.part_size, transfer.download_part_size) == (16 * 2**20, 16 * 2**20)
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--part-size", "lots"], "argument --part-size: 'lots': expected a size"),
+        (["--retries", "-1"], "argument --retries: '-1' is not a whole number"),
+        (["--parallel", "two"], "argument --parallel: 'two' is not a whole number"),
+    ],
+)
+def test_a_transfer_flag_that_is_not_a_value_is_refused(
+    flags: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["head", "s3://bucket/key", *flags])
+
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--part-size", "1MiB"], "part_size must be at least 5 MiB"),
+        (["--parallel", "0"], "max_concurrency and download_concurrency must be at least 1"),
+    ],
+)
+def test_a_transfer_flag_the_settings_refuse_is_an_error_naming_it(
+    flags: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["head", "s3://bucket/key", *flags]) == 2
+
+    err = capsys.readouterr().err
+    assert err.startswith("objstore: transfer setting ")
+    assert message in err

@@ -789,3 +789,61 @@ def test_the_commands_in_the_conda_guide_run(
     assert not (conda.envs / "later").exists()
     assert (conda.pkgs / package.filename).read_bytes() == package.data
     assert len(re.findall(r"^mytool +1\.0 +0 +channel", result.stdout, re.MULTILINE)) == 2
+
+
+def test_transfer_settings_per_prefix_from_condarc(
+    conda: Conda, s3_channel: Store, moto_endpoint: str
+) -> None:
+    channel = s3_channel.publish(Channel([tiny()]))
+    bucket = channel.split("/")[2]
+    with RecordingProxy(int(moto_endpoint.rsplit(":", 1)[1])) as proxy:
+        env = {**s3_channel.env, "FSSPEC_S3_ENDPOINT_URL": proxy.endpoint}
+        searches = []
+        for condarc in (
+            "",  # the defaults: the 503 is tried again, and conda finds the package
+            f"plugins:\n  objstore_storage_options:\n    s3://{bucket}:\n"
+            "      transfer.max_attempts: 1\n",
+        ):
+            (conda.home / ".condarc").write_text(condarc)
+            proxy.requests.clear()
+            proxy.answer(503, times=1, methods=("GET",))
+            searches.append(
+                (
+                    conda("search", "-c", channel, "--override-channels", "tinypkg", env=env),
+                    [path for method, path in proxy.requests if method == "GET"],
+                )
+            )
+
+    (healed, healed_gets), (failed, failed_gets) = searches
+    assert healed.returncode == 0, healed.stderr
+    assert healed_gets[0] == healed_gets[1], "the 503 was tried again"
+    assert failed.returncode == 1
+    assert "503" in failed.stderr, failed.stderr
+    assert failed_gets.count(failed_gets[0]) == 1, "transfer.max_attempts: 1 tries once"
+
+
+def test_a_bad_transfer_setting_in_condarc_names_it(conda: Conda, s3_channel: Store) -> None:
+    channel = s3_channel.publish(Channel([tiny()]))
+    (conda.home / ".condarc").write_text(
+        "plugins:\n  objstore_storage_options:\n    s3:\n      transfer.max_attempts: zero\n"
+    )
+
+    result = conda("search", "-c", channel, "--override-channels", "tinypkg", env=s3_channel.env)
+
+    assert result.returncode == 1
+    assert "CondaValueError: plugins.objstore_storage_options" in result.stderr, result.stderr
+    assert "max_attempts='zero'" in result.stderr
+
+
+def test_a_bad_transfer_setting_in_fsspecs_configuration_names_it(
+    conda: Conda, s3_channel: Store
+) -> None:
+    channel = s3_channel.publish(Channel([tiny()]))
+    env = {**s3_channel.env, "FSSPEC_OBJSTORE_S3_PART_SIZE": "1MiB"}
+
+    result = conda("search", "-c", channel, "--override-channels", "tinypkg", env=env)
+
+    assert result.returncode == 1
+    assert "CondaValueError" in result.stderr, result.stderr
+    assert "FSSPEC_OBJSTORE_S3_PART_SIZE" in result.stderr
+    assert "part_size must be at least 5 MiB" in result.stderr

@@ -455,3 +455,34 @@ def test_the_commands_in_the_httpie_guide_run(
     assert b'"name": "summary.csv"' in result.stdout  # the listing
     stored = s3_client.get_object(Bucket="bucket", Key="reports/summary.csv")["Body"].read()
     assert stored == summary
+
+
+# --- transfer settings ---------------------------------------------------------------------
+
+
+def test_transfer_settings_from_fsspec_variables(s3_cloud: Cloud, moto_endpoint: str) -> None:
+    s3_cloud.write("flaky.txt", b"served")
+    with RecordingProxy(int(moto_endpoint.rsplit(":", 1)[1])) as proxy:
+        env = {**s3_cloud.env, "FSSPEC_S3_ENDPOINT_URL": proxy.endpoint}
+        results = []
+        for settings in ({}, {"FSSPEC_OBJSTORE_S3_MAX_ATTEMPTS": "1"}):
+            proxy.answer(503, times=1, methods=("GET",))
+            results.append(http("--print=hb", s3_cloud.url("flaky.txt"), env={**env, **settings}))
+        gets = [method for method, _ in proxy.requests if method == "GET"]
+
+    (healed, once) = results
+    assert healed.returncode == 0, healed.stderr
+    assert head_of(healed.stdout.split(b"\r\n\r\n")[0])[0] == 200  # the 503 was tried again
+    assert once.returncode == 0, once.stderr
+    assert head_of(once.stdout.split(b"\r\n\r\n")[0])[0] == 503  # tried once, as configured
+    assert len(gets) == 3
+
+
+def test_a_bad_transfer_setting_names_it(s3_cloud: Cloud) -> None:
+    env = {**s3_cloud.env, "FSSPEC_OBJSTORE_MAX_ATTEMPTS": "zero"}
+
+    result = http(s3_cloud.url("any.txt"), env=env)
+
+    assert result.returncode == 1
+    assert b"max_attempts='zero'" in result.stderr, result.stderr
+    assert b"FSSPEC_OBJSTORE_MAX_ATTEMPTS" in result.stderr

@@ -431,6 +431,7 @@ def test_public_names_are_pinned() -> None:
         "ObjectStoreSession",
         "SchemeRegistry",
         "TransferConfig",
+        "TransferSettingError",
         "__version__",
         "mount",
         "session",
