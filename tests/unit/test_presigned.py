@@ -663,3 +663,39 @@ def test_a_store_slower_than_the_read_timeout_raises(
     quick = Timeouts(request=10, read=0.2, connect=5)
     with pytest.raises(urllib3.exceptions.ReadTimeoutError):
         _presigned.presigned_request(fs, "get_object", {"Bucket": s3_bucket, "Key": "k"}, quick)
+
+
+def test_sigv2_configured_explicitly_signs_in_the_url_and_in_headers(
+    target: tuple[Any, Any, str],
+) -> None:
+    """A SigV2 header signature covers the Date header, which is sent (SeaweedFS refuses the
+    request without it); a SigV2 URL carries its expiry, and no Date header goes with it."""
+    fs, client, bucket = target
+    fs = _fs(fs.endpoint_url, config_kwargs={"signature_version": "s3"})
+    key = f"sigv2/{uuid.uuid4().hex}"
+    where = {"Bucket": bucket, "Key": key}
+
+    put = _presigned.presigned_request(fs, "put_object", where, TIMEOUTS, body=b"v2")
+    get = _presigned.presigned_request(fs, "get_object", where, TIMEOUTS)
+
+    assert put.status == 200, put.data
+    assert (get.status, get.data) == (200, b"v2")
+    assert client.get_object(Bucket=bucket, Key=key)["Body"].read() == b"v2"
+
+
+def test_sigv2_sends_the_date_only_its_header_signature_covers(
+    s3_bucket: str, proxy_to_moto: RecordingProxy
+) -> None:
+    fs = _fs(proxy_to_moto.endpoint, config_kwargs={"signature_version": "s3"})
+    where = {"Bucket": s3_bucket, "Key": "sigv2-date"}
+
+    _presigned.presigned_request(fs, "put_object", where, TIMEOUTS, body=b"v2")
+    _presigned.presigned_request(fs, "get_object", where, TIMEOUTS)
+
+    in_url, in_header = (
+        {k.lower(): v for k, v in h.items()} for h in proxy_to_moto.request_headers
+    )
+    assert "date" not in in_url
+    assert "signature=" in proxy_to_moto.requests[0][1].lower()
+    assert in_header["authorization"].startswith("AWS ")
+    assert in_header["date"].endswith(" GMT")

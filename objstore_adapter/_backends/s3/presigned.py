@@ -155,8 +155,11 @@ async def _presign(
     else:
         await client._request_signer.sign(name, request)
     # The headers signed, not those prepare() adds (a Content-Length of the empty body), nor
-    # the expiry SigV2 (configured explicitly) leaves in a Date header: the URL carries it.
-    headers = {str(k): str(v) for k, v in request.headers.items() if k.lower() != "date"}
+    # the expiry SigV2 (configured explicitly) leaves in a Date header of a URL it signs: the
+    # URL carries it. A SigV2 signature in a header covers the Date header: it is sent.
+    headers = {
+        str(k): str(v) for k, v in request.headers.items() if not (in_url and k.lower() == "date")
+    }
     return Signed(str(request.method), str(request.prepare().url), headers)
 
 
