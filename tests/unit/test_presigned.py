@@ -699,3 +699,28 @@ def test_sigv2_sends_the_date_only_its_header_signature_covers(
     assert "signature=" in proxy_to_moto.requests[0][1].lower()
     assert in_header["authorization"].startswith("AWS ")
     assert in_header["date"].endswith(" GMT")
+
+
+def test_a_compressed_object_is_served_as_stored(
+    moto_endpoint: str, s3_client: Any, s3_bucket: str
+) -> None:
+    """Content-Encoding is the object's: its bytes go to the caller undecoded."""
+    import gzip
+
+    packed = gzip.compress(b"a body stored compressed" * 10)
+    s3_client.put_object(Bucket=s3_bucket, Key="packed", Body=packed, ContentEncoding="gzip")
+
+    answer = _presigned.open_presigned(_fs(moto_endpoint), s3_bucket, "packed", None, TIMEOUTS, {})
+
+    assert answer.body is not None
+    assert answer.body.read(10_000) == packed
+    answer.body.close()
+
+
+def test_any_other_answer_from_300_on_is_left_to_s3fs(
+    s3_bucket: str, proxy_to_moto: RecordingProxy
+) -> None:
+    proxy_to_moto.answer(300, {"Location": "/elsewhere"}, b"choose")
+    with pytest.raises(_presigned.PresignedRefused) as caught:
+        _presigned.open_presigned(_fs(proxy_to_moto.endpoint), s3_bucket, "k", None, TIMEOUTS, {})
+    assert caught.value.status == 300
