@@ -103,7 +103,9 @@ def test_an_answered_error_is_not_a_transport_failure(answering: str) -> None:
 def test_a_refused_connection_is_a_connection_error() -> None:
     failure = _failure(_store(f"http://127.0.0.1:{free_port()}"), "k")
 
-    assert type(_transport_failure(failure)) is ConnectionError
+    found = _transport_failure(failure)
+    assert type(found) is ConnectionError
+    assert str(found) == "the connection to the object store failed (Connect)"
 
 
 def test_a_store_that_never_answers_is_a_timeout() -> None:
@@ -119,6 +121,7 @@ def test_a_store_that_never_answers_is_a_timeout() -> None:
 
     found = _transport_failure(failure)
     assert type(found) is TimeoutError
+    assert str(found) == "the object store did not answer in time"
     assert "timeout in it" not in str(found), "obstore's text (the URL) is not passed on"
 
 
@@ -176,12 +179,13 @@ TIMEOUTS = Timeouts(request=10, read=10, connect=5)
 def _fs(endpoint: str, **options: Any) -> Any:
     # A filesystem equal to none before it (s3fs compares them by their options): the caches
     # keyed by filesystem must not hand this one what an earlier test left.
+    config = {"user_agent_extra": uuid.uuid4().hex, **options.pop("config_kwargs", {})}
     return s3fs.S3FileSystem(
         endpoint_url=endpoint,
         key=S3_KEY,
         secret=S3_SECRET,
         skip_instance_cache=True,
-        config_kwargs={"user_agent_extra": uuid.uuid4().hex},
+        config_kwargs=config,
         **options,
     )
 
@@ -452,7 +456,7 @@ def test_static_credentials_never_expire(moto_endpoint: str) -> None:
     assert credentials["secret_access_key"] == S3_SECRET
     assert credentials["token"] is None
     assert credentials["expires_at"] is None
-    assert S3_SECRET not in repr(_native._Credentials(_fs(moto_endpoint)))
+    assert repr(_native._Credentials(_fs(moto_endpoint))) == "_Credentials(<from s3fs>)"
 
 
 def _refreshable_fs(endpoint: str, expiry: dt.datetime) -> Any:
@@ -496,3 +500,50 @@ def test_temporary_credentials_without_an_expiry_are_kept_a_while(moto_endpoint:
     expires = credentials["expires_at"]
     assert expires is not None
     assert before + _native.CREDENTIALS_TTL <= expires <= after + _native.CREDENTIALS_TTL
+
+
+@pytest.mark.parametrize("size", [100, _native.WHOLE_BODY + 100])
+def test_a_body_that_stops_coming_is_a_timeout(
+    moto_endpoint: str, s3_client: Any, s3_bucket: str, size: int
+) -> None:
+    s3_client.put_object(Bucket=s3_bucket, Key="native/stalled", Body=os.urandom(size))
+    port = int(moto_endpoint.rsplit(":", 1)[1])
+    with RecordingProxy(port) as proxy:
+        proxy.hold_body = threading.Event()  # the head, then nothing until the test ends
+        fs = _fs(proxy.endpoint)
+        quick = Timeouts(request=10, read=0.3, connect=5)
+
+        answer = _native.open_native(fs, s3_bucket, "native/stalled", None, quick)
+
+        assert answer is not None
+        assert answer.body is not None
+        with pytest.raises(TimeoutError, match="stopped sending the body"):
+            answer.body.read(size)
+
+
+def test_a_cut_large_body_is_a_body_cut(moto_endpoint: str, s3_client: Any, s3_bucket: str) -> None:
+    data = os.urandom(_native.WHOLE_BODY + 100)
+    s3_client.put_object(Bucket=s3_bucket, Key="native/cut", Body=data)
+    port = int(moto_endpoint.rsplit(":", 1)[1])
+    with RecordingProxy(port) as proxy:
+        proxy.cut_body_after = 1000
+        answer = _native.open_native(_fs(proxy.endpoint), s3_bucket, "native/cut", None, TIMEOUTS)
+
+        assert answer is not None
+        assert answer.body is not None
+        with pytest.raises(BodyCut, match="broke"):
+            _body(answer)
+
+
+def test_sigv2_urls_mean_a_signed_client_in_the_clients_region(moto_endpoint: str) -> None:
+    fs = _fs(
+        moto_endpoint + "/a/prefix",
+        config_kwargs={"signature_version": "s3"},
+        client_kwargs={"region_name": "eu-west-3"},
+    )
+    store = _native._store(fs, "b", TIMEOUTS)
+
+    assert store.config["endpoint"] == moto_endpoint + "/a/prefix"
+    assert store.config["region"] == "eu-west-3"
+    assert store.config.get("skip_signature") in (None, False, "false")
+    assert store.credential_provider is not None
