@@ -527,3 +527,38 @@ def test_list_goes_through_s3fs_once(proxy: RecordingProxy, s3_bucket: str, key:
 
     assert key.rsplit("/", 1)[1] in [entry["name"] for entry in entries]
     assert all(sender.endswith("s3fs") for sender in _senders(proxy))
+
+
+# --- versions -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def versions(moto_endpoint: str, s3_client: Any) -> tuple[Any, str, str]:
+    """(version-aware filesystem, versioned bucket, the first version's id) of a key ``k``
+    written twice: ``old``, then ``new``."""
+    bucket = f"versioned-{uuid.uuid4().hex[:12]}"
+    s3_client.create_bucket(Bucket=bucket)
+    s3_client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    old = s3_client.put_object(Bucket=bucket, Key="k", Body=b"old")["VersionId"]
+    s3_client.put_object(Bucket=bucket, Key="k", Body=b"new!")
+    return _fs(moto_endpoint, version_aware=True), bucket, old
+
+
+@pytest.mark.parametrize("presigned", [True, False])
+def test_a_version_is_read_and_deleted_as_it_was(
+    versions: tuple[Any, str, str], s3_client: Any, presigned: bool
+) -> None:
+    fs, bucket, old = versions
+    if not presigned:
+        fs = _fs(fs.endpoint_url, version_aware=True, requester_pays=True)
+    path = f"{bucket}/k?versionId={old}"
+    backend = S3Backend()
+
+    assert backend.stat(fs, path, TIMEOUTS).size == 3
+    info, body = backend.open(fs, path, TIMEOUTS)
+    assert (info.size, _read(body)) == (3, b"old")
+    backend.delete(fs, path, TIMEOUTS)
+
+    listed = s3_client.list_object_versions(Bucket=bucket, Prefix="k")["Versions"]
+    assert [v["VersionId"] for v in listed if v["VersionId"] == old] == []
+    assert s3_client.get_object(Bucket=bucket, Key="k")["Body"].read() == b"new!"

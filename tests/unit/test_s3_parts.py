@@ -202,3 +202,20 @@ def sync_uploads(fs: Any, bucket: str) -> list[str]:
 
     listed = sync(fs.loop, fs._call_s3, "list_multipart_uploads", Bucket=bucket)
     return [upload["Key"] for upload in listed.get("Uploads", [])]
+
+
+def test_the_calls_s3fs_makes_are_bounded_by_the_request_timeout(
+    proxy: RecordingProxy, s3_bucket: str
+) -> None:
+    """Creating, checking and aborting an upload wait at most the caller's timeout."""
+    from fsspec.exceptions import FSTimeoutError
+
+    quick = Timeouts(request=0.3, read=10, connect=5)
+    upload = S3Parts(_fs(proxy.endpoint), f"{s3_bucket}/parts/slow", {}, quick)
+    proxy.delay_seconds = 2
+    with pytest.raises(FSTimeoutError):
+        upload.begin()
+    with pytest.raises(FSTimeoutError):
+        upload.committed([hashlib.md5(b"").hexdigest()])
+    with pytest.raises(FSTimeoutError):
+        upload.abort()
