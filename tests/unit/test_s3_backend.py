@@ -562,3 +562,22 @@ def test_a_version_is_read_and_deleted_as_it_was(
     listed = s3_client.list_object_versions(Bucket=bucket, Prefix="k")["Versions"]
     assert [v["VersionId"] for v in listed if v["VersionId"] == old] == []
     assert s3_client.get_object(Bucket=bucket, Key="k")["Body"].read() == b"new!"
+
+
+# --- s3fs's own requests are sent once ------------------------------------------------------
+
+
+def test_a_redirect_to_s3fs_is_not_followed(
+    proxy: RecordingProxy, s3_bucket: str, key: str
+) -> None:
+    """Another host's answer is not the object (aiohttp would follow the Location)."""
+    fs = _fs(proxy.endpoint, requester_pays=True)
+    elsewhere = {"Location": f"{proxy.endpoint}/{s3_bucket}/{key}-elsewhere"}
+    proxy.answer(307, elsewhere, b"", times=None)
+
+    with pytest.raises(Exception):  # noqa: B017, PT011 (what s3fs makes of it)
+        S3Backend().stat(fs, f"{s3_bucket}/{key}", TIMEOUTS)
+    with pytest.raises(Exception):  # noqa: B017, PT011
+        S3Backend().list(fs, f"{s3_bucket}/backend", TIMEOUTS)
+
+    assert [path for _, path in proxy.requests if "elsewhere" in path] == []
