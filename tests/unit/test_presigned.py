@@ -724,3 +724,19 @@ def test_any_other_answer_from_300_on_is_left_to_s3fs(
     with pytest.raises(_presigned.PresignedRefused) as caught:
         _presigned.open_presigned(_fs(proxy_to_moto.endpoint), s3_bucket, "k", None, TIMEOUTS, {})
     assert caught.value.status == 300
+
+
+def test_sign_on_the_loop_signs_in_the_url_unless_told(moto_endpoint: str, s3_bucket: str) -> None:
+    """What the native path reads its endpoint, region and credentials from: a URL."""
+    from fsspec.asyn import sync
+
+    fs = _fs(moto_endpoint)
+    where = {"Bucket": s3_bucket, "Key": "k"}
+
+    in_url = sync(fs.loop, _presigned.sign, fs, "get_object", where)
+    in_header = sync(fs.loop, _presigned.sign, fs, "get_object", where, False)
+
+    assert _query(in_url.url)["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]
+    assert "Authorization" not in in_url.headers
+    assert urlsplit(in_header.url).query == ""
+    assert in_header.headers["Authorization"].startswith("AWS4-HMAC-SHA256 ")
