@@ -8,6 +8,7 @@ built lazily, once per route, and reused by every request and thread.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import importlib
@@ -35,6 +36,7 @@ from ._diagnose import configuration_error
 from ._errors import BackendConfigError, BackendNotInstalled
 from ._fileurl import local_path, resolves_within, within
 from ._redact import install_log_filter, redact_url, remember, secret_values
+from ._settings import TransferSettingError
 from ._transfer import DEFAULT_TRANSFER, TransferConfig
 
 
@@ -121,6 +123,9 @@ class Route:
     options: Mapping[str, Any] = field(default_factory=dict, repr=False)
     transfer: TransferConfig = DEFAULT_TRANSFER
     follow_symlinks: bool = False
+    #: A transfer setting in fsspec's configuration that cannot be taken, raised when the
+    #: route is used (``transfer`` is then what the route has without it).
+    problem: TransferSettingError | None = field(default=None, repr=False, compare=False)
 
     @functools.cached_property
     def scheme(self) -> str:
@@ -208,18 +213,16 @@ def _derive(registrations: Mapping[str, _Registration]) -> dict[str, Route]:
     they are now, so the order of ``register`` calls decides nothing.
 
     Raises:
-        TransferSettingError: a transfer setting, registered or configured, is refused.
+        TransferSettingError: a transfer setting registered by name is refused (one in
+            fsspec's configuration becomes the route's ``problem``).
     """
-    routes = {
-        prefix: Route(
-            prefix,
-            own.protocol or prefix,
-            own.options,
-            _transfer_of(prefix, own.transfer, DEFAULT_TRANSFER),
-        )
-        for prefix, own in registrations.items()
-        if "://" not in prefix
-    }
+    routes = {}
+    for prefix, own in registrations.items():
+        if "://" not in prefix:
+            transfer, problem = _transfer_of(prefix, own.transfer, DEFAULT_TRANSFER, None)
+            routes[prefix] = Route(
+                prefix, own.protocol or prefix, own.options, transfer, problem=problem
+            )
     for prefix, own in registrations.items():
         if "://" not in prefix:
             continue
@@ -231,26 +234,48 @@ def _derive(registrations: Mapping[str, _Registration]) -> dict[str, Route]:
         options = own.options
         if parent is not None and parent.protocol == protocol:
             options = {**parent.options, **own.options}
-        base = parent.transfer if parent is not None else _transfer_of(scheme, None)
-        transfer = _transfer_of(prefix, own.transfer, base)
-        routes[prefix] = Route(prefix, protocol, options, transfer, own.follow_symlinks)
+        if parent is not None:
+            base, inherited = parent.transfer, parent.problem
+        else:
+            base, inherited = _transfer_of(scheme, None, DEFAULT_TRANSFER, None)
+        transfer, problem = _transfer_of(prefix, own.transfer, base, inherited)
+        routes[prefix] = Route(
+            prefix, protocol, options, transfer, own.follow_symlinks, problem=problem
+        )
     return routes
 
 
 def _transfer_of(
     prefix: str,
     own: TransferConfig | Mapping[str, Any] | None,
-    base: TransferConfig = DEFAULT_TRANSFER,
-) -> TransferConfig:
+    base: TransferConfig,
+    problem: TransferSettingError | None,
+) -> tuple[TransferConfig, TransferSettingError | None]:
     """A route's transfer settings: those it was registered with; else ``base`` (its
     scheme's, or the defaults) with what fsspec's configuration sets for the prefix, then
-    the settings registered by name."""
+    the settings registered by name. With the first problem met in the configuration."""
     if isinstance(own, TransferConfig):
-        return own
-    configured = _settings.transfer(base, _settings.configured(prefix), _settings.where(prefix))
-    if not own:
-        return configured
-    return _settings.transfer(configured, own, f"registered for {prefix!r}")
+        return own, problem
+    try:
+        configured = _settings.configured(prefix)
+        base = _settings.transfer(base, configured, _settings.where(prefix))
+    except TransferSettingError as exc:
+        problem = problem or exc
+    if own:
+        base = _settings.transfer(base, own, f"registered for {prefix!r}")
+    return base, problem
+
+
+def _merged(
+    previous: TransferConfig | Mapping[str, Any] | None,
+    given: TransferConfig | Mapping[str, Any] | None,
+) -> TransferConfig | Mapping[str, Any] | None:
+    """A scheme's transfer settings registered again: what is ``given`` over what it had."""
+    if given is None or isinstance(given, TransferConfig):
+        return previous if given is None else given
+    if isinstance(previous, TransferConfig):
+        return _settings.transfer(previous, given, "registered")
+    return {**(previous or {}), **given}
 
 
 def _known_protocol(protocol: str) -> bool:
@@ -282,8 +307,9 @@ class SchemeRegistry:
         self._registrations: dict[str, _Registration] = {
             scheme: _Registration(scheme, protocol) for scheme, protocol in DEFAULT_SCHEMES.items()
         }
-        for prefix in _settings.configured_prefixes():  # transfer settings of their own
-            self._registrations[prefix] = _Registration(prefix, None)
+        with contextlib.suppress(TransferSettingError):  # reported by the routes, when used
+            for prefix in _settings.configured_prefixes():  # transfer settings of their own
+                self._registrations[prefix] = _Registration(prefix, None)
         self._routes = _derive(self._registrations)
         self._filesystems: dict[str, tuple[AbstractFileSystem, Backend]] = {}
         self._pid = os.getpid()
@@ -348,10 +374,8 @@ class SchemeRegistry:
                 own_protocol = protocol
                 if own_protocol is None:
                     own_protocol = parent.protocol if parent is not None else scheme
-                own_transfer = transfer
-                if parent is not None and not isinstance(transfer, TransferConfig):
-                    where = f"registered for {prefix!r}"
-                    own_transfer = _settings.transfer(parent.transfer, transfer or {}, where)
+                previous = self._registrations.get(prefix)
+                own_transfer = _merged(previous.transfer if previous else None, transfer)
                 registration = _Registration(
                     prefix, own_protocol, dict(storage_options), own_transfer, follow_symlinks
                 )
@@ -452,6 +476,8 @@ class SchemeRegistry:
         # Checked before routing: a refused host is an invalid URL, not one outside a root.
         file_path = local_path(url) if serves_files else None
         route = self.route_for(url)
+        if route.problem is not None:
+            raise TransferSettingError(*route.problem.args)
         fs, backend = self._served(route)
         rest = url.split("://", 1)[1]
         if any(segment in (".", "..") for segment in rest.split("/")):

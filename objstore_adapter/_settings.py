@@ -24,6 +24,7 @@ from typing import Any
 
 import fsspec.config
 
+from ._errors import BackendConfigError
 from ._transfer import TransferConfig
 
 #: The section of fsspec's configuration that holds transfer settings.
@@ -36,8 +37,14 @@ _SIZE = re.compile(r"\s*([0-9]+(?:\.[0-9]*)?)\s*([kmgt]?)(i?)b?\s*", re.IGNORECA
 _IN_BYTES = {"part_size", "download_part_size", "parallel_below"}
 
 
-class TransferSettingError(ValueError):
-    """A transfer setting that cannot be taken; the message names it and where it was set."""
+class TransferSettingError(BackendConfigError):
+    """A transfer setting that cannot be taken; the message names it and where it was set.
+
+    Raised by ``register`` for the settings it is given, and for a setting in fsspec's
+    configuration when a URL it applies to is used (so that, as with storage options, a
+    wrong value does not stop the tools that would repair it). A ``ValueError`` and a
+    ``requests`` exception both.
+    """
 
 
 def setting_names() -> list[str]:

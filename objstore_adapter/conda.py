@@ -67,13 +67,7 @@ except ImportError as exc:
 import requests
 from requests.exceptions import RequestException
 
-from . import (
-    BackendConfigError,
-    BackendNotInstalled,
-    ObjectStoreAdapter,
-    SchemeRegistry,
-    TransferSettingError,
-)
+from . import BackendConfigError, BackendNotInstalled, ObjectStoreAdapter, SchemeRegistry
 
 __all__ = [
     "SETTING",
@@ -141,12 +135,10 @@ def registry_from_settings(settings: Mapping[str, Mapping[str, Any]]) -> SchemeR
 
     Raises:
         conda.exceptions.CondaValueError: a prefix, protocol or transfer setting that the
-            registry refuses (fsspec's configuration included).
+            registry refuses (one in fsspec's configuration is raised when a URL it applies
+            to is used, as a ``CondaValueError`` too).
     """
-    try:
-        registry = SchemeRegistry()  # fsspec's configuration may hold a bad transfer setting
-    except TransferSettingError as exc:
-        raise CondaValueError(_literal(str(exc))) from None
+    registry = SchemeRegistry()
     # A scheme's options must be in place before the URL prefixes that inherit them.
     for prefix in sorted(settings, key=lambda p: ("://" in p, p)):
         options = {name: _decoded(value) for name, value in settings[prefix].items()}

@@ -23,6 +23,7 @@ import sys
 import tarfile
 import termios
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -816,10 +817,10 @@ def test_transfer_settings_per_prefix_from_condarc(
 
     (healed, healed_gets), (failed, failed_gets) = searches
     assert healed.returncode == 0, healed.stderr
-    assert healed_gets[0] == healed_gets[1], "the 503 was tried again"
+    assert max(Counter(healed_gets).values()) == 2, "the 503 was tried again"
     assert failed.returncode == 1
     assert "503" in failed.stderr, failed.stderr
-    assert failed_gets.count(failed_gets[0]) == 1, "transfer.max_attempts: 1 tries once"
+    assert max(Counter(failed_gets).values()) == 1, "transfer.max_attempts: 1 tries once"
 
 
 def test_a_bad_transfer_setting_in_condarc_names_it(conda: Conda, s3_channel: Store) -> None:

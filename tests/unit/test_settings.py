@@ -11,6 +11,7 @@ from pathlib import Path
 
 import fsspec.config
 import pytest
+import requests
 
 from objstore_adapter import SchemeRegistry, TransferConfig, TransferSettingError
 from objstore_adapter._settings import configured, size, transfer
@@ -216,20 +217,56 @@ def test_a_transfer_config_given_whole_is_taken_as_it_is(conf: dict[str, object]
         ({"max_attempts": 0}, r"FSSPEC_OBJSTORE_MAX_ATTEMPTS.*: max_attempts counts the first"),
     ],
 )
-def test_a_bad_configuration_is_an_error_naming_the_setting(
+def test_a_bad_configuration_is_an_error_naming_the_setting_when_used(
     conf: dict[str, object], section: dict[str, object], message: str
 ) -> None:
     conf.update(section)
+    registry = SchemeRegistry()  # the tools that would repair it still start
 
-    with pytest.raises(TransferSettingError, match=message):
-        SchemeRegistry()
+    with pytest.raises(TransferSettingError, match=message) as raised:
+        registry.resolve("s3://t/key")
+    assert isinstance(raised.value, ValueError)
+    assert isinstance(raised.value, requests.RequestException)
+
+
+def test_a_bad_setting_for_one_scheme_leaves_the_others(conf: dict[str, object]) -> None:
+    conf.update({"s3_part_size": "big", "gs_max_attempts": 2})
+    registry = SchemeRegistry()
+
+    assert registry.route_for("s3://b/k").problem is not None
+    assert registry.route_for("s3://b/k").transfer == DEFAULT_TRANSFER
+    assert registry.route_for("gs://b/k").problem is None
+    assert registry.route_for("gs://b/k").transfer.max_attempts == 2
+
+
+def test_a_bad_setting_of_a_scheme_reaches_its_prefixes(conf: dict[str, object]) -> None:
+    conf.update({"s3_part_size": "big"})
+    registry = SchemeRegistry()
+    registry.register("s3", endpoint_url="http://127.0.0.1:9")  # again, as the CLI does
+    registry.register("s3://team", transfer={"max_attempts": 2})
+
+    with pytest.raises(TransferSettingError, match="FSSPEC_OBJSTORE_S3_PART_SIZE"):
+        registry.resolve("s3://team/key")
+    with pytest.raises(TransferSettingError, match="FSSPEC_OBJSTORE_S3_PART_SIZE"):
+        registry.resolve("s3://other/key")
+
+
+def test_settings_registered_by_name_are_checked_at_once(conf: dict[str, object]) -> None:
+    registry = SchemeRegistry()
+
+    with pytest.raises(TransferSettingError, match=r"max_attempts='x' \(registered for 's3'\)"):
+        registry.register("s3", transfer={"max_attempts": "x"})
+    with pytest.raises(TransferSettingError, match="unknown transfer setting 'retries'"):
+        registry.register("s3://team", transfer={"retries": 3})
+    assert registry.route_for("s3://team/k").prefix == "s3"  # neither was registered
 
 
 def test_a_section_that_is_not_a_mapping_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(fsspec.config.conf, "objstore", "fast")
+    registry = SchemeRegistry()
 
     with pytest.raises(TransferSettingError, match="section 'objstore' is not a mapping"):
-        SchemeRegistry()
+        registry.resolve("gs://bucket/key")
 
 
 def _routes_in_a_new_process(env: dict[str, str], config_dir: Path) -> dict[str, object]:
