@@ -48,7 +48,7 @@ tests_for() {
     _transfer/parallel) echo "${u}_parallel.py ${b}_healing.py" ;;
     _handlers) echo "${u}_handlers.py ${b}_conformance.py ${b}_requests_contract.py ${b}_errors.py ${b}_atomic.py" ;;
     _backends/__init__ | _backends/local) echo "${u}_backends.py ${u}_local.py ${b}_conformance.py ${b}_atomic.py ${b}_backends.py" ;;
-    _backends/_aio | _backends/gcs | _backends/azure) echo "${b}_conformance.py ${b}_exact.py ${b}_atomic.py ${b}_redirects.py" ;;
+    _backends/_aio | _backends/gcs | _backends/azure) echo "${u}_gcs.py ${u}_azure.py ${u}_aio.py ${b}_conformance.py ${b}_exact.py ${b}_atomic.py ${b}_redirects.py" ;;
     _backends/s3/backend | _backends/s3/parts) echo "${u}_s3_backend.py ${u}_s3_parts.py ${u}_presigned.py ${b}_conformance.py ${b}_s3.py ${b}_exact.py" ;;
     _backends/s3/presigned) echo "${u}_presigned.py ${b}_s3.py ${b}_redirects.py" ;;
     _backends/s3/native) echo "${u}_native.py ${b}_native.py" ;;
