@@ -740,3 +740,164 @@ def test_sign_on_the_loop_signs_in_the_url_unless_told(moto_endpoint: str, s3_bu
     assert "Authorization" not in in_url.headers
     assert urlsplit(in_header.url).query == ""
     assert in_header.headers["Authorization"].startswith("AWS4-HMAC-SHA256 ")
+
+
+# --- transport: connections, TLS, timeouts ---------------------------------------------------
+
+
+def test_an_answer_read_whole_gives_its_connection_back(
+    s3_bucket: str, proxy_to_moto: RecordingProxy
+) -> None:
+    """A request not streamed is read at once: its connection serves the next request."""
+    fs = _fs(proxy_to_moto.endpoint)
+    where = {"Bucket": s3_bucket, "Key": "reused"}
+
+    for _ in range(3):
+        _presigned.presigned_request(fs, "delete_object", where, TIMEOUTS)
+
+    assert len(proxy_to_moto.requests) == 3
+    assert len(set(proxy_to_moto.clients)) == 1
+
+
+def test_the_connections_of_overlapping_reads_are_kept(
+    s3_client: Any, s3_bucket: str, proxy_to_moto: RecordingProxy
+) -> None:
+    """Threads sharing a session read at once: each read's connection is kept for the next."""
+    s3_client.put_object(Bucket=s3_bucket, Key="overlap", Body=b"x" * 100)
+    fs = _fs(proxy_to_moto.endpoint)
+
+    for _ in range(2):
+        answers = [
+            _presigned.open_presigned(fs, s3_bucket, "overlap", None, TIMEOUTS, {})
+            for _ in range(4)
+        ]
+        for answer in answers:
+            assert answer.body is not None
+            assert answer.body.read(1000) == b"x" * 100
+            answer.body.close()
+
+    assert len(set(proxy_to_moto.clients)) == 4
+
+
+@pytest.fixture
+def tls_endpoint(tmp_path: Any) -> Iterator[str]:
+    """An HTTPS server on 127.0.0.1 with a self-signed certificate: it answers every GET
+    with ``secure``."""
+    import datetime as dt
+    import ipaddress
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "6")
+            self.end_headers()
+            self.wfile.write(b"secure")
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    yield f"https://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("verify", ["off", "bundle", "default"])
+def test_https_endpoints_are_verified_as_botocore_is_told(
+    tls_endpoint: str, tmp_path: Any, verify: str
+) -> None:
+    """``verify=False`` takes any certificate, a CA bundle's path trusts it, and by default
+    a self-signed certificate is refused."""
+    chosen = {"off": False, "bundle": str(tmp_path / "cert.pem"), "default": True}[verify]
+    fs = _fs(tls_endpoint, client_kwargs={"verify": chosen})
+    where = {"Bucket": "b", "Key": "k"}
+
+    if verify == "default":
+        with pytest.raises(urllib3.exceptions.SSLError):
+            _presigned.presigned_request(fs, "get_object", where, TIMEOUTS)
+        return
+    if verify == "off":  # urllib3 says so, as requests does
+        with pytest.warns(urllib3.exceptions.InsecureRequestWarning):
+            answer = _presigned.presigned_request(fs, "get_object", where, TIMEOUTS)
+    else:
+        answer = _presigned.presigned_request(fs, "get_object", where, TIMEOUTS)
+    assert (answer.status, answer.data) == (200, b"secure")
+
+
+def test_a_connection_that_is_never_accepted_times_out(s3_bucket: str) -> None:
+    """The connect timeout bounds the wait for a store whose listen queue is full."""
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    waiting = []
+    for _ in range(8):  # fill the queue: later handshakes go unanswered
+        sock = socket.socket()
+        sock.setblocking(False)
+        sock.connect_ex(listener.getsockname())
+        waiting.append(sock)
+    fs = _fs(f"http://127.0.0.1:{listener.getsockname()[1]}")
+    fs.connect()
+    raised: list[BaseException] = []
+
+    def get() -> None:
+        try:
+            _presigned.presigned_request(
+                fs, "get_object", {"Bucket": s3_bucket, "Key": "k"}, Timeouts(10, 10, 0.3)
+            )
+        except BaseException as exc:
+            raised.append(exc)
+
+    try:
+        thread = threading.Thread(target=get, daemon=True)
+        thread.start()
+        thread.join(5)
+    finally:
+        for sock in waiting:
+            sock.close()
+        listener.close()
+    assert not thread.is_alive(), "no connect timeout"
+    assert [type(exc) for exc in raised] == [urllib3.exceptions.ConnectTimeoutError]
