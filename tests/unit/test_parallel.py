@@ -246,8 +246,10 @@ class _Source:
         clock: _Clock | None = None,
         seconds: float = 0.0,
         ends_after: int | None = None,
+        most: int | None = None,
     ) -> None:
         self.data, self.offset, self.stop = data, start, stop
+        self.most = most  # the most one read returns, as a socket may
         if ends_after is not None:
             self.stop = start + ends_after
         self.clock, self.seconds = clock, seconds
@@ -257,6 +259,7 @@ class _Source:
     def read(self, n: int) -> bytes:
         if self.clock is not None:
             self.clock.now += self.seconds
+        n = min(n, self.most or n)
         data = self.data[self.offset : min(self.stop, self.offset + n)]
         self.offset += len(data)
         self.reads.append(len(data))
@@ -276,13 +279,16 @@ class _Parts:
         self.sources: list[_Source] = []
         self.failing = failing or {}
         self.ends_after: dict[tuple[int, int], int] = {}
+        self.most: int | None = None
 
     def __call__(self, start: int, stop: int) -> _Source:
         self.opened.append((start, stop))
         self.threads.add(threading.current_thread().name)
         if self.failing.get((start, stop)):
             raise self.failing[(start, stop)].pop(0)
-        source = _Source(self.data, start, stop, ends_after=self.ends_after.get((start, stop)))
+        source = _Source(
+            self.data, start, stop, ends_after=self.ends_after.get((start, stop)), most=self.most
+        )
         self.sources.append(source)
         return source
 
@@ -659,3 +665,23 @@ def test_reads_of_any_size_deliver_each_byte_once(clock: _Clock) -> None:
         received += chunk
 
     assert bytes(received) == SMALL
+
+
+def test_parts_that_arrive_in_small_reads_are_read_to_their_last_byte(clock: _Clock) -> None:
+    parts = _Parts(SMALL)
+    parts.most = 333  # 333 + 333 + 333 + 1
+    source, _, _ = _source(_config(), parts=parts)
+
+    assert _read_all(source) == SMALL
+
+
+def test_a_cut_part_resumes_within_the_budget(clock: _Clock) -> None:
+    parts = _Parts(SMALL, failing={(3300, 4000): [ConnectionResetError()]})
+    parts.ends_after[(3000, 4000)] = 300
+    config = _config(max_attempts=3, backoff_base=0.05)
+    source = ParallelSource(_Source(SMALL, 0, len(SMALL)), parts, 0, len(SMALL), config, 0.0)
+
+    with pytest.raises(ConnectionResetError):
+        _read_all(source)
+    assert parts.opened.count((3300, 4000)) == 1, "no time was left for a retry"
+    source.close()
