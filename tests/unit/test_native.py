@@ -547,3 +547,46 @@ def test_sigv2_urls_mean_a_signed_client_in_the_clients_region(moto_endpoint: st
     assert store.config["region"] == "eu-west-3"
     assert store.config.get("skip_signature") in (None, False, "false")
     assert store.credential_provider is not None
+
+
+def test_the_region_is_the_buckets_own_with_cache_regions(
+    moto_endpoint: str, s3_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """s3fs's client is in us-east-1, the bucket in eu-west-1: obstore signs for the
+    bucket's region, as the URL botocore presigns for it does."""
+    bucket = f"eu-{uuid.uuid4().hex[:12]}"
+    where = {"LocationConstraint": "eu-west-1"}
+    s3_client.create_bucket(Bucket=bucket, CreateBucketConfiguration=where)
+    s3_client.put_object(Bucket=bucket, Key="k.txt", Body=b"from eu-west-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_endpoint)
+    fs = s3fs.S3FileSystem(
+        key=S3_KEY,
+        secret=S3_SECRET,
+        cache_regions=True,
+        skip_instance_cache=True,
+        config_kwargs={"user_agent_extra": uuid.uuid4().hex},
+    )
+    fs.connect()
+    assert fs._s3.meta.region_name == "us-east-1"
+
+    store = _native._store(fs, bucket, TIMEOUTS)
+
+    assert store.config["region"] == "eu-west-1"
+    assert _body(_native.open_native(fs, bucket, "k.txt", None, TIMEOUTS)) == b"from eu-west-1"
+
+
+def test_a_small_span_far_into_a_large_object_is_read_in_one_call(
+    moto_endpoint: str, s3_client: Any, s3_bucket: str
+) -> None:
+    data = os.urandom(2 * _native.WHOLE_BODY + 10)
+    s3_client.put_object(Bucket=s3_bucket, Key="native/far", Body=data)
+    at = 2 * _native.WHOLE_BODY
+
+    answer = _native.open_native(
+        _fs(moto_endpoint), s3_bucket, "native/far", None, TIMEOUTS, (at, at + 9)
+    )
+
+    assert answer is not None
+    assert isinstance(answer.body, LoadedBody)
+    assert answer.served == ByteRange(at, at + 9)
+    assert _body(answer) == data[at:]
