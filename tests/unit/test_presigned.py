@@ -901,3 +901,27 @@ def test_a_connection_that_is_never_accepted_times_out(s3_bucket: str) -> None:
         listener.close()
     assert not thread.is_alive(), "no connect timeout"
     assert [type(exc) for exc in raised] == [urllib3.exceptions.ConnectTimeoutError]
+
+
+def test_signing_on_fsspecs_loop_is_bounded_by_the_request_timeout(
+    s3_client: Any, proxy_to_moto: RecordingProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With ``cache_regions`` a bucket's first request waits on s3fs asking its region: no
+    longer than the caller's timeout."""
+    from fsspec.exceptions import FSTimeoutError
+
+    bucket = f"eu-{uuid.uuid4().hex[:12]}"
+    s3_client.create_bucket(
+        Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+    )
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", proxy_to_moto.endpoint)
+    fs = s3fs.S3FileSystem(
+        key=S3_KEY, secret=S3_SECRET, cache_regions=True, skip_instance_cache=True
+    )
+    fs.connect()  # the session and the default client: what is left is the bucket's region
+    proxy_to_moto.delay_seconds = 3
+    quick = Timeouts(request=0.3, read=10, connect=5)
+
+    with pytest.raises(FSTimeoutError):
+        _presigned.presigned_request(fs, "get_object", {"Bucket": bucket, "Key": "k"}, quick)
+    assert [method for method, _ in proxy_to_moto.requests] == ["HEAD"]
