@@ -1,0 +1,390 @@
+"""GCSBackend on fake-gcs-server, method by method: the request each sends (through gcsfs'
+session, tried once, redirects refused), and what the store's answer becomes (metadata, the
+stored bytes, a 412, VersionChanged)."""
+
+from __future__ import annotations
+
+import gzip
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from gcsfs.core import GCSFileSystem
+
+from objstore_adapter._backends._aio import STREAM_CHUNK
+from objstore_adapter._backends.gcs import GCSBackend
+from objstore_adapter._errors import StoreRedirected, store_answer
+from objstore_adapter._http import ByteRange, Timeouts, WriteCondition
+from objstore_adapter._info import ObjectInfo, Representation
+from objstore_adapter._transfer import VersionChanged
+
+from .._proxy import RecordingProxy
+
+TIMEOUTS = Timeouts(request=10, read=10, connect=5)
+BACKEND = GCSBackend()
+
+
+def _fs(endpoint: str, **options: Any) -> Any:
+    fs = GCSFileSystem(
+        endpoint_url=endpoint, token="anon", project="test", skip_instance_cache=True, **options
+    )
+    BACKEND.configure(fs)
+    return fs
+
+
+def _read_all(body: Any) -> bytes:
+    parts = []
+    try:
+        while chunk := body.read(1 << 16):
+            parts.append(chunk)
+    finally:
+        body.close()
+    return b"".join(parts)
+
+
+def _high_water(body: Any) -> int:
+    """How much aiohttp buffers of a body's response before it pauses the socket."""
+    reader = body._read.__self__  # the response's StreamReader
+    return int(reader._high_water)
+
+
+def _status(exc: pytest.ExceptionInfo[BaseException]) -> int | None:
+    answer = store_answer(exc.value)
+    return None if answer is None else answer.status
+
+
+@pytest.fixture
+def fs(gcs_endpoint: str) -> Any:
+    return _fs(gcs_endpoint)
+
+
+@pytest.fixture
+def proxy(gcs_endpoint: str) -> Iterator[RecordingProxy]:
+    with RecordingProxy(int(gcs_endpoint.rsplit(":", 1)[1])) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def path(fs: Any, gcs_bucket: str) -> str:
+    """A key holding ``0123456789`` as text/x-digits."""
+    name = f"{gcs_bucket}/backend/{uuid.uuid4().hex}"
+    fs.pipe_file(name, b"0123456789", content_type="text/x-digits")
+    return name
+
+
+def test_configure_tries_each_gcsfs_call_once(proxy: RecordingProxy, gcs_bucket: str) -> None:
+    # gcsfs' own calls (a listing) would wait a second and try again after a 503.
+    fs = _fs(proxy.endpoint)
+    proxy.answer(503)
+    with pytest.raises(Exception, match=r"503|Service Unavailable"):
+        fs.ls(gcs_bucket, refresh=True)
+    assert len(proxy.requests) == 1
+
+
+def test_configure_refuses_redirects_of_gcsfs_calls(proxy: RecordingProxy, gcs_bucket: str) -> None:
+    fs = _fs(proxy.endpoint)
+    proxy.answer(307, {"Location": f"{proxy.endpoint}/elsewhere"})
+    with pytest.raises(StoreRedirected):
+        fs.ls(gcs_bucket, refresh=True)
+    assert [method for method, _ in proxy.requests] == ["GET"]
+
+
+def test_stat_reads_the_object_resource(fs: Any, path: str) -> None:
+    info = BACKEND.stat(fs, path, TIMEOUTS)
+    assert info.size == 10
+    assert info.content_type == "text/x-digits"
+    assert info.etag is not None
+    assert info.generation == str(fs.info(path)["generation"])
+
+
+def test_stat_of_an_empty_object_is_size_zero(fs: Any, gcs_bucket: str) -> None:
+    path = f"{gcs_bucket}/empty/{uuid.uuid4().hex}"
+    fs.pipe_file(path, b"")
+    assert BACKEND.stat(fs, path, TIMEOUTS).size == 0
+
+
+def test_stat_quotes_the_key(fs: Any, gcs_bucket: str) -> None:
+    path = f"{gcs_bucket}/odd/{uuid.uuid4().hex} a?b#c%d"
+    fs.pipe_file(path, b"odd")
+    assert BACKEND.stat(fs, path, TIMEOUTS).size == 3
+
+
+def test_stat_of_a_missing_key_is_file_not_found(fs: Any, gcs_bucket: str) -> None:
+    with pytest.raises(FileNotFoundError):
+        BACKEND.stat(fs, f"{gcs_bucket}/missing/{uuid.uuid4().hex}", TIMEOUTS)
+
+
+def test_stat_of_a_bucket_is_a_directory(fs: Any, gcs_bucket: str) -> None:
+    with pytest.raises(IsADirectoryError):
+        BACKEND.stat(fs, gcs_bucket, TIMEOUTS)
+
+
+def test_stat_pins_the_generation_in_the_path(gcs_endpoint: str, gcs_bucket: str) -> None:
+    fs = _fs(gcs_endpoint, version_aware=True)
+    path = f"{gcs_bucket}/versions/{uuid.uuid4().hex}"
+    fs.pipe_file(path, b"one")
+    old = fs.info(path)["generation"]
+    fs.pipe_file(path, b"second")
+    new = fs.info(path)["generation"]
+    assert BACKEND.stat(fs, f"{path}#{new}", TIMEOUTS).size == 6
+    # The bucket keeps no old versions: the replaced one is gone.
+    with pytest.raises(FileNotFoundError):
+        BACKEND.stat(fs, f"{path}#{old}", TIMEOUTS)
+
+
+def test_stat_answers_an_error_status_with_its_headers(proxy: RecordingProxy, path: str) -> None:
+    fs = _fs(proxy.endpoint)
+    proxy.answer(400, {"Retry-After": "7"})
+    with pytest.raises(OSError, match="answered 400") as raised:
+        BACKEND.stat(fs, path, TIMEOUTS)
+    answer = store_answer(raised.value)
+    assert answer is not None
+    assert answer.status == 400
+    assert answer.headers.get("retry-after") == "7"
+    assert len(proxy.requests) == 1
+
+
+def test_open_streams_the_object_with_its_metadata(fs: Any, path: str) -> None:
+    info, body = BACKEND.open(fs, path, TIMEOUTS)
+    assert _read_all(body) == b"0123456789"
+    assert info.size == 10
+    assert info.content_type == "text/x-digits"
+    assert info.etag is not None
+
+
+def test_open_reads_a_range(fs: Any, path: str) -> None:
+    info, body = BACKEND.open(fs, path, TIMEOUTS, ByteRange(2, 5))
+    assert _read_all(body) == b"2345"
+    assert info.size == 10
+
+
+def test_open_buffers_a_whole_chunk_ahead(fs: Any, path: str) -> None:
+    _, body = BACKEND.open(fs, path, TIMEOUTS)
+    try:
+        assert _high_water(body) == 2 * STREAM_CHUNK
+    finally:
+        body.close()
+
+
+def test_open_passes_a_gzip_object_on_as_stored(fs: Any, gcs_bucket: str) -> None:
+    path = f"{gcs_bucket}/gzip/{uuid.uuid4().hex}"
+    stored = gzip.compress(b"hello, hello, hello")
+    representation = Representation("text/plain", {"Content-Encoding": "gzip"})
+    BACKEND.write_whole(fs, path, stored, representation, None, TIMEOUTS)
+    info, body = BACKEND.open(fs, path, TIMEOUTS)
+    assert _read_all(body) == stored
+    assert info.headers.get("Content-Encoding") == "gzip"
+
+
+def test_open_of_a_missing_key_is_file_not_found(fs: Any, gcs_bucket: str) -> None:
+    with pytest.raises(FileNotFoundError):
+        BACKEND.open(fs, f"{gcs_bucket}/missing/{uuid.uuid4().hex}", TIMEOUTS)
+
+
+def test_open_answers_an_error_status_with_its_headers(proxy: RecordingProxy, path: str) -> None:
+    fs = _fs(proxy.endpoint)
+    proxy.answer(400, {"Retry-After": "3"})
+    with pytest.raises(OSError, match="answered 400") as raised:
+        BACKEND.open(fs, path, TIMEOUTS)
+    answer = store_answer(raised.value)
+    assert answer is not None
+    assert answer.status == 400
+    assert answer.headers.get("retry-after") == "3"
+
+
+def test_open_of_a_bucket_is_a_directory(fs: Any, gcs_bucket: str) -> None:
+    with pytest.raises(IsADirectoryError):
+        BACKEND.open(fs, gcs_bucket, TIMEOUTS)
+
+
+def test_can_resume_only_with_a_generation(fs: Any, path: str) -> None:
+    assert BACKEND.can_resume(fs, BACKEND.stat(fs, path, TIMEOUTS))
+    assert not BACKEND.can_resume(fs, ObjectInfo(size=10, etag='"x"'))
+
+
+def test_open_part_reads_the_stop_exclusive_range_of_that_generation(fs: Any, path: str) -> None:
+    info = BACKEND.stat(fs, path, TIMEOUTS)
+    assert _read_all(BACKEND.open_part(fs, path, TIMEOUTS, 3, 7, info)) == b"3456"
+    body = BACKEND.open_part(fs, path, TIMEOUTS, 0, 10, info)
+    try:
+        assert _high_water(body) == 2 * STREAM_CHUNK
+    finally:
+        body.close()
+
+
+def test_open_part_of_a_replaced_object_is_version_changed(fs: Any, path: str) -> None:
+    info = BACKEND.stat(fs, path, TIMEOUTS)
+    fs.pipe_file(path, b"abcdefghij")
+    with pytest.raises(VersionChanged):
+        BACKEND.open_part(fs, path, TIMEOUTS, 0, 4, info)
+
+
+def test_open_part_sends_the_generation_and_accepts_gzip(
+    proxy: RecordingProxy, gcs_endpoint: str, path: str
+) -> None:
+    info = BACKEND.stat(_fs(gcs_endpoint), path, TIMEOUTS)
+    fs = _fs(proxy.endpoint)
+    _read_all(BACKEND.open_part(fs, path, TIMEOUTS, 1, 3, info))
+    (_, url), headers = proxy.requests[-1], proxy.request_headers[-1]
+    assert f"&generation={info.generation}" in url
+    assert "gzip" in headers.get("Accept-Encoding", "")
+    assert headers.get("Range") == "bytes=1-2"
+
+
+def test_open_sends_accept_encoding_gzip(proxy: RecordingProxy, path: str) -> None:
+    fs = _fs(proxy.endpoint)
+    _read_all(BACKEND.open(fs, path, TIMEOUTS)[1])
+    assert "gzip" in proxy.request_headers[-1].get("Accept-Encoding", "")
+    assert "Range" not in proxy.request_headers[-1]
+
+
+def test_write_options_are_gcsfs_fixed_key_metadata() -> None:
+    stored = Representation(
+        "text/x-digits",
+        {"Cache-Control": "no-cache", "Content-Disposition": "inline", "Expires": "never"},
+        {"owner": "me"},
+    )
+    assert BACKEND.write_options(stored) == {
+        "content_type": "text/x-digits",
+        "fixed_key_metadata": {"cache_control": "no-cache", "content_disposition": "inline"},
+        "metadata": {"owner": "me"},
+    }
+    assert BACKEND.write_options(Representation("a/b", {"Expires": "never"})) == {
+        "content_type": "a/b",
+        "fixed_key_metadata": None,
+        "metadata": None,
+    }
+
+
+def test_write_whole_stores_bytes_headers_and_metadata(fs: Any, gcs_bucket: str) -> None:
+    path = f"{gcs_bucket}/written/{uuid.uuid4().hex}"
+    stored = Representation(
+        "text/x-words",
+        {"Cache-Control": "max-age=60", "Content-Disposition": "inline", "Expires": "never"},
+        {"owner": "me"},
+    )
+    info = BACKEND.write_whole(fs, path, b"some words", stored, None, TIMEOUTS)
+    assert info is not None
+    assert info.size == 10
+    assert info.etag is not None
+    assert info.generation is not None
+    resource = fs.info(path, refresh=True)
+    assert fs.cat_file(path) == b"some words"
+    assert resource["contentType"] == "text/x-words"
+    assert resource["cacheControl"] == "max-age=60"
+    assert resource["contentDisposition"] == "inline"
+    assert resource["metadata"] == {"owner": "me"}
+    assert BACKEND.stat(fs, path, TIMEOUTS) == info
+
+
+def test_write_whole_of_nothing(fs: Any, gcs_bucket: str) -> None:
+    path = f"{gcs_bucket}/written/{uuid.uuid4().hex}"
+    info = BACKEND.write_whole(fs, path, b"", Representation("a/b"), None, TIMEOUTS)
+    assert info is not None
+    assert info.size == 0
+    assert fs.cat_file(path) == b""
+    assert "metadata" not in fs.info(path, refresh=True)
+
+
+def test_write_whole_create_only(fs: Any, path: str, gcs_bucket: str) -> None:
+    create = WriteCondition(create=True)
+    with pytest.raises(OSError, match="answered 412") as raised:
+        BACKEND.write_whole(fs, path, b"new", Representation("a/b"), create, TIMEOUTS)
+    assert _status(raised) == 412
+    assert fs.cat_file(path) == b"0123456789"
+    fresh = f"{gcs_bucket}/written/{uuid.uuid4().hex}"
+    BACKEND.write_whole(fs, fresh, b"new", Representation("a/b"), create, TIMEOUTS)
+    assert fs.cat_file(fresh) == b"new"
+
+
+def test_write_whole_if_the_etag_matches(fs: Any, path: str, gcs_bucket: str) -> None:
+    etag = BACKEND.stat(fs, path, TIMEOUTS).etag
+    assert etag is not None
+    stale = WriteCondition(etag='"stale"')
+    with pytest.raises(OSError, match="answered 412") as raised:
+        BACKEND.write_whole(fs, path, b"new", Representation("a/b"), stale, TIMEOUTS)
+    assert _status(raised) == 412
+    BACKEND.write_whole(
+        fs, path, b"new", Representation("a/b"), WriteCondition(etag=etag), TIMEOUTS
+    )
+    assert fs.cat_file(path) == b"new"
+    missing = f"{gcs_bucket}/written/{uuid.uuid4().hex}"
+    with pytest.raises(OSError, match="answered 412") as raised:
+        BACKEND.write_whole(
+            fs, missing, b"x", Representation("a/b"), WriteCondition(etag=etag), TIMEOUTS
+        )
+    assert _status(raised) == 412
+    assert not fs.exists(missing)
+
+
+def test_write_whole_sends_the_generation_to_match(
+    proxy: RecordingProxy, gcs_endpoint: str, path: str
+) -> None:
+    info = BACKEND.stat(_fs(gcs_endpoint), path, TIMEOUTS)
+    fs = _fs(proxy.endpoint)
+    condition = WriteCondition(etag=info.etag)
+    BACKEND.write_whole(fs, path, b"new", Representation("a/b"), condition, TIMEOUTS)
+    method, url = proxy.requests[-1]
+    assert method == "POST"
+    assert "uploadType=multipart" in url
+    assert f"ifGenerationMatch={info.generation}" in url
+
+
+def test_write_whole_answers_an_error_status(proxy: RecordingProxy, path: str) -> None:
+    fs = _fs(proxy.endpoint)
+    proxy.answer(400, {"Retry-After": "5"}, methods=("POST",))
+    with pytest.raises(OSError, match="answered 400") as raised:
+        BACKEND.write_whole(fs, path, b"new", Representation("a/b"), None, TIMEOUTS)
+    answer = store_answer(raised.value)
+    assert answer is not None
+    assert answer.status == 400
+    assert answer.headers.get("retry-after") == "5"
+
+
+def test_delete(fs: Any, path: str) -> None:
+    BACKEND.delete(fs, path, TIMEOUTS)
+    assert not fs.exists(path)
+
+
+def test_delete_invalidates_the_listing_cache(fs: Any, path: str) -> None:
+    folder = path.rsplit("/", 1)[0]
+    assert path in fs.ls(folder)
+    BACKEND.delete(fs, path, TIMEOUTS)
+    assert path not in fs.ls(folder)
+
+
+def test_delete_if_the_etag_matches(fs: Any, path: str) -> None:
+    with pytest.raises(OSError, match="answered 412") as raised:
+        BACKEND.delete(fs, path, TIMEOUTS, etag='"stale"')
+    assert _status(raised) == 412
+    assert fs.exists(path)
+    BACKEND.delete(fs, path, TIMEOUTS, etag=BACKEND.stat(fs, path, TIMEOUTS).etag)
+    assert not fs.exists(path)
+
+
+def test_delete_sends_the_generation_to_match(
+    proxy: RecordingProxy, gcs_endpoint: str, path: str
+) -> None:
+    info = BACKEND.stat(_fs(gcs_endpoint), path, TIMEOUTS)
+    fs = _fs(proxy.endpoint)
+    BACKEND.delete(fs, path, TIMEOUTS, etag=info.etag)
+    method, url = proxy.requests[-1]
+    assert method == "DELETE"
+    assert url.endswith(f"?ifGenerationMatch={info.generation}")
+
+
+def test_delete_answers_an_error_status(proxy: RecordingProxy, path: str) -> None:
+    fs = _fs(proxy.endpoint)
+    proxy.answer(400, {"Retry-After": "2"}, methods=("DELETE",))
+    with pytest.raises(OSError, match="answered 400") as raised:
+        BACKEND.delete(fs, path, TIMEOUTS)
+    answer = store_answer(raised.value)
+    assert answer is not None
+    assert answer.status == 400
+    assert answer.headers.get("retry-after") == "2"
+
+
+def test_delete_of_a_missing_key_is_file_not_found(fs: Any, gcs_bucket: str) -> None:
+    with pytest.raises(FileNotFoundError):
+        BACKEND.delete(fs, f"{gcs_bucket}/missing/{uuid.uuid4().hex}", TIMEOUTS)
