@@ -321,7 +321,9 @@ async def _azure_walk(client: Any, container: str, prefix: str) -> list[dict[str
 
     found: list[dict[str, Any]] = []
     try:
-        async for item in client.walk_blobs(name_starts_with=prefix, delimiter="/"):
+        # The metadata marks adlfs' directory markers; the service leaves it out unless asked.
+        listing = client.walk_blobs(name_starts_with=prefix, delimiter="/", include=["metadata"])
+        async for item in listing:
             name = f"{container}/{item.name}"
             if not hasattr(item, "size"):  # a BlobPrefix: what lies deeper
                 found.append({"name": name, "type": "directory", "size": 0})
