@@ -685,3 +685,37 @@ def test_a_cut_part_resumes_within_the_budget(clock: _Clock) -> None:
         _read_all(source)
     assert parts.opened.count((3300, 4000)) == 1, "no time was left for a retry"
     source.close()
+
+
+class _Stalled(_Source):
+    """A part whose reads wait until the test lets them go."""
+
+    def __init__(self, data: bytes, start: int, stop: int, go: threading.Event) -> None:
+        super().__init__(data, start, stop)
+        self.go = go
+
+    def read(self, n: int) -> bytes:
+        self.go.wait(10)
+        return super().read(n)
+
+
+def test_close_does_not_wait_for_parts_being_read(clock: _Clock) -> None:
+    go = threading.Event()
+    opened: list[tuple[int, int]] = []
+
+    def open_part(start: int, stop: int) -> _Source:
+        opened.append((start, stop))
+        return _Stalled(SMALL, start, stop, go)
+
+    source = ParallelSource(_Source(SMALL, 0, len(SMALL)), open_part, 0, len(SMALL), _config())
+    assert source.read(2000) + source.read(2000) + source.read(2000) == SMALL[:2000]
+    closing = threading.Thread(target=source.close)
+
+    closing.start()
+    closing.join(2)
+    finished = not closing.is_alive()
+    go.set()
+    closing.join(10)
+
+    assert opened, "parts were being read"
+    assert finished, "close() waited for parts stalled in their reads"
