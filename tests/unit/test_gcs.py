@@ -5,11 +5,13 @@ stored bytes, a 412, VersionChanged)."""
 from __future__ import annotations
 
 import gzip
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from fsspec.asyn import FSTimeoutError
 from gcsfs.core import GCSFileSystem
 
 from objstore_adapter._backends._aio import STREAM_CHUNK
@@ -388,3 +390,81 @@ def test_delete_answers_an_error_status(proxy: RecordingProxy, path: str) -> Non
 def test_delete_of_a_missing_key_is_file_not_found(fs: Any, gcs_bucket: str) -> None:
     with pytest.raises(FileNotFoundError):
         BACKEND.delete(fs, f"{gcs_bucket}/missing/{uuid.uuid4().hex}", TIMEOUTS)
+
+
+# --- timeouts and connections ----------------------------------------------------------------
+
+FAST = Timeouts(request=0.5, read=0.5, connect=5)
+
+
+def _calls(fs: Any, path: str, info: ObjectInfo) -> dict[str, Callable[[], object]]:
+    return {
+        "stat": lambda: BACKEND.stat(fs, path, FAST),
+        "open": lambda: BACKEND.open(fs, path, FAST),
+        "open_part": lambda: BACKEND.open_part(fs, path, FAST, 0, 4, info),
+        "write_whole": lambda: BACKEND.write_whole(
+            fs, path, b"new", Representation("a/b"), None, FAST
+        ),
+        "write_whole_if": lambda: BACKEND.write_whole(
+            fs, path, b"new", Representation("a/b"), WriteCondition(etag=info.etag), FAST
+        ),
+        "delete": lambda: BACKEND.delete(fs, path, FAST),
+        "delete_if": lambda: BACKEND.delete(fs, path, FAST, etag=info.etag),
+    }
+
+
+@pytest.mark.parametrize(
+    "call", ["stat", "open", "open_part", "write_whole", "write_whole_if", "delete", "delete_if"]
+)
+def test_a_request_waits_no_longer_than_the_request_timeout(
+    proxy: RecordingProxy, gcs_endpoint: str, path: str, call: str
+) -> None:
+    info = BACKEND.stat(_fs(gcs_endpoint), path, TIMEOUTS)
+    fs = _fs(proxy.endpoint)
+    proxy.delay_seconds = 2
+    with pytest.raises(FSTimeoutError):
+        _calls(fs, path, info)[call]()
+
+
+@pytest.fixture
+def held(proxy: RecordingProxy) -> Iterator[RecordingProxy]:
+    """The proxy, sending each answer's head and then holding its body until the test ends."""
+    proxy.hold_body = threading.Event()
+    try:
+        yield proxy
+    finally:
+        proxy.hold_body.set()
+
+
+def test_stat_waits_for_the_resource_no_longer_than_the_read_timeout(
+    held: RecordingProxy, path: str
+) -> None:
+    with pytest.raises(FSTimeoutError):
+        BACKEND.stat(_fs(held.endpoint), path, FAST)
+
+
+@pytest.mark.parametrize("call", ["open", "open_part"])
+def test_a_body_waits_no_longer_than_the_read_timeout(
+    held: RecordingProxy, gcs_endpoint: str, path: str, call: str
+) -> None:
+    info = BACKEND.stat(_fs(gcs_endpoint), path, TIMEOUTS)
+    answer = _calls(_fs(held.endpoint), path, info)[call]()
+    body: Any = answer[1] if isinstance(answer, tuple) else answer
+    try:
+        with pytest.raises(FSTimeoutError):
+            body.read(4)
+    finally:
+        held.hold_body.set()  # type: ignore[union-attr]
+        body.close()
+
+
+def test_an_error_answer_leaves_its_connection_to_the_next_request(
+    proxy: RecordingProxy, path: str
+) -> None:
+    fs = _fs(proxy.endpoint)
+    proxy.answer(404, body=b"not here" * 2**18)  # more than one read of the socket
+    with pytest.raises(FileNotFoundError):
+        BACKEND.open(fs, path, TIMEOUTS)
+    _read_all(BACKEND.open(fs, path, TIMEOUTS)[1])
+    assert len(proxy.clients) == 2
+    assert proxy.clients[0] == proxy.clients[1]
