@@ -5,14 +5,18 @@ bytes, a 304/412, VersionChanged), listings, and block uploads."""
 from __future__ import annotations
 
 import gzip
+import threading
+import time
+import urllib.parse
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from adlfs import AzureBlobFileSystem
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient, ContentSettings
+from fsspec.asyn import FSTimeoutError
 
 from objstore_adapter._backends.azure import AZURE_CHUNK, AzureBackend, AzureBlocks
 from objstore_adapter._body import StoreGet
@@ -524,9 +528,11 @@ def test_list_of_a_container(fs: Any, az_container: str, prefix: str, path: str)
 # --- block uploads ---------------------------------------------------------------------------
 
 
-def _blocks(fs: Any, path: str, condition: WriteCondition | None = None) -> Any:
+def _blocks(
+    fs: Any, path: str, condition: WriteCondition | None = None, timeouts: Timeouts = TIMEOUTS
+) -> Any:
     stored = Representation("text/x-parts", {"Cache-Control": "no-store"}, {"owner": "me"})
-    return BACKEND.part_store(fs, path, stored, TIMEOUTS, condition)
+    return BACKEND.part_store(fs, path, stored, timeouts, condition)
 
 
 def test_blocks_commit_with_settings_and_metadata(fs: Any, prefix: str, container: Any) -> None:
@@ -610,3 +616,88 @@ def test_abort_of_an_existing_blob_leaves_it(fs: Any, path: str, container: Any)
     blocks.abort()
     assert fs.cat_file(path) == DIGITS
     assert _uncommitted(container, path)  # dropped at the blob's next commit
+
+
+# --- timeouts --------------------------------------------------------------------------------
+
+FAST = Timeouts(request=0.5, read=0.5, connect=5)
+
+
+def _calls(fs: Any, path: str, info: ObjectInfo) -> dict[str, Callable[[], object]]:
+    folder = path.rsplit("/", 1)[0]
+    return {
+        "stat": lambda: BACKEND.stat(fs, path, FAST),
+        "open": lambda: BACKEND.open(fs, path, FAST),
+        "write_whole": lambda: BACKEND.write_whole(
+            fs, path, b"new", Representation("a/b"), None, FAST
+        ),
+        "delete": lambda: BACKEND.delete(fs, path, FAST),
+        "list": lambda: BACKEND.list(fs, folder, FAST),
+        "begin": lambda: _blocks(fs, path, timeouts=FAST).begin(),
+    }
+
+
+@pytest.mark.parametrize("call", ["stat", "open", "write_whole", "delete", "list", "begin"])
+def test_a_request_waits_no_longer_than_the_request_timeout(
+    proxy: RecordingProxy, azurite_endpoint: str, path: str, call: str
+) -> None:
+    info = BACKEND.stat(_fs(azurite_endpoint), path, TIMEOUTS)
+    fs = _fs(proxy.endpoint)
+    proxy.delay_seconds = 2
+    with pytest.raises(FSTimeoutError):
+        _calls(fs, path, info)[call]()
+
+
+def test_abort_waits_no_longer_than_the_request_timeout(proxy: RecordingProxy, prefix: str) -> None:
+    blocks = _blocks(_fs(proxy.endpoint), f"{prefix}/slow", timeouts=FAST)
+    blocks.begin()
+    proxy.delay_seconds = 2
+    with pytest.raises(FSTimeoutError):
+        blocks.abort()
+
+
+def test_the_listing_under_an_empty_segment_waits_no_longer_than_the_request_timeout(
+    proxy: RecordingProxy, container: Any, prefix: str
+) -> None:
+    container.upload_blob(_key(f"{prefix}/x//b.txt"), b"1")
+
+    def stall_the_second_listing(method: str, url: str) -> None:
+        if "/x//" in urllib.parse.unquote(url):
+            time.sleep(2)
+
+    proxy.on_request = stall_the_second_listing
+    with pytest.raises(FSTimeoutError):
+        BACKEND.list(_fs(proxy.endpoint), f"{prefix}/x", FAST)
+
+
+@pytest.fixture
+def held(proxy: RecordingProxy) -> Iterator[RecordingProxy]:
+    """The proxy, holding the body of each answer once ``hold_body`` is set."""
+    try:
+        yield proxy
+    finally:
+        if proxy.hold_body is not None:
+            proxy.hold_body.set()
+
+
+def test_a_part_waits_no_longer_than_the_read_timeout(
+    held: RecordingProxy, azurite_endpoint: str, path: str
+) -> None:
+    info = BACKEND.stat(_fs(azurite_endpoint), path, TIMEOUTS)
+    body = BACKEND.open_part(_fs(held.endpoint), path, FAST, 0, 4, info)
+    held.hold_body = threading.Event()
+    with pytest.raises(FSTimeoutError):
+        body.read(4)
+
+
+def test_a_later_chunk_waits_no_longer_than_the_read_timeout(
+    held: RecordingProxy, container: Any, prefix: str
+) -> None:
+    container.upload_blob(_key(f"{prefix}/big"), b"b" * (AZURE_CHUNK + 10))
+    answer = BACKEND.open_direct(_fs(held.endpoint), f"{prefix}/big", FAST, None, {})
+    assert answer is not None
+    assert answer.body is not None
+    assert len(answer.body.read(AZURE_CHUNK)) == AZURE_CHUNK
+    held.hold_body = threading.Event()
+    with pytest.raises(FSTimeoutError):
+        answer.body.read(10)
