@@ -719,3 +719,24 @@ def test_close_does_not_wait_for_parts_being_read(clock: _Clock) -> None:
 
     assert opened, "parts were being read"
     assert finished, "close() waited for parts stalled in their reads"
+
+
+def test_parts_of_a_range_far_into_the_object_that_keep_up_go_on(clock: _Clock) -> None:
+    # The stream: 1,000 bytes in 0.25 s (4,000/s); the parts: 5,000 bytes in 0.75 s.
+    data = SMALL * 12
+    start = 100_000
+    parts = _Parts(data)
+    source = ParallelSource(
+        _Source(data, start, len(data)), parts, start, len(data), _config(parallel_below=2.0**40)
+    )
+
+    assert _read_timed(source, clock, judged=0.25, after=0.1) == data[start:]
+    assert sorted(parts.opened) == _ranges(start + 2000, len(data))
+
+
+def test_a_stream_exactly_as_fast_as_parallel_below_goes_on_alone(clock: _Clock) -> None:
+    # 500 bytes a second in each half, judged against 500.
+    source, first, parts = _source(_config(parallel_below=500), clock=clock, seconds=1.0)
+
+    assert _read_all(source) == SMALL
+    assert parts.opened == []
