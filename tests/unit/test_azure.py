@@ -10,6 +10,7 @@ import time
 import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +25,7 @@ from objstore_adapter._errors import store_answer
 from objstore_adapter._http import ByteRange, Timeouts, WriteCondition
 from objstore_adapter._info import ObjectInfo, Representation
 from objstore_adapter._transfer import VersionChanged
+from objstore_adapter._transfer.upload import FileSlice
 
 from .._proxy import RecordingProxy
 from ..conftest import azurite_connection_string
@@ -374,6 +376,15 @@ def test_open_part_reads_the_stop_exclusive_range_of_that_version(fs: Any, path:
     assert _read_all(BACKEND.open_part(fs, path, TIMEOUTS, 3, 7, info), 2) == b"3456"
 
 
+def test_open_part_passes_a_gzip_blob_on_as_stored(fs: Any, container: Any, prefix: str) -> None:
+    stored = gzip.compress(b"hello, hello, hello")
+    settings = ContentSettings(content_type="text/plain", content_encoding="gzip")
+    container.upload_blob(_key(f"{prefix}/gz"), stored, content_settings=settings)
+    info = BACKEND.stat(fs, f"{prefix}/gz", TIMEOUTS)
+    body = BACKEND.open_part(fs, f"{prefix}/gz", TIMEOUTS, 0, len(stored), info)
+    assert _read_all(body) == stored
+
+
 def test_open_part_of_a_replaced_blob_is_version_changed(
     fs: Any, path: str, container: Any
 ) -> None:
@@ -549,10 +560,22 @@ def test_blocks_commit_with_settings_and_metadata(fs: Any, prefix: str, containe
     assert props.content_settings.content_type == "text/x-parts"
     assert props.content_settings.cache_control == "no-store"
     assert props.metadata == {"owner": "me"}
-    assert info is not None
-    assert info.etag == BACKEND.stat(fs, path, TIMEOUTS).etag
-    assert info.last_modified == props.last_modified
+    assert info == ObjectInfo(
+        size=0, etag=BACKEND.stat(fs, path, TIMEOUTS).etag, last_modified=props.last_modified
+    )
     assert blocks.committed(tokens) is None
+
+
+def test_blocks_read_a_file_slice_where_it_is_sent(fs: Any, prefix: str, tmp_path: Path) -> None:
+    path = f"{prefix}/from-file"
+    source = tmp_path / "source.bin"
+    source.write_bytes(b"0123456789")
+    blocks = _blocks(fs, path)
+    blocks.begin()
+    with source.open("rb") as file:
+        token = blocks.send(1, FileSlice(file.fileno(), 3, 4))
+    blocks.commit([token])
+    assert fs.cat_file(path) == b"3456"
 
 
 def test_blocks_keep_the_condition(fs: Any, path: str) -> None:
@@ -597,6 +620,13 @@ def test_abort_of_a_new_blob_drops_its_blocks(fs: Any, prefix: str, container: A
     blocks.abort()
     assert _uncommitted(container, path) == []
     assert not fs.exists(path)
+
+
+def test_abort_of_a_new_blob_with_nothing_staged(fs: Any, prefix: str) -> None:
+    blocks = _blocks(fs, f"{prefix}/never")
+    blocks.begin()
+    blocks.abort()
+    assert not fs.exists(f"{prefix}/never")
 
 
 def test_abort_keeps_a_blob_committed_meanwhile(fs: Any, prefix: str, container: Any) -> None:
