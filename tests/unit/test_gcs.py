@@ -397,19 +397,21 @@ def test_delete_of_a_missing_key_is_file_not_found(fs: Any, gcs_bucket: str) -> 
 FAST = Timeouts(request=0.5, read=0.5, connect=5)
 
 
-def _calls(fs: Any, path: str, info: ObjectInfo) -> dict[str, Callable[[], object]]:
+def _calls(
+    fs: Any, path: str, info: ObjectInfo, timeouts: Timeouts = FAST
+) -> dict[str, Callable[[], object]]:
     return {
-        "stat": lambda: BACKEND.stat(fs, path, FAST),
-        "open": lambda: BACKEND.open(fs, path, FAST),
-        "open_part": lambda: BACKEND.open_part(fs, path, FAST, 0, 4, info),
+        "stat": lambda: BACKEND.stat(fs, path, timeouts),
+        "open": lambda: BACKEND.open(fs, path, timeouts),
+        "open_part": lambda: BACKEND.open_part(fs, path, timeouts, 0, 4, info),
         "write_whole": lambda: BACKEND.write_whole(
-            fs, path, b"new", Representation("a/b"), None, FAST
+            fs, path, b"new", Representation("a/b"), None, timeouts
         ),
         "write_whole_if": lambda: BACKEND.write_whole(
-            fs, path, b"new", Representation("a/b"), WriteCondition(etag=info.etag), FAST
+            fs, path, b"new", Representation("a/b"), WriteCondition(etag=info.etag), timeouts
         ),
-        "delete": lambda: BACKEND.delete(fs, path, FAST),
-        "delete_if": lambda: BACKEND.delete(fs, path, FAST, etag=info.etag),
+        "delete": lambda: BACKEND.delete(fs, path, timeouts),
+        "delete_if": lambda: BACKEND.delete(fs, path, timeouts, etag=info.etag),
     }
 
 
@@ -468,3 +470,17 @@ def test_an_error_answer_leaves_its_connection_to_the_next_request(
     _read_all(BACKEND.open(fs, path, TIMEOUTS)[1])
     assert len(proxy.clients) == 2
     assert proxy.clients[0] == proxy.clients[1]
+
+
+@pytest.mark.parametrize("call", ["stat", "open", "write_whole", "delete"])
+def test_a_filesystem_not_configured_gets_a_session_refusing_redirects(
+    proxy: RecordingProxy, gcs_endpoint: str, path: str, call: str
+) -> None:
+    info = BACKEND.stat(_fs(gcs_endpoint), path, TIMEOUTS)
+    fs = GCSFileSystem(
+        endpoint_url=proxy.endpoint, token="anon", project="test", skip_instance_cache=True
+    )
+    proxy.answer(307, {"Location": f"{proxy.endpoint}/elsewhere"})
+    with pytest.raises(StoreRedirected):
+        _calls(fs, path, info, TIMEOUTS)[call]()
+    assert len(proxy.requests) == 1
