@@ -520,6 +520,7 @@ def test_only_definite_answers_are_raised_as_the_stores(status: int, raised: typ
     found = store_answer(caught.value)
     assert found is not None
     assert found.status == status
+    assert found.headers == {"x-amz-request-id": "r"}  # the store's answer, for diagnosis
 
 
 # --- open_presigned ---------------------------------------------------------------------------
