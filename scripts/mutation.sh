@@ -89,7 +89,8 @@ for module in "${modules[@]+"${modules[@]}"}"; do
         exit 2
     fi
     files=$(for file in $files; do if [ -e "$file" ]; then echo "$file"; fi; done) # not yet written
-    own=tests/unit/test_$(basename "$module").py # _handlers: tests/unit/test_handlers.py
+    own=$(basename "$module")
+    own=tests/unit/test_${own#_}.py # _handlers: tests/unit/test_handlers.py
     work=.cache/mutation/${module//\//.} # _transfer/upload: .cache/mutation/_transfer.upload
     rm -rf "$work"
     mkdir -p "$work/mutants"
