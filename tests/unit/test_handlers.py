@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 import objstore_adapter
+from objstore_adapter import TransferConfig
 
 from .._proxy import RecordingProxy
 from ..conftest import Store, s3_registry
@@ -156,3 +157,40 @@ def test_a_conditional_delete_judged_removes_the_version_judged(any_store: Store
 
     assert response.status_code == 204
     assert any_store.session.head(any_store.url("judged.txt")).status_code == 404
+
+
+def test_head_on_a_prefix_answers_the_listings_headers_without_a_body(
+    memory_store: Store,
+) -> None:
+    memory_store.write("listed/a.txt", b"a", None)
+    url = memory_store.url("listed/")
+
+    head = memory_store.session.head(url)
+    get = memory_store.session.get(url)
+
+    assert (head.status_code, get.status_code) == (200, 200)
+    assert head.headers["Content-Type"] == get.headers["Content-Type"] == "application/json"
+    assert head.content == b""
+    assert "a.txt" in get.text
+
+
+@pytest.mark.parametrize("method", ["HEAD", "GET", "PUT", "DELETE"])
+def test_retries_stop_within_the_callers_timeout(
+    s3_store: Store, moto_endpoint: str, method: str
+) -> None:
+    # Ten tries a second apart would take about 4.5 s; the caller gave the request 1.5 s
+    # (0.75 to connect, 0.75 to read).
+    transfer = TransferConfig(max_attempts=10, backoff_base=1.0, backoff_max=1.0)
+    with RecordingProxy(int(moto_endpoint.rsplit(":", 1)[1])) as proxy:
+        session = objstore_adapter.session(s3_registry(proxy.endpoint, transfer=transfer))
+        proxy.answer(503, times=None)
+
+        response = session.request(
+            method,
+            s3_store.url("busy.txt"),
+            data=b"body" if method == "PUT" else None,
+            timeout=0.75,
+        )
+
+    assert response.status_code == 503
+    assert 1 <= len(proxy.requests) < 10
