@@ -3,7 +3,7 @@
 # module and check that a test fails. Uses mutmut from the test environment (`bash
 # scripts/test.sh` creates .venv).
 #
-#   bash scripts/mutation.sh                 # every module below (45 minutes or so, 2 cores)
+#   bash scripts/mutation.sh                 # every module below (hours: run a few at a time)
 #   bash scripts/mutation.sh _http _errors   # just these
 #   bash scripts/mutation.sh _transfer/upload   # a module in a package: its path
 #   MUTATION_JOBS=1 bash scripts/mutation.sh _session
@@ -44,6 +44,7 @@ tests_for() {
     _session) echo "${u}_session.py ${b}_security.py ${u}_registry.py" ;;
     _adapter) echo "${b}_requests_contract.py ${b}_conformance.py ${b}_errors.py" ;;
     _fileurl) echo "${u}_fileurl.py ${u}_registry.py ${b}_security.py" ;;
+    _settings) echo "${u}_settings.py ${u}_registry.py" ;;
     _transfer/upload) echo "${u}_upload.py" ;;
     _transfer/__init__) echo "${u}_transfer.py ${b}_healing.py ${b}_exact.py" ;;
     _transfer/resume) echo "${u}_resume.py ${b}_healing.py" ;;
@@ -79,7 +80,10 @@ if [ "${1:-}" = "--report" ]; then
 elif [ "$#" -gt 0 ]; then
     modules=("$@")
 else
-    modules=(_http _errors _diagnose _redact _body _registry _session _adapter _fileurl)
+    modules=(_http _errors _diagnose _redact _body _registry _session _adapter _fileurl _settings
+        _handlers _transfer/__init__ _transfer/resume _transfer/parallel _transfer/upload
+        _backends/__init__ _backends/_aio _backends/local _backends/gcs _backends/azure
+        _backends/s3/backend _backends/s3/presigned _backends/s3/parts _backends/s3/native)
 fi
 
 mkdir -p .cache/mutation
