@@ -28,8 +28,9 @@ from objstore_adapter._errors import StoreRedirected
 
 class Server:
     """Answers by path: ``/ok``, ``/drop`` (closes without an answer), ``/redirect``
-    (a 302 to ``/target`` in ``Location``), ``/uri`` (the same in ``URI``), ``/bare`` (a 302
-    naming no target), ``/target``; records each path asked."""
+    (a 302 to ``/target`` in ``Location``), ``/uri`` (the same in ``URI``), ``/relative``
+    (the same as a relative reference), ``/bare`` (a 302 naming no target), ``/target``;
+    records each path asked."""
 
     def __init__(self) -> None:
         self.paths: list[str] = []
@@ -57,11 +58,13 @@ class Server:
                 status = 200
                 if self.path in ("/redirect", "/uri"):
                     body = b"moved" * 2**18  # more than aiohttp reads with the head
-                if self.path in ("/redirect", "/uri", "/bare"):
+                if self.path in ("/redirect", "/uri", "/bare", "/relative"):
                     status = 302
                     target = f"{server.endpoint}/target"
                     if self.path == "/redirect":
                         headers["Location"] = target
+                    elif self.path == "/relative":
+                        headers["Location"] = "/target"
                     elif self.path == "/uri":
                         headers["URI"] = target
                 headers["Content-Length"] = str(len(body))
@@ -155,6 +158,17 @@ def test_a_redirect_is_raised_not_followed(
     # The refused answer is closed with its connection, not left to the garbage collector.
     assert server.closed.wait(5)
     assert _on_loop(_get, session, f"{server.endpoint}/ok") == (200, b"ok")
+
+
+def test_a_relative_redirect_is_named_by_the_url_asked(
+    server: Server, session: aiohttp.ClientSession
+) -> None:
+    with pytest.raises(StoreRedirected) as raised:
+        _on_loop(_get, session, f"{server.endpoint}/relative")
+    assert str(raised.value) == (
+        f"the store redirected to {server.endpoint}: check the route's endpoint_url or region"
+    )
+    assert server.paths == ["/relative"]
 
 
 def test_a_redirect_naming_no_target_is_the_answer(
