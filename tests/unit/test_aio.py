@@ -264,6 +264,12 @@ def test_a_read_fills_the_whole_chunk_on_the_loop() -> None:
     assert source.threads == {LOOP._thread_id}
 
 
+def test_a_read_in_two_pieces() -> None:
+    source = Source(b"0123456789", piece=3)
+    assert _body(source).read(6) == b"012345"
+    assert source.asked == [6, 3]
+
+
 def test_a_read_in_one_piece() -> None:
     source = Source(b"0123456789", piece=100)
     body = _body(source)
