@@ -47,11 +47,6 @@ class TransferSettingError(BackendConfigError):
     """
 
 
-def setting_names() -> list[str]:
-    """The names of the transfer settings (the fields of :class:`TransferConfig`)."""
-    return list(_FIELDS)
-
-
 def transfer(base: TransferConfig, values: Mapping[str, Any], where: str) -> TransferConfig:
     """``base`` with ``values`` (setting name → value as configuration gives it) applied.
 
@@ -87,14 +82,14 @@ def size(text: str | int | float) -> int:
     return _whole(_bytes(text))
 
 
-def configured(prefix: str, conf: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def configured(prefix: str) -> dict[str, Any]:
     """The values fsspec's configuration sets for ``prefix`` itself: for a scheme, those
     given for every scheme, then its own; for a URL prefix, its mapping.
 
     Raises:
         TransferSettingError: the section names a setting that does not exist.
     """
-    section = _section(conf)
+    section = _section()
     if "://" in prefix:
         found: dict[str, Any] = {}
         for key in section:
@@ -109,9 +104,9 @@ def configured(prefix: str, conf: Mapping[str, Any] | None = None) -> dict[str, 
     return found
 
 
-def configured_prefixes(conf: Mapping[str, Any] | None = None) -> list[str]:
+def configured_prefixes() -> list[str]:
     """The URL prefixes fsspec's configuration gives settings of their own."""
-    return [normal(key) for key in _section(conf) if "://" in key]
+    return [normal(key) for key in _section() if "://" in key]
 
 
 def normal(prefix: str) -> str:
@@ -131,11 +126,17 @@ def where(prefix: str) -> str:
     )
 
 
-def _section(conf: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    section = (fsspec.config.conf if conf is None else conf).get(SECTION) or {}
+def _section() -> Mapping[str, Any]:
+    """fsspec's ``objstore`` section, every name in it checked."""
+    section = fsspec.config.conf.get(SECTION) or {}
     if not isinstance(section, Mapping):
         raise TransferSettingError(f"fsspec configuration section {SECTION!r} is not a mapping")
     for key, value in section.items():
+        if "://" in key and not isinstance(value, Mapping):
+            raise TransferSettingError(
+                f"fsspec's configuration, section {SECTION!r}: {key!r} must map setting names "
+                f"to values, not {value!r}"
+            )
         if isinstance(value, Mapping):
             unknown = [name for name in value if name not in _FIELDS]
         elif key in _FIELDS or any(key.endswith(f"_{name}") for name in _FIELDS):
@@ -152,12 +153,7 @@ def _section(conf: Mapping[str, Any] | None) -> Mapping[str, Any]:
 
 
 def _mapping(section: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    value = section.get(key) or {}
-    if not isinstance(value, Mapping):
-        raise TransferSettingError(
-            f"fsspec configuration, section {SECTION!r}: {key!r} must map setting names to "
-            f"values, not {value!r}"
-        )
+    value: Mapping[str, Any] = section.get(key) or {}  # checked by _section
     return value
 
 
@@ -168,7 +164,7 @@ def _value(name: str, value: Any, where: str) -> Any:
         raise TransferSettingError(
             f"unknown transfer setting {name!r} ({where}); the settings are: " + ", ".join(_FIELDS)
         )
-    kind = field.type if isinstance(field.type, str) else field.type.__name__
+    kind = str(field.type)  # "int", "float", "bool": TransferConfig's annotations, as text
     try:
         if kind == "bool":
             return _flag(value)

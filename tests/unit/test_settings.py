@@ -51,7 +51,9 @@ def test_sizes_take_units(text: str | int, expected: int) -> None:
 
 @pytest.mark.parametrize("text", ["big", "16MiBs", "1.5", "-1MiB", "", "MiB", "0.5B", "1iB"])
 def test_a_size_that_is_not_one_is_refused(text: str) -> None:
-    with pytest.raises(ValueError, match="expected a"):
+    with pytest.raises(
+        ValueError, match=r"^expected a (size such as 16MiB, 8MB or 1048576|whole number)$"
+    ):
         size(text)
 
 
@@ -84,6 +86,8 @@ def test_each_setting_is_read_as_its_kind() -> None:
     assert transfer(DEFAULT_TRANSFER, {"parallel_below": "64MiB"}, "here").parallel_below == (
         64 * MiB
     )
+    sizes = transfer(DEFAULT_TRANSFER, {"part_size": "8MiB", "download_part_size": 1e6}, "here")
+    assert type(sizes.part_size) is type(sizes.download_part_size) is int  # sizes are whole
 
 
 @pytest.mark.parametrize("word", ["true", "True", "yes", "on", "1", True, 1])
@@ -106,15 +110,27 @@ def test_no_values_keep_the_base() -> None:
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        ({"max_attempts": "2.5"}, r"^transfer setting max_attempts='2\.5' \(on the moon\): "),
-        ({"max_attempts": True}, "expected a number"),
-        ({"max_attempts": None}, "expected a number"),
-        ({"backoff_base": "nan"}, "expected a number"),
-        ({"native_gets": "maybe"}, "native_gets='maybe' .*expected true or false"),
-        ({"part_size": "lots"}, "part_size='lots' .*expected a size"),
+        (
+            {"max_attempts": "2.5"},
+            r"^transfer setting max_attempts='2\.5' \(on the moon\): expected a whole number$",
+        ),
+        ({"max_attempts": True}, ": expected a number$"),
+        ({"max_attempts": None}, ": expected a number$"),
+        ({"backoff_base": "nan"}, ": expected a number$"),
+        ({"native_gets": "maybe"}, "native_gets='maybe' .*: expected true or false$"),
+        (
+            {"part_size": "lots"},
+            "part_size='lots' .*: expected a size such as 16MiB, 8MB or 1048576$",
+        ),
         ({"part_size": "1MiB"}, "part_size must be at least 5 MiB"),
         ({"max_attempts": 0}, r"max_attempts=0 \(on the moon\): max_attempts counts the first"),
-        ({"retries": 3}, "unknown transfer setting 'retries' .*the settings are: max_attempts"),
+        (
+            {"retries": 3},
+            r"^unknown transfer setting 'retries' \(on the moon\); the settings are: "
+            "max_attempts, backoff_base, backoff_max, retry_deadline, part_size, "
+            "max_concurrency, parallel_below, download_part_size, download_concurrency, "
+            "native_gets$",
+        ),
     ],
 )
 def test_a_value_that_cannot_be_taken_is_named_with_where_it_was_set(
@@ -140,6 +156,12 @@ def test_the_configuration_gives_every_scheme_then_each_its_own(conf: dict[str, 
     assert configured("az") == {"max_attempts": 3, "part_size": "8MiB"}
     assert configured("s3://team/") == {"download_concurrency": "2"}
     assert configured("s3://other/") == {}
+
+
+def test_a_url_prefix_keeps_what_follows_its_scheme(conf: dict[str, object]) -> None:
+    conf.update({"S3://bucket/odd://key/": {"max_attempts": 2}})
+
+    assert SchemeRegistry().route_for("s3://bucket/odd://key/x").transfer.max_attempts == 2
 
 
 def test_routes_take_their_settings_from_the_configuration(conf: dict[str, object]) -> None:
@@ -214,6 +236,7 @@ def test_a_transfer_config_given_whole_is_taken_as_it_is(conf: dict[str, object]
         ),
         ({"s3://t/": {"max_concurrency": 2.5}}, r"section 'objstore', key 's3://t/'\): expected"),
         ({"s3": "fast"}, "unknown transfer setting 's3' in fsspec's configuration"),
+        ({"s3://t/my_part_size": 8}, r"'s3://t/my_part_size' must map setting names to values"),
         ({"max_attempts": 0}, r"FSSPEC_OBJSTORE_MAX_ATTEMPTS.*: max_attempts counts the first"),
     ],
 )
