@@ -300,7 +300,10 @@ def test_close_on_the_loop_thread_is_scheduled_and_kept_until_done() -> None:
     async def close_on_loop() -> tuple[int, int, int]:
         body.close()  # as garbage collection may, on the loop's own thread
         pending = len(_aio._CLOSING)
-        await asyncio.sleep(0.05)
+        for _ in range(200):  # the task's turn on a busy loop
+            await asyncio.sleep(0.01)
+            if source.closed and not _aio._CLOSING:
+                break
         return pending, source.closed, len(_aio._CLOSING)
 
     assert _on_loop(close_on_loop) == (1, 1, 0)

@@ -650,7 +650,10 @@ def test_abort_of_an_existing_blob_leaves_it(fs: Any, path: str, container: Any)
 
 # --- timeouts --------------------------------------------------------------------------------
 
-FAST = Timeouts(request=0.5, read=0.5, connect=5)
+#: A request timeout for answers held back (delay_seconds), or a read timeout for bodies held
+#: back (hold_body); the other one generous, so that a busy machine does not trip it.
+FAST = Timeouts(request=1, read=10, connect=5)
+FAST_READ = Timeouts(request=10, read=1, connect=5)
 
 
 def _calls(fs: Any, path: str, info: ObjectInfo) -> dict[str, Callable[[], object]]:
@@ -673,7 +676,7 @@ def test_a_request_waits_no_longer_than_the_request_timeout(
 ) -> None:
     info = BACKEND.stat(_fs(azurite_endpoint), path, TIMEOUTS)
     fs = _fs(proxy.endpoint)
-    proxy.delay_seconds = 2
+    proxy.delay_seconds = 3
     with pytest.raises(FSTimeoutError):
         _calls(fs, path, info)[call]()
 
@@ -681,7 +684,7 @@ def test_a_request_waits_no_longer_than_the_request_timeout(
 def test_abort_waits_no_longer_than_the_request_timeout(proxy: RecordingProxy, prefix: str) -> None:
     blocks = _blocks(_fs(proxy.endpoint), f"{prefix}/slow", timeouts=FAST)
     blocks.begin()
-    proxy.delay_seconds = 2
+    proxy.delay_seconds = 3
     with pytest.raises(FSTimeoutError):
         blocks.abort()
 
@@ -693,7 +696,7 @@ def test_the_listing_under_an_empty_segment_waits_no_longer_than_the_request_tim
 
     def stall_the_second_listing(method: str, url: str) -> None:
         if "/x//" in urllib.parse.unquote(url):
-            time.sleep(2)
+            time.sleep(3)
 
     proxy.on_request = stall_the_second_listing
     with pytest.raises(FSTimeoutError):
@@ -714,7 +717,7 @@ def test_a_part_waits_no_longer_than_the_read_timeout(
     held: RecordingProxy, azurite_endpoint: str, path: str
 ) -> None:
     info = BACKEND.stat(_fs(azurite_endpoint), path, TIMEOUTS)
-    body = BACKEND.open_part(_fs(held.endpoint), path, FAST, 0, 4, info)
+    body = BACKEND.open_part(_fs(held.endpoint), path, FAST_READ, 0, 4, info)
     held.hold_body = threading.Event()
     with pytest.raises(FSTimeoutError):
         body.read(4)
@@ -724,7 +727,7 @@ def test_a_later_chunk_waits_no_longer_than_the_read_timeout(
     held: RecordingProxy, container: Any, prefix: str
 ) -> None:
     container.upload_blob(_key(f"{prefix}/big"), b"b" * (AZURE_CHUNK + 10))
-    answer = BACKEND.open_direct(_fs(held.endpoint), f"{prefix}/big", FAST, None, {})
+    answer = BACKEND.open_direct(_fs(held.endpoint), f"{prefix}/big", FAST_READ, None, {})
     assert answer is not None
     assert answer.body is not None
     assert len(answer.body.read(AZURE_CHUNK)) == AZURE_CHUNK

@@ -394,7 +394,10 @@ def test_delete_of_a_missing_key_is_file_not_found(fs: Any, gcs_bucket: str) -> 
 
 # --- timeouts and connections ----------------------------------------------------------------
 
-FAST = Timeouts(request=0.5, read=0.5, connect=5)
+#: A request timeout for answers held back (delay_seconds), or a read timeout for bodies held
+#: back (hold_body); the other one generous, so that a busy machine does not trip it.
+FAST = Timeouts(request=1, read=10, connect=5)
+FAST_READ = Timeouts(request=10, read=1, connect=5)
 
 
 def _calls(
@@ -423,7 +426,7 @@ def test_a_request_waits_no_longer_than_the_request_timeout(
 ) -> None:
     info = BACKEND.stat(_fs(gcs_endpoint), path, TIMEOUTS)
     fs = _fs(proxy.endpoint)
-    proxy.delay_seconds = 2
+    proxy.delay_seconds = 3
     with pytest.raises(FSTimeoutError):
         _calls(fs, path, info)[call]()
 
@@ -442,7 +445,7 @@ def test_stat_waits_for_the_resource_no_longer_than_the_read_timeout(
     held: RecordingProxy, path: str
 ) -> None:
     with pytest.raises(FSTimeoutError):
-        BACKEND.stat(_fs(held.endpoint), path, FAST)
+        BACKEND.stat(_fs(held.endpoint), path, FAST_READ)
 
 
 @pytest.mark.parametrize("call", ["open", "open_part"])
@@ -450,7 +453,7 @@ def test_a_body_waits_no_longer_than_the_read_timeout(
     held: RecordingProxy, gcs_endpoint: str, path: str, call: str
 ) -> None:
     info = BACKEND.stat(_fs(gcs_endpoint), path, TIMEOUTS)
-    answer = _calls(_fs(held.endpoint), path, info)[call]()
+    answer = _calls(_fs(held.endpoint), path, info, FAST_READ)[call]()
     body: Any = answer[1] if isinstance(answer, tuple) else answer
     try:
         with pytest.raises(FSTimeoutError):
