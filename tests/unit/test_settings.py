@@ -159,9 +159,9 @@ def test_the_configuration_gives_every_scheme_then_each_its_own(conf: dict[str, 
 
 
 def test_a_url_prefix_keeps_what_follows_its_scheme(conf: dict[str, object]) -> None:
-    conf.update({"S3://bucket/odd://key/": {"max_attempts": 2}})
+    conf.update({"S3://Bucket/odd://key/": {"max_attempts": 2}})
 
-    assert SchemeRegistry().route_for("s3://bucket/odd://key/x").transfer.max_attempts == 2
+    assert SchemeRegistry().route_for("s3://Bucket/odd://key/x").transfer.max_attempts == 2
 
 
 def test_routes_take_their_settings_from_the_configuration(conf: dict[str, object]) -> None:
@@ -282,6 +282,31 @@ def test_settings_registered_by_name_are_checked_at_once(conf: dict[str, object]
     with pytest.raises(TransferSettingError, match="unknown transfer setting 'retries'"):
         registry.register("s3://team", transfer={"retries": 3})
     assert registry.route_for("s3://team/k").prefix == "s3"  # neither was registered
+
+
+def test_every_name_in_the_section_is_checked(conf: dict[str, object]) -> None:
+    conf.update({"max_attempts": 3, "s3_part_size": "8MiB", "max_atempts": 3})
+
+    with pytest.raises(
+        TransferSettingError,
+        match=r"^unknown transfer setting 'max_atempts' in fsspec's configuration, section "
+        r"'objstore'; the settings are: max_attempts, backoff_base, backoff_max, "
+        "retry_deadline, part_size, max_concurrency, parallel_below, download_part_size, "
+        "download_concurrency, native_gets$",
+    ):
+        SchemeRegistry().resolve("s3://bucket/key")
+
+
+def test_values_refused_together_are_named_together() -> None:
+    values = {"max_concurrency": 0, "download_concurrency": "0"}
+
+    with pytest.raises(TransferSettingError) as refused:
+        transfer(DEFAULT_TRANSFER, values, "FSSPEC_X_{NAME}")
+
+    assert str(refused.value) == (
+        "transfer setting max_concurrency=0, download_concurrency='0' (FSSPEC_X_<NAME>): "
+        "max_concurrency and download_concurrency must be at least 1"
+    )
 
 
 def test_a_section_that_is_not_a_mapping_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
