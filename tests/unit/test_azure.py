@@ -143,7 +143,7 @@ def test_stat_reads_the_blob_properties(fs: Any, path: str, container: Any) -> N
 
 
 def test_stat_of_a_missing_blob_is_file_not_found(fs: Any, prefix: str) -> None:
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError, match=f"{prefix}/missing"):
         BACKEND.stat(fs, f"{prefix}/missing", TIMEOUTS)
 
 
@@ -173,7 +173,7 @@ def test_open_of_an_empty_blob(fs: Any, container: Any, prefix: str) -> None:
 
 
 def test_open_of_a_missing_blob_is_file_not_found(fs: Any, prefix: str) -> None:
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError, match=f"{prefix}/missing"):
         BACKEND.open(fs, f"{prefix}/missing", TIMEOUTS)
 
 
@@ -262,7 +262,7 @@ def test_a_blob_replaced_mid_stream_is_version_changed(
     assert answer.body is not None
     assert len(answer.body.read(AZURE_CHUNK)) == AZURE_CHUNK
     container.upload_blob(_key(f"{prefix}/moving"), b"b" * (AZURE_CHUNK + 10), overwrite=True)
-    with pytest.raises(VersionChanged):
+    with pytest.raises(VersionChanged, match=_key(f"{prefix}/moving")):
         answer.body.read(10)
 
 
@@ -361,7 +361,7 @@ def test_open_direct_of_a_cut_first_range_is_a_connection_error(
 ) -> None:
     fs = _fs(proxy.endpoint)
     proxy.cut_body_after = 4
-    with pytest.raises(ConnectionError, match="reading"):
+    with pytest.raises(ConnectionError, match=f"reading {path} "):
         BACKEND.open_direct(fs, path, TIMEOUTS, None, {})
 
 
@@ -391,7 +391,7 @@ def test_open_part_of_a_replaced_blob_is_version_changed(
     info = BACKEND.stat(fs, path, TIMEOUTS)
     container.upload_blob(_key(path), b"abcdefghij", overwrite=True)
     body = BACKEND.open_part(fs, path, TIMEOUTS, 0, 4, info)
-    with pytest.raises(VersionChanged):
+    with pytest.raises(VersionChanged, match=_key(path)):
         body.read(4)
 
 
@@ -474,7 +474,7 @@ def test_delete_invalidates_the_cached_listing_of_the_blob(fs: Any, path: str) -
 
 
 def test_delete_of_a_missing_blob_is_file_not_found(fs: Any, prefix: str) -> None:
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError, match=f"{prefix}/missing"):
         BACKEND.delete(fs, f"{prefix}/missing", TIMEOUTS)
 
 
