@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import pytest
+import requests
 
 import objstore_adapter
 from objstore_adapter import TransferConfig
@@ -194,3 +195,66 @@ def test_retries_stop_within_the_callers_timeout(
 
     assert response.status_code == 503
     assert 1 <= len(proxy.requests) < 10
+
+
+DATA = bytes(range(256)) * 8192  # 2 MiB
+
+
+def _proxied_s3(moto_endpoint: str, transfer: TransferConfig) -> tuple[RecordingProxy, Any]:
+    proxy = RecordingProxy(int(moto_endpoint.rsplit(":", 1)[1]))
+    return proxy, objstore_adapter.session(s3_registry(proxy.endpoint, transfer=transfer))
+
+
+@pytest.mark.parametrize("attempts", [2, 5])
+def test_a_cut_body_resumes_at_the_version_read(
+    s3_store: Store, moto_endpoint: str, attempts: int
+) -> None:
+    s3_store.write("cut.bin", DATA, None)
+    proxy, session = _proxied_s3(moto_endpoint, TransferConfig(max_attempts=attempts))
+    with proxy:
+        proxy.cut_body_after = 300_000
+        proxy.cuts_left = 1
+
+        response = session.get(s3_store.url("cut.bin"), timeout=30)
+        etag = response.headers["ETag"]
+
+    assert response.content == DATA
+    resumed = {name.lower(): value for name, value in proxy.request_headers[-1].items()}
+    assert resumed["range"] == f"bytes=300000-{len(DATA) - 1}"
+    assert resumed["if-match"] == etag
+
+
+def test_with_one_attempt_a_cut_body_raises(s3_store: Store, moto_endpoint: str) -> None:
+    s3_store.write("cut.bin", DATA, None)
+    proxy, session = _proxied_s3(moto_endpoint, TransferConfig(max_attempts=1))
+    with proxy:
+        proxy.cut_body_after = 300_000
+        proxy.cuts_left = 1
+
+        with pytest.raises(requests.exceptions.ChunkedEncodingError):
+            session.get(s3_store.url("cut.bin"), timeout=30)
+
+    assert [method for method, _ in proxy.requests] == ["GET"]
+
+
+def test_a_slow_large_get_is_fetched_in_parts_of_the_version_read(
+    s3_store: Store, moto_endpoint: str
+) -> None:
+    s3_store.write("big.bin", DATA * 3, None)
+    transfer = TransferConfig(
+        parallel_below=float("inf"), download_part_size=2**20, download_concurrency=3
+    )
+    proxy, session = _proxied_s3(moto_endpoint, transfer)
+    with proxy:
+        response = session.get(s3_store.url("big.bin"), timeout=30)
+        etag = response.headers["ETag"]
+
+    assert response.content == DATA * 3
+    parts = [
+        {name.lower(): value for name, value in headers.items()}
+        for headers in proxy.request_headers[1:]
+    ]
+    assert sorted(part["range"] for part in parts) == [
+        f"bytes={start}-{start + 2**20 - 1}" for start in range(2 * 2**20, 6 * 2**20, 2**20)
+    ]
+    assert {part["if-match"] for part in parts} == {etag}
