@@ -926,3 +926,55 @@ def test_signing_on_fsspecs_loop_is_bounded_by_the_request_timeout(
     with pytest.raises(FSTimeoutError):
         _presigned.presigned_request(fs, "get_object", {"Bucket": bucket, "Key": "k"}, quick)
     assert [method for method, _ in proxy_to_moto.requests] == ["HEAD"]
+
+
+def test_a_request_does_not_wait_on_fsspecs_loop_once_the_client_is_built(
+    s3_client: Any, s3_bucket: str, moto_endpoint: str
+) -> None:
+    """Threads sharing a session do not take turns on the loop: with fsspec's loop busy, a
+    request is signed and sent from the calling thread all the same."""
+    import asyncio
+    import threading
+    import time
+
+    s3_client.put_object(Bucket=s3_bucket, Key="not-waiting", Body=b"here")
+    fs = _fs(moto_endpoint)
+    fs.connect()
+    where = {"Bucket": s3_bucket, "Key": "not-waiting"}
+    release = threading.Event()
+
+    async def busy() -> None:
+        release.wait(10)  # holds the loop's thread, as a long callback would
+
+    busy_loop = asyncio.run_coroutine_threadsafe(busy(), fs.loop)
+    try:
+        time.sleep(0.05)
+        quick = Timeouts(request=0.5, read=10, connect=5)
+        put = _presigned.presigned_request(fs, "put_object", where, quick, body=b"here too")
+        get = _presigned.presigned_request(fs, "get_object", where, quick)
+    finally:
+        release.set()
+        busy_loop.result(10)
+    assert (put.status, get.status, get.data) == (200, 200, b"here too")
+
+
+def test_bodies_are_signed_in_the_url_and_the_rest_in_a_header_on_either_thread(
+    s3_bucket: str, proxy_to_moto: RecordingProxy
+) -> None:
+    """A body is streamed unhashed, which only a URL signature allows; a request without
+    one is signed in its header, whether signed here or on fsspec's loop (no client yet)."""
+    where = {"Bucket": s3_bucket, "Key": "where-signed"}
+    for first in ("put_object", "get_object"):  # a new filesystem signs its first on the loop
+        fs = _fs(proxy_to_moto.endpoint)
+        for operation in (first, "get_object" if first == "put_object" else "put_object"):
+            body = b"x" if operation == "put_object" else None
+            _presigned.presigned_request(fs, operation, where, TIMEOUTS, body=body)
+
+    sent = [
+        (method, "X-Amz-Signature" in _query(path), "authorization" in {k.lower() for k in h})
+        for (method, path), h in zip(
+            proxy_to_moto.requests, proxy_to_moto.request_headers, strict=True
+        )
+    ]
+    put, get = ("PUT", True, False), ("GET", False, True)
+    assert sent == [put, get, get, put]
