@@ -5,6 +5,7 @@ stored bytes, a 412, VersionChanged)."""
 from __future__ import annotations
 
 import gzip
+import json
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -518,3 +519,58 @@ def test_write_whole_keeps_bytes_that_look_like_a_part_boundary(fs: Any, gcs_buc
     data = b"\r\n--None\r\nContent-Type: text/plain\r\n\r\nnot a part\r\n--None--\r\n"
     BACKEND.write_whole(fs, path, data, Representation("a/b"), None, TIMEOUTS)
     assert fs.cat_file(path) == data
+
+
+class _Tee:
+    """A handler's ``rfile`` that keeps what is read of request bodies (``read``; the
+    request line and headers come by ``readline``)."""
+
+    def __init__(self, raw: Any, bodies: list[bytes]) -> None:
+        self._raw = raw
+        self._bodies = bodies
+
+    def read(self, n: int = -1) -> bytes:
+        data: bytes = self._raw.read(n)
+        self._bodies.append(data)
+        return data
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._raw, name)
+
+
+def test_write_whole_sends_the_object_resource_gcs_names(
+    proxy: RecordingProxy, gcs_bucket: str
+) -> None:
+    # fake-gcs-server reads the resource as Go does, its field names in any case: the
+    # request itself is what GCS sees.
+    bodies: list[bytes] = []
+    server: Any = proxy._server
+    base = server.RequestHandlerClass
+
+    class Keeping(base):  # type: ignore[misc,valid-type]
+        def setup(self) -> None:
+            super().setup()
+            self.rfile = _Tee(self.rfile, bodies)  # type: ignore[has-type]
+
+    server.RequestHandlerClass = Keeping
+    path = f"{gcs_bucket}/written/{uuid.uuid4().hex}"
+    stored = Representation(
+        "text/x-words",
+        {"Cache-Control": "max-age=60", "Content-Disposition": "inline", "Expires": "never"},
+        {"owner": "me"},
+    )
+    BACKEND.write_whole(_fs(proxy.endpoint), path, b"some words", stored, None, TIMEOUTS)
+    content_type = proxy.request_headers[-1]["Content-Type"]
+    boundary = content_type.split('boundary="', 1)[1].rstrip('"')
+    assert content_type == f'multipart/related; boundary="{boundary}"'
+    head, media, end = bodies[-1].split(f"--{boundary}".encode())[1:]
+    assert head.startswith(b"\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n")
+    assert json.loads(head.split(b"\r\n\r\n", 1)[1]) == {
+        "name": path.split("/", 1)[1],
+        "contentType": "text/x-words",
+        "cacheControl": "max-age=60",
+        "contentDisposition": "inline",
+        "metadata": {"owner": "me"},
+    }
+    assert media == b"\r\nContent-Type: text/x-words\r\n\r\nsome words\r\n"
+    assert end == b"--\r\n"
