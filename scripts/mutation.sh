@@ -205,7 +205,11 @@ rows, details = [], []
 for work in sorted(p for p in base.iterdir() if (p / "seconds").exists()):
     module = work.name.replace(".", "/")  # a module in a package: _transfer.upload
     meta = work / f"mutants/objstore_adapter/{module}.py.meta"
-    codes = json.loads(meta.read_text())["exit_code_by_key"]
+    try:
+        codes = json.loads(meta.read_text())["exit_code_by_key"]
+        seconds = int((work / "seconds").read_text())
+    except FileNotFoundError:
+        continue  # another run of this module started over and removed its results
     count = dict(killed=0, survived=0, equivalent=0, timeout=0, other=0)
     survivors, stale = [], []
     for name, code in sorted(codes.items()):
@@ -229,7 +233,6 @@ for work in sorted(p for p in base.iterdir() if (p / "seconds").exists()):
     mutants = len(codes)
     scored = mutants - count["equivalent"]
     score = 100.0 * (count["killed"] + count["timeout"]) / scored if scored else 100.0
-    seconds = int((work / "seconds").read_text())
     survived, minutes = count["survived"] + count["other"], f"{seconds // 60}:{seconds % 60:02d}"
     rows.append(
         f"| `{module}.py` | {mutants} | {count['killed']} | {survived} | {count['equivalent']} "
