@@ -45,6 +45,16 @@ READ_BLOCK = 8 * 2**20
 WRITE_BLOCK = 8 * 2**20
 
 
+def runs_async(fs: AbstractFileSystem) -> bool:
+    """True where ``fs``'s coroutine methods can run on its loop: an async filesystem,
+    unless it wraps one that is not (fsspec's ``dir`` over ``memory``, say, has coroutine
+    methods that call ones its target lacks)."""
+    inner = getattr(fs, "fs", None)
+    if isinstance(inner, AbstractFileSystem) and not inner.async_impl:
+        return False
+    return isinstance(fs, AsyncFileSystem)
+
+
 class Backend:
     """Metadata and streaming reads through plain fsspec calls."""
 
@@ -71,7 +81,7 @@ class Backend:
 
     def stat(self, fs: AbstractFileSystem, path: str, timeouts: Timeouts) -> ObjectInfo:
         """One metadata request for ``path``."""
-        if isinstance(fs, AsyncFileSystem):
+        if runs_async(fs):
             info = sync(fs.loop, fs._info, path, timeout=timeouts.request)
         else:
             info = fs.info(path)
@@ -136,7 +146,7 @@ class Backend:
         """Listing entries for what lies directly under the prefix ``path``."""
         fs.invalidate_cache(path)  # a listing must see writes made by anyone since the last
         try:
-            if isinstance(fs, AsyncFileSystem):
+            if runs_async(fs):
                 found = sync(fs.loop, fs._ls, path, detail=True, timeout=timeouts.request)
             else:
                 found = fs.ls(path, detail=True)
@@ -156,7 +166,7 @@ class Backend:
             OSError: chained from a 412 ``StoreStatusError`` when ``etag`` no longer matches.
         """
         with self._judged(fs, path, timeouts, None if etag is None else WriteCondition(etag=etag)):
-            if isinstance(fs, AsyncFileSystem):
+            if runs_async(fs):
                 sync(fs.loop, fs._rm_file, path, timeout=timeouts.request)
             else:
                 fs.rm_file(path)
@@ -318,10 +328,10 @@ def _under_empty_segment(
     """The keys under ``path + "//"`` (``a//b``), which ``ls`` folds into a directory
     named like ``path`` itself: asked for with the stem filter of ``find`` where the
     filesystem has one (s3fs, gcsfs, adlfs); nothing where it has none."""
-    find = fs._find if isinstance(fs, AsyncFileSystem) else fs.find
+    find = fs._find if runs_async(fs) else fs.find
     if "prefix" not in inspect.signature(find).parameters:
         return []
-    if isinstance(fs, AsyncFileSystem):
+    if runs_async(fs):
         found = sync(fs.loop, find, path, detail=True, prefix="/", timeout=timeouts.request)
     else:
         found = find(path, detail=True, prefix="/")

@@ -8,11 +8,13 @@ import datetime as dt
 import hashlib
 import tempfile
 import threading
+import uuid
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import fsspec
 import pytest
 from fsspec.asyn import AsyncFileSystem
 from fsspec.exceptions import FSTimeoutError
@@ -22,6 +24,8 @@ from fsspec.implementations.memory import MemoryFileSystem
 from fsspec.implementations.zip import ZipFileSystem
 from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
 
+import objstore_adapter
+from objstore_adapter import SchemeRegistry
 from objstore_adapter._backends import (
     READ_BLOCK,
     WRITE_BLOCK,
@@ -972,3 +976,19 @@ def test_abandon_of_a_file_that_cannot_close_still_drops_it(memory: MemoryFileSy
     _abandon(file)
 
     assert file.discarded
+
+
+def test_a_wrapper_of_a_synchronous_filesystem_is_asked_synchronously() -> None:
+    # fsspec's dir filesystem is async, with coroutine methods that call its target's: over
+    # memory://, which has none, they fail; its plain methods work.
+    root = f"/dir-{uuid.uuid4().hex[:8]}"
+    registry = SchemeRegistry()
+    registry.register("dirmem", protocol="dir", path=root, target_protocol="memory")
+    session = objstore_adapter.session(registry)
+    fsspec.filesystem("memory").pipe_file(f"{root}/b/a.txt", b"one")
+
+    assert session.get("dirmem://b/a.txt").content == b"one"
+    assert session.put("dirmem://b/a.txt", data=b"two").status_code == 200
+    assert [entry["name"] for entry in session.get("dirmem://b/").json()["entries"]] == ["a.txt"]
+    assert session.delete("dirmem://b/a.txt").status_code == 204
+    assert session.head("dirmem://b/a.txt").status_code == 404
