@@ -318,6 +318,13 @@ def _source(
     return ParallelSource(first, parts, start, stop, config), first, parts
 
 
+def _doubled(config: TransferConfig) -> tuple[bytes, _Parts, ParallelSource]:
+    """A source over twice SMALL, and the parts it opens."""
+    data = SMALL * 2
+    parts = _Parts(data)
+    return data, parts, ParallelSource(_Source(data, 0, len(data)), parts, 0, len(data), config)
+
+
 def _read_all(source: ParallelSource, n: int = 10_000, received: bytearray | None = None) -> bytes:
     received = bytearray() if received is None else received
     while chunk := source.read(n):
@@ -450,11 +457,7 @@ def test_parts_slower_than_the_stream_give_way_to_one_stream(clock: _Clock) -> N
 
 
 def test_parts_as_fast_as_the_stream_go_on(clock: _Clock) -> None:
-    data = SMALL * 2
-    parts = _Parts(data)
-    source = ParallelSource(
-        _Source(data, 0, len(data)), parts, 0, len(data), _config(parallel_below=2.0**40)
-    )
+    data, parts, source = _doubled(_config(parallel_below=2.0**40))
 
     assert _read_with_clock(source, clock, parts_slower=0.1) == data
     assert sorted(parts.opened) == _ranges(2000, len(data))
@@ -580,22 +583,14 @@ def _read_timed(source: ParallelSource, clock: _Clock, judged: float, after: flo
 def test_parts_exactly_as_fast_as_the_stream_go_on(clock: _Clock) -> None:
     # The stream: 1,000 bytes in 1.25 s (800/s). The review, after the stream's part and
     # four parts: 5,000 bytes in 1.25 + 5 s, 800/s too. Only slower parts give way.
-    data = SMALL * 2
-    parts = _Parts(data)
-    source = ParallelSource(
-        _Source(data, 0, len(data)), parts, 0, len(data), _config(parallel_below=2.0**40)
-    )
+    data, parts, source = _doubled(_config(parallel_below=2.0**40))
 
     assert _read_timed(source, clock, judged=1.25, after=1.0) == data
     assert sorted(parts.opened) == _ranges(2000, len(data))
 
 
 def test_parts_that_took_no_time_at_all_go_on(clock: _Clock) -> None:
-    data = SMALL * 2
-    parts = _Parts(data)
-    source = ParallelSource(
-        _Source(data, 0, len(data)), parts, 0, len(data), _config(parallel_below=2.0**40)
-    )
+    data, parts, source = _doubled(_config(parallel_below=2.0**40))
 
     assert _read_timed(source, clock, judged=0.0005, after=0.0) == data
     assert sorted(parts.opened) == _ranges(2000, len(data))
@@ -736,7 +731,7 @@ def test_parts_of_a_range_far_into_the_object_that_keep_up_go_on(clock: _Clock) 
 
 def test_a_stream_exactly_as_fast_as_parallel_below_goes_on_alone(clock: _Clock) -> None:
     # 500 bytes a second in each half, judged against 500.
-    source, first, parts = _source(_config(parallel_below=500), clock=clock, seconds=1.0)
+    source, _, parts = _source(_config(parallel_below=500), clock=clock, seconds=1.0)
 
     assert _read_all(source) == SMALL
     assert parts.opened == []
