@@ -13,7 +13,7 @@ import requests
 import objstore_adapter
 from objstore_adapter import TransferConfig
 
-from .._proxy import RecordingProxy
+from .._proxy import Chaos, RecordingProxy
 from ..conftest import Store, s3_registry
 
 FUTURE = email.utils.formatdate(time.time() + 86_400, usegmt=True)
@@ -258,3 +258,69 @@ def test_a_slow_large_get_is_fetched_in_parts_of_the_version_read(
         f"bytes={start}-{start + 2**20 - 1}" for start in range(2 * 2**20, 6 * 2**20, 2**20)
     ]
     assert {part["if-match"] for part in parts} == {etag}
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE"])
+def test_a_write_to_a_prefix_is_400_naming_why(any_store: Store, method: str) -> None:
+    response = any_store.session.request(method, any_store.url("folder/"), data=b"x")
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "the object store rejected the request",
+        "status": 400,
+        "url": any_store.url("folder/"),
+        "detail": "a URL ending in / names no object",
+    }
+
+
+def test_a_delete_if_match_is_judged_by_the_store_in_one_request(
+    s3_store: Store, moto_endpoint: str
+) -> None:
+    s3_store.write("judged.txt", b"old", None)
+    etag = _validators(s3_store, "judged.txt")[0]
+    proxy, session = _proxied_s3(moto_endpoint, TransferConfig())
+    with proxy:
+        stopped = session.delete(s3_store.url("judged.txt"), headers={"If-Match": '"other"'})
+        removed = session.delete(s3_store.url("judged.txt"), headers={"If-Match": etag})
+        gone = session.delete(s3_store.url("judged.txt"), headers={"If-Match": etag})
+
+    assert (stopped.status_code, removed.status_code, gone.status_code) == (412, 204, 412)
+    assert removed.headers["Content-Length"] == "0"
+    assert [method for method, _ in proxy.requests] == ["DELETE"] * 3
+
+
+def test_a_delete_if_none_match_star_is_judged_on_what_is_there(any_store: Store) -> None:
+    any_store.write("there.txt", b"old", None)
+    etag, modified = _validators(any_store, "there.txt")
+
+    there = any_store.session.delete(any_store.url("there.txt"), headers={"If-None-Match": "*"})
+    absent = any_store.session.delete(any_store.url("absent.txt"), headers={"If-None-Match": "*"})
+
+    assert there.status_code == 412
+    assert (there.headers["ETag"], there.headers["Last-Modified"]) == (etag, modified)
+    assert absent.status_code == 204
+    assert absent.headers["Content-Length"] == "0"
+    assert any_store.session.get(any_store.url("there.txt")).content == b"old"
+
+
+def test_a_delete_whose_answer_was_lost_is_settled_by_asking(
+    s3_store: Store, moto_endpoint: str
+) -> None:
+    s3_store.write("lost.txt", b"old", None)
+    proxy, session = _proxied_s3(moto_endpoint, TransferConfig(backoff_base=0))
+    with proxy:
+        proxy.chaos = Chaos(seed=1, lost_answer={"DELETE": 1.0})
+
+        response = session.delete(s3_store.url("lost.txt"), timeout=10)
+
+    assert response.status_code == 204
+    assert [method for method, _ in proxy.requests].count("DELETE") == 1, "sent again"
+    assert s3_store.session.head(s3_store.url("lost.txt")).status_code == 404
+
+
+def test_a_delete_if_match_of_nothing_is_412(any_store: Store) -> None:
+    response = any_store.session.delete(
+        any_store.url("never-there.txt"), headers={"If-Match": '"some-version"'}
+    )
+
+    assert response.status_code == 412
