@@ -7,6 +7,8 @@
 #   bash scripts/mutation.sh _http _errors   # just these
 #   bash scripts/mutation.sh _transfer/upload   # a module in a package: its path
 #   MUTATION_JOBS=1 bash scripts/mutation.sh _session
+#   MUTANTS="objstore_adapter._handlers.x_list_prefix__mutmut_4 ..." bash scripts/mutation.sh _handlers
+#                                            # only these mutants (its report counts only them)
 #   bash scripts/mutation.sh --report        # the report again, from the last results
 #
 # Each module runs in its own copy of the project, .cache/mutation/<module>/, with a
@@ -157,7 +159,8 @@ PY
     echo "$module: $(echo "$ids" | wc -l) tests, $jobs workers, log in $work/run.log"
     start=$(date +%s)
     set -m # its own process group: servers left by a mutant killed on timeout are ended below
-    (cd "$work" && exec nice -n 15 "$root/.venv/bin/mutmut" run --max-children "$jobs") \
+    # shellcheck disable=SC2086 # MUTANTS: names to check again (the survivors of a run)
+    (cd "$work" && exec nice -n 15 "$root/.venv/bin/mutmut" run --max-children "$jobs" ${MUTANTS:-}) \
         >"$work/run.log" 2>&1 &
     group=$!
     set +m
