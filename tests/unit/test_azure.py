@@ -522,6 +522,15 @@ def test_list_shows_directory_markers_as_directories(fs: Any, container: Any, pr
     ]
 
 
+def test_list_asks_for_the_metadata(proxy: RecordingProxy, container: Any, prefix: str) -> None:
+    # Azurite reads the include list in any case: the request itself is what Azure sees.
+    container.upload_blob(_key(f"{prefix}/a.txt"), b"a")
+    BACKEND.list(_fs(proxy.endpoint), prefix, TIMEOUTS)
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(proxy.requests[-1][1]).query)
+    assert query["include"] == ["metadata"]
+    assert query["delimiter"] == ["/"]
+
+
 def test_list_of_a_missing_container_is_empty(fs: Any) -> None:
     assert BACKEND.list(fs, f"missing-{uuid.uuid4().hex[:12]}/x", TIMEOUTS) == []
 
@@ -598,7 +607,7 @@ def test_blocks_discarded_by_another_commit_are_a_503(fs: Any, prefix: str, cont
     blocks.begin()
     token = blocks.send(1, b"ours")
     container.get_blob_client(_key(path)).commit_block_list([])  # another writer commits
-    with pytest.raises(OSError, match="answered 503") as raised:
+    with pytest.raises(OSError, match=f"answered 503 for {_key(path)}") as raised:
         blocks.commit([token])
     assert _status(raised.value) == 503
 
