@@ -175,7 +175,7 @@ def test_head_on_a_prefix_answers_the_listings_headers_without_a_body(
     assert "a.txt" in get.text
 
 
-@pytest.mark.parametrize("method", ["HEAD", "GET", "PUT", "DELETE"])
+@pytest.mark.parametrize("method", ["HEAD", "GET", "PUT", "DELETE", "LIST"])
 def test_retries_stop_within_the_callers_timeout(
     s3_store: Store, moto_endpoint: str, method: str
 ) -> None:
@@ -187,8 +187,8 @@ def test_retries_stop_within_the_callers_timeout(
         proxy.answer(503, times=None)
 
         response = session.request(
-            method,
-            s3_store.url("busy.txt"),
+            "GET" if method == "LIST" else method,
+            s3_store.url("busy/" if method == "LIST" else "busy.txt"),
             data=b"body" if method == "PUT" else None,
             timeout=0.75,
         )
@@ -324,3 +324,46 @@ def test_a_delete_if_match_of_nothing_is_412(any_store: Store) -> None:
     )
 
     assert response.status_code == 412
+
+
+def test_a_delete_if_match_star_of_nothing_is_412_without_validators(any_store: Store) -> None:
+    response = any_store.session.delete(any_store.url("nothing.txt"), headers={"If-Match": "*"})
+
+    assert response.status_code == 412
+    assert "ETag" not in response.headers
+
+
+def test_a_delete_whose_request_never_reached_the_store_is_sent_again(
+    s3_store: Store, moto_endpoint: str
+) -> None:
+    s3_store.write("kept.txt", b"old", None)
+    proxy, session = _proxied_s3(moto_endpoint, TransferConfig(backoff_base=0))
+    with proxy:
+        # The first DELETE is reset before the store sees it: the object is still there.
+        # (Cards are dealt from the end of the deck the seed shuffles: seed 1 deals the reset.)
+        first = Chaos(seed=1, reset={"DELETE": 0.5}, deck=2)._shuffled("DELETE")
+        proxy.chaos = Chaos(seed=1, reset={"DELETE": 0.5}, deck=2)
+
+        response = session.delete(s3_store.url("kept.txt"), timeout=10)
+
+    assert first[-1] == "reset", "the seed must deal the reset first"
+    assert response.status_code == 204
+    assert [method for method, _ in proxy.requests].count("DELETE") == 2
+    assert s3_store.session.head(s3_store.url("kept.txt")).status_code == 404
+
+
+def test_an_s3_listing_is_served(s3_store: Store) -> None:
+    s3_store.write("listed/a.txt", b"a", None)
+
+    response = s3_store.session.get(s3_store.url("listed/"), timeout=10)
+
+    assert response.status_code == 200
+    assert [entry["name"] for entry in response.json()["entries"]] == ["a.txt"]
+
+
+def test_a_file_listing_names_entries_as_urls_percent_encoded(file_store: Store) -> None:
+    file_store.write("listed/a%20b.txt", b"a", None)  # a file named "a b.txt"
+
+    listing = file_store.session.get(file_store.url("listed/")).json()
+
+    assert [entry["url"] for entry in listing["entries"]] == [file_store.url("listed/a%20b.txt")]
