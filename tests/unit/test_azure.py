@@ -522,6 +522,13 @@ def test_list_shows_directory_markers_as_directories(fs: Any, container: Any, pr
     ]
 
 
+def test_list_of_a_prefix_ending_in_a_letter_x(fs: Any, container: Any, prefix: str) -> None:
+    for key in ["dirX/inside.txt", "dir/other.txt"]:
+        container.upload_blob(_key(f"{prefix}/{key}"), b"1")
+    names = [e["name"] for e in BACKEND.list(fs, f"{prefix}/dirX", TIMEOUTS)]
+    assert names == ["inside.txt"]
+
+
 def test_list_asks_for_the_metadata(proxy: RecordingProxy, container: Any, prefix: str) -> None:
     # Azurite reads the include list in any case: the request itself is what Azure sees.
     container.upload_blob(_key(f"{prefix}/a.txt"), b"a")
