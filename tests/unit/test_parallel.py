@@ -650,10 +650,11 @@ def test_a_part_is_retried_within_the_budget(clock: _Clock) -> None:
     source.close()
 
 
-def test_reads_of_any_size_deliver_each_byte_once(clock: _Clock) -> None:
+@pytest.mark.parametrize("cycle", [[300, 10_000, 1, 999, 1000], [1, 5000]])
+def test_reads_of_any_size_deliver_each_byte_once(clock: _Clock, cycle: list[int]) -> None:
     source, _, _ = _source(_config())
     received = bytearray()
-    sizes = itertools.cycle([300, 10_000, 1, 999, 1000])
+    sizes = itertools.cycle(cycle)
 
     while chunk := source.read(n := next(sizes)):
         assert len(chunk) <= n
