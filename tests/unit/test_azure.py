@@ -604,7 +604,7 @@ def test_blocks_keep_the_condition(fs: Any, path: str) -> None:
 
 
 def test_blocks_of_a_container_alone_are_a_directory(fs: Any, az_container: str) -> None:
-    with pytest.raises(IsADirectoryError):
+    with pytest.raises(IsADirectoryError, match=az_container):
         AzureBlocks(fs, az_container, {}, TIMEOUTS)
 
 
@@ -697,10 +697,18 @@ def test_a_request_waits_no_longer_than_the_request_timeout(
         _calls(fs, path, info)[call]()
 
 
-def test_abort_waits_no_longer_than_the_request_timeout(proxy: RecordingProxy, prefix: str) -> None:
+@pytest.mark.parametrize("method", ["HEAD", "DELETE"])
+def test_each_request_of_an_abort_waits_no_longer_than_the_request_timeout(
+    proxy: RecordingProxy, prefix: str, method: str
+) -> None:
     blocks = _blocks(_fs(proxy.endpoint), f"{prefix}/slow", timeouts=FAST)
     blocks.begin()
-    proxy.delay_seconds = 3
+
+    def stall(asked: str, url: str) -> None:
+        if asked == method:
+            time.sleep(3)
+
+    proxy.on_request = stall
     with pytest.raises(FSTimeoutError):
         blocks.abort()
 
