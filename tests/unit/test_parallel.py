@@ -736,3 +736,11 @@ def test_a_stream_exactly_as_fast_as_parallel_below_goes_on_alone(clock: _Clock)
 
     assert _read_all(source) == SMALL
     assert parts.opened == []
+
+
+def test_a_stream_slower_than_a_byte_a_second_is_split(clock: _Clock) -> None:
+    # 500 bytes in 1,000 s per half: 0.5 bytes a second, judged against 1.
+    source, _, parts = _source(_config(parallel_below=1), clock=clock, seconds=1000.0)
+
+    assert _read_all(source) == SMALL
+    assert sorted(parts.opened) == _ranges(2000, len(SMALL))
