@@ -744,3 +744,19 @@ def test_a_stream_slower_than_a_byte_a_second_is_split(clock: _Clock) -> None:
 
     assert _read_all(source) == SMALL
     assert sorted(parts.opened) == _ranges(2000, len(SMALL))
+
+
+def test_a_half_is_judged_whole_not_by_its_fastest_read(clock: _Clock) -> None:
+    # The first 100 bytes come at once, the rest of each half 100 bytes per 10 s: each
+    # half is slow (500 bytes in 40 or 50 s), however fast one read of it was.
+    parts = _Parts(SMALL)
+    source = ParallelSource(
+        _Source(SMALL, 0, len(SMALL)), parts, 0, len(SMALL), _config(parallel_below=600)
+    )
+    received = bytearray()
+    while len(received) < 1000:
+        received += source.read(100)
+        clock.now += 10.0
+
+    assert _read_all(source, received=received) == SMALL
+    assert sorted(parts.opened) == _ranges(2000, len(SMALL))
