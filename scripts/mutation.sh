@@ -9,6 +9,8 @@
 #   MUTATION_JOBS=1 bash scripts/mutation.sh _session
 #   MUTANTS="objstore_adapter._handlers.x_list_prefix__mutmut_4 ..." bash scripts/mutation.sh _handlers
 #                                            # only these mutants (its report counts only them)
+#   RESUME=1 bash scripts/mutation.sh _backends/azure   # finish a run that was stopped: keep
+#                                            # its copy and results, check only the mutants left
 #   bash scripts/mutation.sh --report        # the report again, from the last results
 #
 # Each module runs in its own copy of the project, .cache/mutation/<module>/, with a
@@ -76,6 +78,31 @@ backends_for() {
 }
 EXCLUDED='test_(s3_session_token|gcs_tokens|azure_sas_and_account_keys)_never_leak|test_multi_mib_object_streams_in_constant_memory|test_a_store_that_never_answers_is_a_read_timeout'
 
+# mutmut over one module's copy, in its own process group: servers left by a mutant killed on
+# timeout are ended with it. A resumed run adds its time to the time already recorded.
+run_mutmut() {
+    local module=$1 work=$2 what=$3 start status group before=0
+    echo "$module: $what, $jobs workers, log in $work/run.log"
+    if [ -e "$work/seconds" ]; then before=$(cat "$work/seconds"); fi
+    start=$(date +%s)
+    set -m
+    # shellcheck disable=SC2086 # MUTANTS: names to check again (the survivors of a run)
+    (cd "$work" && exec nice -n 15 "$root/.venv/bin/mutmut" run --max-children "$jobs" ${MUTANTS:-}) \
+        >>"$work/run.log" 2>&1 &
+    group=$!
+    set +m
+    trap 'kill -- -$group 2>/dev/null' EXIT
+    status=0
+    wait "$group" || status=$?
+    kill -- -"$group" 2>/dev/null || true
+    trap - EXIT
+    if [ "$status" -ne 0 ]; then
+        tail -c 3000 "$work/run.log" >&2
+        exit "$status"
+    fi
+    echo $((before + $(date +%s) - start)) >"$work/seconds"
+}
+
 # Everything below runs from main, which bash reads whole before it starts: editing this file
 # during a run cannot change the run.
 main() {
@@ -101,6 +128,10 @@ for module in "${modules[@]+"${modules[@]}"}"; do
     own=tests/unit/test_${own#_}.py # _handlers: tests/unit/test_handlers.py
     case "$module" in _transfer/*) own="" ;; esac # store-free rules; their e2e cases are slow
     work=.cache/mutation/${module//\//.} # _transfer/upload: .cache/mutation/_transfer.upload
+    if [ -n "${RESUME:-}" ] && [ -e "$work/mutants/mutmut-stats.json" ]; then
+        run_mutmut "$module" "$work" "resumed"
+        continue
+    fi
     rm -rf "$work"
     mkdir -p "$work/mutants"
     cp -r objstore_adapter tests pyproject.toml "$work/"
@@ -156,24 +187,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         durations = json.loads(stats.read_text())["duration_by_test"]
         items.sort(key=lambda item: durations.get(item.nodeid, 0.0))
 PY
-    echo "$module: $(echo "$ids" | wc -l) tests, $jobs workers, log in $work/run.log"
-    start=$(date +%s)
-    set -m # its own process group: servers left by a mutant killed on timeout are ended below
-    # shellcheck disable=SC2086 # MUTANTS: names to check again (the survivors of a run)
-    (cd "$work" && exec nice -n 15 "$root/.venv/bin/mutmut" run --max-children "$jobs" ${MUTANTS:-}) \
-        >"$work/run.log" 2>&1 &
-    group=$!
-    set +m
-    trap 'kill -- -$group 2>/dev/null' EXIT
-    status=0
-    wait "$group" || status=$?
-    kill -- -"$group" 2>/dev/null || true
-    trap - EXIT
-    if [ "$status" -ne 0 ]; then
-        tail -c 3000 "$work/run.log" >&2
-        exit "$status"
-    fi
-    echo $(($(date +%s) - start)) >"$work/seconds"
+    run_mutmut "$module" "$work" "$(echo "$ids" | wc -l) tests"
 done
 
 # The report, over every module that has results (a partial run keeps the others' figures).
