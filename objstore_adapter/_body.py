@@ -257,6 +257,7 @@ def _stream_error(exc: Exception, url: str) -> Exception:
     error: Exception
     if isinstance(outcome, type) and issubclass(outcome, rex.Timeout):
         error = ReadTimeoutError(None, url, message)  # type: ignore[arg-type]
+        error.args = (message,)  # not urllib3's "<pool>: " prefix: a store has no pool ("None: ")
     else:
         error = ProtocolError(message, copy)
     error.__cause__ = copy

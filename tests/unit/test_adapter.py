@@ -3,6 +3,7 @@ connects, and a store's redirect reach the caller."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import fsspec
@@ -11,7 +12,7 @@ import requests
 from fsspec.implementations.memory import MemoryFileSystem
 
 import objstore_adapter
-from objstore_adapter import BackendConfigError, SchemeRegistry
+from objstore_adapter import BackendConfigError, SchemeRegistry, TransferConfig
 
 from .._proxy import RecordingProxy
 from ..conftest import S3_KEY, S3_SECRET, Store, s3_registry
@@ -91,3 +92,80 @@ def test_a_store_that_redirects_is_answered_with_where_to(
     body = response.json()
     assert "elsewhere.example.com" in body["detail"]
     assert "X-Amz-Signature" not in response.text
+
+
+class _Refusing(MemoryFileSystem):  # type: ignore[misc]  # fsspec is untyped
+    """An fsspec filesystem whose store refuses every connection."""
+
+    protocol = "refusing"
+
+    def info(self, path: str, **kwargs: Any) -> dict[str, Any]:
+        raise ConnectionRefusedError(111, "Connection refused by secret-host:9")
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_a_mapped_failure_names_the_request_and_the_failure_without_its_text(
+    method: str,
+) -> None:
+    fsspec.register_implementation("refusing", _Refusing, clobber=True)
+    registry = SchemeRegistry()
+    registry.register("refusing", skip_instance_cache=True)
+    session = objstore_adapter.session(registry)
+
+    with pytest.raises(requests.ConnectionError) as raised:
+        session.request(method, "refusing://bucket/key.txt")
+
+    error = raised.value
+    assert str(error) == f"{method} refusing://bucket/key.txt failed: ConnectionRefusedError"
+    assert error.request is not None
+    assert error.request.url == "refusing://bucket/key.txt"
+    assert "secret-host" in str(error.__cause__), "the cause, redacted, keeps its text"
+
+
+def test_the_raw_response_carries_the_reason_and_the_url(s3_store: Store) -> None:
+    s3_store.write("raw.txt", b"raw", None)
+    url = s3_store.url("raw.txt")
+
+    response = s3_store.session.get(url, stream=True)
+
+    assert response.status_code == 200
+    assert response.raw.reason == "OK"
+    assert response.raw.url == url
+    assert response.url == url
+    assert response.content == b"raw"
+
+
+def test_a_body_that_stalls_while_preloaded_is_a_read_timeout_for_the_request(
+    moto_endpoint: str, put: Any
+) -> None:
+    url = put("stalled-body.txt", b"x" * 1000)
+    with RecordingProxy(int(moto_endpoint.rsplit(":", 1)[1])) as proxy:
+        transfer = TransferConfig(max_attempts=1)
+        session = objstore_adapter.session(s3_registry(proxy.endpoint, transfer=transfer))
+        proxy.hold_body = threading.Event()
+        try:
+            with pytest.raises(requests.exceptions.ReadTimeout) as raised:
+                session.get(url, timeout=(10, 0.5))
+        finally:
+            proxy.hold_body.set()
+
+    error = raised.value
+    assert not isinstance(error, requests.exceptions.ConnectionError)
+    assert str(error) == f"reading the body of {url} failed (ReadTimeoutError)"
+    assert error.request is not None
+    assert error.request.url == url
+    assert isinstance(error.__cause__, requests.exceptions.ConnectionError)
+
+
+def test_a_body_cut_while_preloaded_raises_for_the_request(moto_endpoint: str, put: Any) -> None:
+    url = put("cut-body.txt", b"x" * 1000)
+    with RecordingProxy(int(moto_endpoint.rsplit(":", 1)[1])) as proxy:
+        transfer = TransferConfig(max_attempts=1)
+        session = objstore_adapter.session(s3_registry(proxy.endpoint, transfer=transfer))
+        proxy.cut_body_after = 100
+
+        with pytest.raises(requests.exceptions.ChunkedEncodingError) as raised:
+            session.get(url, timeout=10)
+
+    assert raised.value.request is not None
+    assert raised.value.request.url == url
