@@ -11,6 +11,8 @@
 #                                            # only these mutants (its report counts only them)
 #   RESUME=1 bash scripts/mutation.sh _backends/azure   # finish a run that was stopped: keep
 #                                            # its copy and results, check only the mutants left
+#   RECHECK=1 bash scripts/mutation.sh _backends/azure  # a finished run's survivors again,
+#                                            # against today's tests (the module unchanged)
 #   bash scripts/mutation.sh --report        # the report again, from the last results
 #
 # Each module runs in its own copy of the project, .cache/mutation/<module>/, with a
@@ -103,6 +105,71 @@ run_mutmut() {
     echo $((before + $(date +%s) - start)) >"$work/seconds"
 }
 
+# A finished run's survivors checked again against today's tests, each as mutmut checks it
+# (its trampolined copy of the module, MUTANT_UNDER_TEST naming the mutant): the tests that
+# called its function in the run, and every test in the module's own unit file (new tests
+# are written there). A mutant a test now kills is recorded as killed in the run's results.
+recheck() {
+    local module=$1 work=$2
+    if [ ! -e "$work/mutants/mutmut-stats.json" ]; then
+        echo "$module has no finished run to check again" >&2
+        exit 2
+    fi
+    if ! cmp -s "$work/objstore_adapter/$module.py" "objstore_adapter/$module.py"; then
+        echo "$module changed since its run: run it again" >&2
+        exit 2
+    fi
+    echo "$module: survivors against today's tests"
+    MODULE=$module WORK=$work ROOT=$root .venv/bin/python - <<'PY'
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+module, work, root = os.environ["MODULE"], Path(os.environ["WORK"]), Path(os.environ["ROOT"])
+mutants = work / "mutants"
+# Today's tests and modules around the mutated module as it was run.
+shutil.rmtree(mutants / "tests")
+shutil.copytree(root / "tests", mutants / "tests", ignore=shutil.ignore_patterns("__pycache__"))
+for source in (root / "objstore_adapter").rglob("*.py"):
+    relative = source.relative_to(root)
+    if relative != Path(f"objstore_adapter/{module}.py"):
+        (mutants / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(source, mutants / relative)
+meta_path = mutants / f"objstore_adapter/{module}.py.meta"
+meta = json.loads(meta_path.read_text())
+stats = json.loads((mutants / "mutmut-stats.json").read_text())["tests_by_mangled_function_name"]
+own = f"tests/unit/test_{Path(module).name.lstrip('_')}.py"
+equivalent = {
+    line.split(" | ", 1)[0].strip()
+    for line in (root / "tests/mutation_equivalents.txt").read_text().splitlines()
+    if " | " in line and not line.startswith("#")
+}
+arguments = ["-p", "no:cacheprovider", "-p", "mutation_order"]
+arguments += ["-W", "ignore::pytest.PytestUnraisableExceptionWarning"]
+for name, code in sorted(meta["exit_code_by_key"].items()):
+    if code not in (0, 5, 33) or name in equivalent:
+        continue
+    function = name.rsplit("__mutmut_", 1)[0]
+    tests = sorted(set(stats.get(function, ())))
+    if (root / own).exists():
+        tests.append(own)
+    done = subprocess.run(
+        [str(root / ".venv/bin/python"), "-m", "pytest", "-x", "-q", *arguments, *tests],
+        cwd=mutants,
+        env={**os.environ, "MUTANT_UNDER_TEST": name},
+        capture_output=True,
+        timeout=1800,
+    )
+    verdict = "killed" if done.returncode in (1, 3) else f"survived ({done.returncode})"
+    print(f"{name}: {verdict}", flush=True)
+    if done.returncode in (1, 3):
+        meta["exit_code_by_key"][name] = done.returncode
+        meta_path.write_text(json.dumps(meta))
+PY
+}
+
 # Everything below runs from main, which bash reads whole before it starts: editing this file
 # during a run cannot change the run.
 main() {
@@ -130,6 +197,10 @@ for module in "${modules[@]+"${modules[@]}"}"; do
     work=.cache/mutation/${module//\//.} # _transfer/upload: .cache/mutation/_transfer.upload
     if [ -n "${RESUME:-}" ] && [ -e "$work/mutants/mutmut-stats.json" ]; then
         run_mutmut "$module" "$work" "resumed"
+        continue
+    fi
+    if [ -n "${RECHECK:-}" ]; then
+        recheck "$module" "$work"
         continue
     fi
     rm -rf "$work"
