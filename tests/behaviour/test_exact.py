@@ -82,8 +82,8 @@ def test_a_failing_operation_reaches_the_store_max_attempts_times(
         request.applymarker(
             pytest.mark.xfail(
                 strict=True,
-                reason="obstore keeps no status or headers of an error answer: native_gets "
-                "asks the presigned path again for them (issue 21), two requests an attempt",
+                reason="obstore keeps no Retry-After: native_gets asks the presigned path "
+                "again for a 503's (docs/guides/transfers.md), two requests an attempt",
             )
         )
     with proxied_store(request, name, transfer=FAILING) as proxied:

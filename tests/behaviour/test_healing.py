@@ -125,5 +125,4 @@ def test_a_definite_answer_is_not_retried(healing: Proxied) -> None:
     response = healing.session.get(healing.url("denied.txt"))
 
     assert response.status_code == 403
-    # s3_native: obstore's 403 is asked once more through the presigned path, which reports.
-    assert len(healing.proxy.requests) == (2 if healing.name == "s3_native" else 1)
+    assert len(healing.proxy.requests) == 1

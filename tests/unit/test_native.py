@@ -21,7 +21,7 @@ from obstore.store import S3Store
 from objstore_adapter._backends.s3 import native as _native
 from objstore_adapter._backends.s3.native import _object_info, _plain_key, _transport_failure
 from objstore_adapter._body import LoadedBody, StoreGet
-from objstore_adapter._errors import BodyCut
+from objstore_adapter._errors import BodyCut, store_answer
 from objstore_adapter._http import ByteRange, Timeouts
 
 from .._proxy import RecordingProxy
@@ -268,6 +268,34 @@ def test_a_refused_get_is_native_refused_and_a_dead_store_a_connection_error(
     nobody = _fs(f"http://127.0.0.1:{free_port()}")
     with pytest.raises(ConnectionError):
         _native.open_native(nobody, s3_bucket, "native/refused", None, TIMEOUTS)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "raised"),
+    [
+        (403, b"<Error><Code>AccessDenied</Code></Error>", PermissionError),
+        (401, b"", PermissionError),
+        (403, b"<Error><Code>SignatureDoesNotMatch</Code></Error>", _native.NativeRefused),
+        (429, b"", _native.NativeRefused),
+        (500, b"", _native.NativeRefused),
+    ],
+)
+def test_a_denial_is_taken_at_its_word_other_answers_are_refusals(
+    moto_endpoint: str, s3_bucket: str, status: int, body: bytes, raised: type[Exception]
+) -> None:
+    port = int(moto_endpoint.rsplit(":", 1)[1])
+    with RecordingProxy(port) as proxy:
+        fs = _fs(proxy.endpoint)
+        proxy.answer(status, {}, body)
+        with pytest.raises(raised) as caught:
+            _native.open_native(fs, s3_bucket, "native/denied", None, TIMEOUTS)
+
+    if raised is PermissionError:
+        assert str(caught.value) == f"{s3_bucket}/native/denied", "obstore's text is not passed on"
+        answer = store_answer(caught.value)
+        assert answer is not None
+        assert answer.status == status
+        assert caught.value.__context__ is None
 
 
 def test_keys_obstore_would_change_are_not_asked(moto_endpoint: str, s3_bucket: str) -> None:

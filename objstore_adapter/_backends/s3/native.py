@@ -8,9 +8,11 @@ is why a route opts in with ``TransferConfig(native_gets=True)``.
 
 The Rust client is configured from what s3fs's own botocore client resolved (endpoint,
 addressing style, signing region, credentials), so a route is still configured once,
-through fsspec. An error answer the native client cannot report precisely (a denial,
-throttling, a failure of the store) is asked again through the presigned path, whose answer
-is the one reported; a timeout or a broken connection is raised as what it is.
+through fsspec. A store's answer is taken at its word where the presigned path would take
+it (no such object, a denial), and raised as what it is, as are a timeout and a broken
+connection; any other error answer (throttling, whose Retry-After obstore does not keep, a
+failure of the store, a refusal of the request) is asked again through the presigned path,
+whose answer is the one reported.
 """
 
 from __future__ import annotations
@@ -36,7 +38,12 @@ from .presigned import sign, sign_here
 
 try:
     import obstore
-    from obstore.exceptions import BaseError, NotFoundError
+    from obstore.exceptions import (
+        BaseError,
+        NotFoundError,
+        PermissionDeniedError,
+        UnauthenticatedError,
+    )
 except ImportError:  # the ``native`` extra is not installed: routes cannot ask for it
     obstore = None  # type: ignore[assignment]
 
@@ -65,6 +72,10 @@ REFUSAL_PAUSE = 300.0
 #: answered, and an HTTP failure's kind. Both sit in its debug dump, where the request URL is
 #: percent-encoded, so a key cannot fake them.
 _STATUS = re.compile(r"\bstatus: (\d{3}),")
+
+#: A denial of obstore's own signature, not of the caller: asked again through the
+#: presigned path (the store's code, in the body obstore quotes).
+_NOT_THE_CALLERS = "<Code>SignatureDoesNotMatch</Code>"
 _HTTP_KIND = re.compile(r"HttpError \{\s*kind: (\w+),")
 
 #: Clients kept per filesystem (one per bucket and timeouts; each holds its own connections).
@@ -111,8 +122,9 @@ def open_native(
     or bucket, a key obstore would read as another path, a forked process.
 
     Raises:
-        NativeRefused: the store answered with an error other than 404.
+        NativeRefused: the store answered with an error the presigned path should report.
         FileNotFoundError: no such object (as :func:`status_error` builds it).
+        PermissionError: the store denied the request (401, 403).
         TimeoutError: no answer in time.
         ConnectionError: the connection failed.
     """
@@ -132,10 +144,17 @@ def open_native(
         start, end = span
         options["range"] = {"offset": start} if end is None else (start, end + 1)
     failure: Exception | None = None
+    # The answers taken at their word, told by type (obstore's text quotes the store's body),
+    # as the presigned path takes them (DEFINITE_OR_THROTTLED) but throttling: obstore keeps
+    # no Retry-After, so a 429 or 503 is asked again through the presigned path, which has it.
     try:
         result = obstore.get(store, key, options=options)
     except (NotFoundError, FileNotFoundError):  # obstore raises the built-in one for a 404
         failure = status_error(404, f"{bucket}/{key}", {})
+    except (PermissionDeniedError, UnauthenticatedError) as exc:
+        status = 401 if isinstance(exc, UnauthenticatedError) else 403
+        denied = _NOT_THE_CALLERS not in str(exc)
+        failure = status_error(status, f"{bucket}/{key}", {}) if denied else NativeRefused()
     except BaseError as exc:
         failure = _transport_failure(exc) or NativeRefused()
     except ValueError:  # obstore does not take the key as a path after all
