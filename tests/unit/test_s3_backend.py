@@ -4,6 +4,7 @@ the store's answer becomes (metadata, a body, a 412, VersionChanged)."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -227,6 +228,84 @@ def test_open_without_presigning_goes_through_s3fs(
 
     assert (info.size, _read(body)) == (10, b"0")
     assert _senders(proxy) == ["GET s3fs"]
+
+
+def _ranges(proxy: RecordingProxy) -> list[tuple[str | None, str | None]]:
+    """Per request: the Range and If-Match it carried."""
+    found = []
+    for headers in proxy.request_headers:
+        lowered = {k.lower(): v for k, v in headers.items()}
+        found.append((lowered.get("range"), lowered.get("if-match")))
+    return found
+
+
+@pytest.fixture
+def large(s3_client: Any, s3_bucket: str) -> tuple[str, bytes, str]:
+    """A key holding a body larger than obstore reads in one call: (key, body, ETag)."""
+    name = f"backend/large-{uuid.uuid4().hex}"
+    data = os.urandom(_native.WHOLE_BODY + 300_000)
+    etag = s3_client.put_object(Bucket=s3_bucket, Key=name, Body=data)["ETag"]
+    return name, data, etag
+
+
+def test_a_large_native_body_is_read_past_its_first_chunk_through_the_presigned_path(
+    proxy: RecordingProxy, s3_bucket: str, large: tuple[str, bytes, str]
+) -> None:
+    name, data, etag = large
+    fs = _fs(proxy.endpoint)
+
+    info, body = S3Backend(native=True).open(fs, f"{s3_bucket}/{name}", TIMEOUTS)
+    first = body.read(_native.WHOLE_BODY + 10)
+    assert _senders(proxy) == ["GET obstore"], "the first chunk is obstore's"
+
+    assert first == data[: _native.WHOLE_BODY]
+    assert first + _read(body) == data
+    assert info.size == len(data)
+    assert _senders(proxy) == ["GET obstore", "GET presigned"]
+    assert _ranges(proxy) == [(None, None), (f"bytes={_native.WHOLE_BODY}-{len(data) - 1}", etag)]
+
+
+def test_a_native_span_is_read_past_its_first_chunk_to_its_end(
+    proxy: RecordingProxy, s3_bucket: str, large: tuple[str, bytes, str]
+) -> None:
+    name, data, etag = large
+    fs = _fs(proxy.endpoint)
+    end = len(data) - 1000
+
+    answer = S3Backend(native=True).open_direct(fs, f"{s3_bucket}/{name}", TIMEOUTS, (10, end), {})
+
+    assert answer is not None
+    assert (answer.status, answer.served) == (206, ByteRange(10, end))
+    assert _read(answer.body) == data[10 : end + 1]
+    assert _senders(proxy) == ["GET obstore", "GET presigned"]
+    assert _ranges(proxy)[1] == (f"bytes={10 + _native.WHOLE_BODY}-{end}", etag)
+
+
+def test_a_large_native_body_replaced_after_its_first_chunk_is_not_spliced(
+    proxy: RecordingProxy, s3_client: Any, s3_bucket: str, large: tuple[str, bytes, str]
+) -> None:
+    name, data, _ = large
+    fs = _fs(proxy.endpoint)
+
+    _, body = S3Backend(native=True).open(fs, f"{s3_bucket}/{name}", TIMEOUTS)
+    assert body.read(_native.WHOLE_BODY) == data[: _native.WHOLE_BODY]
+    s3_client.put_object(Bucket=s3_bucket, Key=name, Body=os.urandom(len(data)))
+
+    with pytest.raises(VersionChanged):
+        body.read(100)
+
+
+def test_a_large_native_body_closed_early_asks_for_no_rest(
+    proxy: RecordingProxy, s3_bucket: str, large: tuple[str, bytes, str]
+) -> None:
+    name, data, _ = large
+    fs = _fs(proxy.endpoint)
+
+    _, body = S3Backend(native=True).open(fs, f"{s3_bucket}/{name}", TIMEOUTS)
+    assert body.read(1000) == data[:1000]
+    body.close()
+
+    assert _senders(proxy) == ["GET obstore"]
 
 
 # --- open_direct ----------------------------------------------------------------------------

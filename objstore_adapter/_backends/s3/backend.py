@@ -5,7 +5,8 @@ writes and deletes sent as one signed request each.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fsspec.asyn import sync
@@ -20,7 +21,7 @@ from ..._transfer import TransferConfig, VersionChanged
 from ..._transfer.upload import PartStore
 from .. import Backend, bucket_key, written
 from .._aio import LoopBody, no_resend, widen_read_buffer
-from .native import NativeRefused, open_native, presigned_answered
+from .native import WHOLE_BODY, NativeBody, NativeRefused, open_native, presigned_answered
 from .parts import S3Parts
 from .presigned import (
     PresignedRefused,
@@ -45,6 +46,47 @@ def _native_first(
         return open_native(fs, bucket, key, version, timeouts, span), False
     except NativeRefused:
         return None, True
+
+
+class _NativeThenPresigned:
+    """A large body obstore answered: its first :data:`WHOLE_BODY` bytes from obstore, the
+    rest through the presigned path (``open_rest(start, stop)``, pinned to the version).
+
+    obstore hands a streamed body over chunk by chunk, each copied on its way into Python,
+    where urllib3 reads into place: 588 against 740 MiB/s for 128 MiB on SeaweedFS. The
+    first request stays obstore's, whose answer costs little GIL; the bytes after it come
+    at the presigned path's speed, for one more request.
+    """
+
+    def __init__(
+        self,
+        first: ChunkSource,
+        start: int,
+        stop: int,
+        open_rest: Callable[[int, int], ChunkSource],
+    ) -> None:
+        self._source = first
+        self._at = start
+        self._native_until = start + WHOLE_BODY
+        self._stop = stop
+        self._open_rest: Callable[[int, int], ChunkSource] | None = open_rest
+
+    def read(self, n: int) -> bytes:
+        if self._open_rest is not None:
+            if self._at < self._native_until:
+                data = self._source.read(min(n, self._native_until - self._at))
+                self._at += len(data)
+                return data
+            open_rest, self._open_rest = self._open_rest, None
+            self._source.close()  # obstore's request ends here; its rest is not read
+            self._source = open_rest(self._at, self._stop)
+        data = self._source.read(n)
+        self._at += len(data)
+        return data
+
+    def close(self) -> None:
+        self._open_rest = None
+        self._source.close()
 
 
 class S3Backend(Backend):
@@ -102,7 +144,7 @@ class S3Backend(Backend):
             span = (byte_range.start, byte_range.end) if byte_range else None
             answer, refused = _native_first(fs, bucket, key, version, timeouts, span)
             if answer is not None and answer.body is not None:
-                return answer.info, answer.body
+                return answer.info, self._handed_over(fs, path, timeouts, answer, answer.body)
         opened = self._open(fs, path, timeouts, byte_range)
         if refused:
             presigned_answered(fs, bucket)
@@ -140,8 +182,9 @@ class S3Backend(Backend):
         refused = False
         if self.native and not conditions:  # 304 and 412 need validators obstore does not report
             native_answer, refused = _native_first(fs, bucket, key, version, timeouts, span)
-            if native_answer is not None:
-                return native_answer
+            if native_answer is not None and native_answer.body is not None:
+                body = self._handed_over(fs, path, timeouts, native_answer, native_answer.body)
+                return dataclasses.replace(native_answer, body=body)
         headers = dict(conditions)
         if span is not None:
             start, end = span
@@ -156,6 +199,28 @@ class S3Backend(Backend):
         if refused and answer.body is not None:
             presigned_answered(fs, bucket)
         return answer
+
+    def _handed_over(
+        self,
+        fs: AbstractFileSystem,
+        path: str,
+        timeouts: Timeouts,
+        answer: StoreGet,
+        body: ChunkSource,
+    ) -> ChunkSource:
+        """``body`` of a native ``answer``, read past its first chunk through the presigned
+        path when it is streamed (see :class:`_NativeThenPresigned`) and its version can be
+        pinned."""
+        info = answer.info
+        if not isinstance(body, NativeBody) or not self.can_resume(fs, info):
+            return body
+        served = answer.served
+        start, stop = (served.start, served.end + 1) if served else (0, info.size)
+
+        def open_rest(first: int, end: int) -> ChunkSource:
+            return self.open_part(fs, path, timeouts, first, end, info)
+
+        return _NativeThenPresigned(body, start, stop, open_rest)
 
     def can_resume(self, fs: AbstractFileSystem, info: ObjectInfo) -> bool:
         return info.etag is not None
