@@ -4,15 +4,18 @@ bytes, a 304/412, VersionChanged), listings, and block uploads."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import threading
 import time
+import types
 import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import fsspec.asyn
 import pytest
 from adlfs import AzureBlobFileSystem
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
@@ -125,6 +128,61 @@ def test_configure_sends_no_request_again_on_a_dropped_connection(
     with pytest.raises(Exception):  # noqa: B017,PT011 - the SDK's wrapping of a dropped connection
         BACKEND.stat(fs, path, TIMEOUTS)
     assert len(proxy.requests) == 2
+
+
+async def _open_nothing() -> None:
+    return None
+
+
+def _fake(**attributes: Any) -> Any:
+    return types.SimpleNamespace(**attributes)
+
+
+@pytest.mark.parametrize(
+    "client",
+    [
+        None,
+        _fake(),
+        _fake(_config=_fake(retry_policy=None)),
+        _fake(_config=_fake()),
+        _fake(_pipeline=_fake()),
+        _fake(_pipeline=_fake(_transport=_fake())),
+        _fake(_pipeline=_fake(_transport=_fake(open=_open_nothing))),
+    ],
+    ids=[
+        "no client",
+        "bare",
+        "no retry policy",
+        "no policies",
+        "no transport",
+        "no open",
+        "no session",
+    ],
+)
+def test_configure_leaves_what_another_sdk_version_lacks_alone(client: Any) -> None:
+    """The SDK internals it adjusts may be missing from another azure-core or adlfs."""
+    fs = (
+        _fake(loop=fsspec.asyn.get_loop())
+        if client is None
+        else _fake(service_client=client, loop=fsspec.asyn.get_loop())
+    )
+    BACKEND.configure(fs)
+
+
+def test_a_version_in_the_path_is_the_version_asked_for(
+    proxy: RecordingProxy, azurite_endpoint: str, path: str
+) -> None:
+    fs = AzureBlobFileSystem(
+        connection_string=azurite_connection_string(proxy.endpoint),
+        skip_instance_cache=True,
+        version_aware=True,
+    )
+    BACKEND.configure(fs)
+    version = "2026-01-02T03:04:05.0000000Z"
+    with contextlib.suppress(Exception):  # whatever Azurite, which keeps no versions, answers
+        BACKEND.stat(fs, f"{path}?versionid={version}", TIMEOUTS)
+    sent = urllib.parse.urlsplit(proxy.requests[-1][1])
+    assert urllib.parse.parse_qs(sent.query)["versionid"] == [version]
 
 
 # --- metadata --------------------------------------------------------------------------------
@@ -250,6 +308,25 @@ def test_a_blob_over_one_chunk_streams_in_chunks(
     assert ranges == [f"bytes=0-{AZURE_CHUNK - 1}", f"bytes={AZURE_CHUNK}-{len(data) - 1}"]
     # Every range after the first is pinned to the first one's ETag.
     assert proxy.request_headers[1].get("If-Match") == answer.info.etag
+
+
+@pytest.mark.parametrize("tail", [1, AZURE_CHUNK + 7])
+def test_each_read_is_at_most_what_was_asked_up_to_the_last_byte(
+    fs: Any, container: Any, prefix: str, tail: int
+) -> None:
+    data = bytes(range(256)) * (AZURE_CHUNK // 256) + b"t" * tail
+    container.upload_blob(_key(f"{prefix}/odd"), data)
+    answer = BACKEND.open_direct(fs, f"{prefix}/odd", TIMEOUTS, None, {})
+    assert answer is not None
+    assert answer.body is not None
+
+    reads = []
+    while chunk := answer.body.read(2**20 + 3):
+        reads.append(chunk)
+    answer.body.close()
+
+    assert b"".join(reads) == data
+    assert max(len(chunk) for chunk in reads) <= 2**20 + 3
 
 
 def test_a_blob_replaced_mid_stream_is_version_changed(
@@ -503,6 +580,12 @@ def test_list_names_files_and_directories(fs: Any, container: Any, prefix: str) 
     modified = props.last_modified.isoformat().replace("+00:00", "Z")
     assert entries[0]["last_modified"] == modified
     assert [e["name"] for e in BACKEND.list(fs, f"{prefix}/b/", TIMEOUTS)] == ["c.txt", "d/"]
+
+
+def test_list_takes_a_prefix_as_written(fs: Any, container: Any, prefix: str) -> None:
+    for key in ["dirX/a.txt", "dir/b.txt"]:
+        container.upload_blob(_key(f"{prefix}/{key}"), b"1")
+    assert [e["name"] for e in BACKEND.list(fs, f"{prefix}/dirX/", TIMEOUTS)] == ["a.txt"]
 
 
 def test_list_keeps_keys_under_an_empty_segment(fs: Any, container: Any, prefix: str) -> None:
