@@ -371,6 +371,14 @@ def test_aws_urls_name_the_region_they_are_sent_to(region: str) -> None:
     assert parts.netloc == f"a-bucket.{own_host}"
 
 
+def test_a_signed_url_lives_as_long_as_one_request_needs() -> None:
+    fs = s3fs.S3FileSystem(key=S3_KEY, secret=S3_SECRET, skip_instance_cache=True)
+    fs.connect()
+    signed = _presigned.sign_here(fs, "put_object", {"Bucket": "a-bucket", "Key": "k"})
+    assert signed is not None
+    assert parse_qs(urlsplit(signed.url).query)["X-Amz-Expires"] == ["900"]
+
+
 def test_credentials_due_for_refresh_are_refreshed_on_fsspecs_loop(
     moto_endpoint: str, s3_client: Any, s3_bucket: str
 ) -> None:
