@@ -18,6 +18,7 @@ from ..._errors import status_error, store_answer
 from ..._http import ByteRange, Timeouts, WriteCondition
 from ..._info import ObjectInfo, Representation
 from ..._transfer import TransferConfig, VersionChanged
+from ..._transfer.parallel import JUDGE_AFTER
 from ..._transfer.upload import PartStore
 from .. import Backend, bucket_key, written
 from .._aio import LoopBody, no_resend, widen_read_buffer
@@ -48,9 +49,15 @@ def _native_first(
         return None, True
 
 
+#: How much of a large body obstore streams before the presigned path takes over: the bytes
+#: a parallel download judges the one stream's speed on, so that it judges one stream, not
+#: the round trip of the request that takes over.
+NATIVE_PREFIX = max(WHOLE_BODY, JUDGE_AFTER)
+
+
 class _NativeThenPresigned:
-    """A large body obstore answered: its first :data:`WHOLE_BODY` bytes from obstore, the
-    rest through the presigned path (``open_rest(start, stop)``, pinned to the version).
+    """A large body obstore answered: its first :data:`NATIVE_PREFIX` bytes from obstore,
+    the rest through the presigned path (``open_rest(start, stop)``, pinned to the version).
 
     obstore hands a streamed body over chunk by chunk, each copied on its way into Python,
     where urllib3 reads into place: 588 against 740 MiB/s for 128 MiB on SeaweedFS. The
@@ -67,7 +74,7 @@ class _NativeThenPresigned:
     ) -> None:
         self._source = first
         self._at = start
-        self._native_until = start + WHOLE_BODY
+        self._native_until = start + NATIVE_PREFIX
         self._stop = stop
         self._open_rest: Callable[[int, int], ChunkSource] | None = open_rest
 
