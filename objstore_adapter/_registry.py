@@ -32,6 +32,7 @@ from ._backends.azure import AzureBackend
 from ._backends.gcs import GCSBackend
 from ._backends.local import LocalBackend, MemoryBackend
 from ._backends.s3 import S3Backend
+from ._backends.web import WebBackend
 from ._diagnose import configuration_error
 from ._errors import BackendConfigError, BackendNotInstalled
 from ._fileurl import local_path, resolves_within, within
@@ -73,6 +74,7 @@ PROTOCOLS: tuple[Protocol, ...] = (
     Protocol(("adl",), _GENERIC, extra="azure"),
     Protocol(("memory",), MemoryBackend()),
     Protocol(("file", "local"), LocalBackend()),
+    Protocol(("http", "https"), WebBackend()),
 )
 
 _BY_NAME: Mapping[str, Protocol] = {name: p for p in PROTOCOLS for name in p.names}

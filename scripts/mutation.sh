@@ -63,6 +63,7 @@ tests_for() {
     _backends/s3/backend | _backends/s3/parts) echo "${u}_s3_backend.py ${u}_s3_parts.py ${u}_presigned.py ${b}_conformance.py ${b}_s3.py ${b}_exact.py" ;;
     _backends/s3/presigned) echo "${u}_presigned.py ${b}_s3.py ${b}_redirects.py" ;;
     _backends/s3/native) echo "${u}_native.py ${b}_native.py" ;;
+    _backends/web) echo "${u}_web.py ${b}_security.py" ;;
     *) return 1 ;;
     esac
 }
@@ -181,7 +182,8 @@ else
     modules=(_http _errors _diagnose _redact _body _registry _session _adapter _fileurl _settings
         _handlers _transfer/__init__ _transfer/resume _transfer/parallel _transfer/upload
         _backends/__init__ _backends/_aio _backends/local _backends/gcs _backends/azure
-        _backends/s3/backend _backends/s3/presigned _backends/s3/parts _backends/s3/native)
+        _backends/s3/backend _backends/s3/presigned _backends/s3/parts _backends/s3/native
+        _backends/web)
 fi
 
 mkdir -p .cache/mutation

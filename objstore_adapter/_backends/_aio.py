@@ -32,13 +32,13 @@ def no_resend(session: Any) -> None:
     if getattr(session, "_retry_connection", False):
         session._retry_connection = False
     traces = getattr(session, "_trace_configs", None)
-    refusal = _redirect_refusal()
+    refusal = redirect_refusal()
     if isinstance(traces, list) and refusal not in traces:
         session._trace_configs = [*traces, refusal]  # a copy: the list may be the caller's
 
 
 @functools.cache
-def _redirect_refusal() -> Any:
+def redirect_refusal() -> Any:
     """The one aiohttp trace that stops a session following a redirect (aiohttp has no
     per-session switch): it raises before the session sends anything to the ``Location``."""
     import aiohttp

@@ -187,7 +187,7 @@ def test_no_resend_adds_its_trace_once_to_a_copy_of_the_list() -> None:
         no_resend(session)
         no_resend(session)
         assert traces == [mine]  # the caller's list, untouched
-        assert session._trace_configs == [mine, _aio._redirect_refusal()]
+        assert session._trace_configs == [mine, _aio.redirect_refusal()]
         assert session._retry_connection is False
     finally:
         _on_loop(session.close)

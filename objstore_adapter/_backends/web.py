@@ -1,0 +1,40 @@
+"""Web servers through fsspec's HTTP filesystem (``protocol="http"``): redirects refused as
+every store's are, and a failure reported as what it is, not as a missing object."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fsspec.spec import AbstractFileSystem
+
+from .._http import Timeouts
+from .._info import ObjectInfo
+from . import Backend
+from ._aio import no_resend, redirect_refusal
+
+
+class WebBackend(Backend):
+    """fsspec's HTTP filesystem: metadata from HEAD (else GET), bodies in ranged GETs."""
+
+    def configure(self, fs: AbstractFileSystem) -> None:
+        # aiohttp follows a redirect to any host by default, and fsspec asks it to: another
+        # host's answer (a metadata address, say) would be served as the object. The session
+        # is built on first use, from these keywords.
+        options: dict[str, Any] = dict(getattr(fs, "client_kwargs", None) or {})
+        traces = list(options.get("trace_configs") or [])
+        if redirect_refusal() not in traces:
+            options["trace_configs"] = [*traces, redirect_refusal()]
+        fs.client_kwargs = options
+        no_resend(getattr(fs, "_session", None))  # one built already (fsspec's instance cache)
+
+    def stat(self, fs: AbstractFileSystem, path: str, timeouts: Timeouts) -> ObjectInfo:
+        try:
+            return super().stat(fs, path, timeouts)
+        except FileNotFoundError as exc:
+            # fsspec raises FileNotFoundError from whatever failed its metadata requests: a
+            # refused connection, a timeout, a redirect, a 500. The failure is the answer
+            # (a 404 too: the server's own status).
+            cause = exc.__cause__
+            if cause is None:
+                raise
+            raise cause from None
