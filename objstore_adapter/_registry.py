@@ -16,6 +16,7 @@ import inspect
 import os
 import re
 import threading
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -482,9 +483,7 @@ class SchemeRegistry:
             raise TransferSettingError(*route.problem.args)
         fs, backend = self._served(route)
         rest = url.split("://", 1)[1]
-        if any(segment in (".", "..") for segment in rest.split("/")):
-            # Clients and local paths resolve dot segments: they could leave a registered
-            # prefix (or the directory a file:// route was given) for a sibling.
+        if _has_dot_segment(rest):
             raise InvalidURL(f"{redact_url(url)!r}: '.' and '..' path segments are refused")
         if file_path is not None:
             if (
@@ -522,6 +521,17 @@ class SchemeRegistry:
         self._filesystems = {}
         self._pid = os.getpid()
         self._lock = threading.Lock()
+
+
+def _has_dot_segment(rest: str) -> bool:
+    """True when the path a backend may use holds a ``.`` or ``..`` segment. Clients and local
+    paths resolve them: they could leave a registered prefix (or the directory a file:// route
+    was given) for a sibling. Judged as written and as the backend may read it: an HTTP
+    client decodes ``%2e`` (and a server ``%2f``), FTP and SFTP cut the query and fragment."""
+    for text in (rest, urllib.parse.unquote(rest)):
+        if any(segment in (".", "..") for segment in re.split(r"[/?#]", text)):
+            return True
+    return False
 
 
 def _build(route: Route) -> tuple[AbstractFileSystem, Backend]:

@@ -184,6 +184,20 @@ def test_what_routing_errors_say() -> None:
             "'memory://bucket/./key': '.' and '..' path segments are refused",
         ),
         ("memory://bucket/../k", "'memory://bucket/../k': '.' and '..' path segments are refused"),
+        *[
+            (url, f"{url!r}: '.' and '..' path segments are refused")
+            for url in (
+                # As a web client or server reads them: percent-decoded.
+                "s3://bucket/pub/%2e%2e/secret",
+                "s3://bucket/pub/.%2E/secret",
+                "s3://bucket/pub/%2e%2e%2fsecret",
+                "s3://bucket/pub/%2E",
+                # As FTP and SFTP read them: without the query or fragment.
+                "s3://bucket/pub/..?x",
+                "s3://bucket/pub/..#x",
+                "s3://bucket/pub/.?",
+            )
+        ],
     ],
 )
 def test_what_resolving_refuses(url: str, message: str) -> None:
@@ -195,6 +209,16 @@ def test_what_resolving_refuses(url: str, message: str) -> None:
         registry.resolve(url)
 
     assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    "key", ["pub/..foo", "pub/a..b", "pub/.hidden", "pub/%2e%2e.txt", "pub/x?a=..b", "pub/%2fx"]
+)
+def test_names_with_dots_that_are_no_dot_segments_resolve(key: str) -> None:
+    registry = SchemeRegistry()
+    registry.register("s3", **S3_OPTIONS)
+
+    assert registry.resolve(f"s3://bucket/{key}").path == f"bucket/{key}"
 
 
 def test_an_unknown_protocol_is_refused_with_the_way_out() -> None:

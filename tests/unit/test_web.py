@@ -133,3 +133,22 @@ def test_configure_keeps_the_callers_own_traces() -> None:
     WebBackend().configure(fs)
 
     assert fs.client_kwargs["trace_configs"] == [mine, _aio.redirect_refusal()]
+
+
+@pytest.mark.parametrize(
+    "escape", ["%2e%2e/secret.txt", ".%2e/secret.txt", "%2e%2e%2fsecret.txt", "..?x", "..#x"]
+)
+def test_a_prefix_route_cannot_be_left_through_encoded_or_queried_dot_segments(
+    serve: Any, escape: str
+) -> None:
+    site = serve(lambda handler: (200, {}, b"secret" if "secret" in handler.path else b"pub"))
+    registry = SchemeRegistry()
+    registry.register(f"web://{site.address}/pub/", protocol="http", skip_instance_cache=True)
+    session = objstore_adapter.session(registry)
+    assert session.get(f"web://{site.address}/pub/page.txt").content == b"pub"
+    site.requests.clear()
+
+    with pytest.raises(requests.exceptions.InvalidURL, match="segments are refused"):
+        session.get(f"web://{site.address}/pub/{escape}")
+
+    assert site.requests == []
