@@ -85,6 +85,11 @@ class Backend:
             info = sync(fs.loop, fs._info, path, timeout=timeouts.request)
         else:
             info = fs.info(path)
+        if info.get("size") is None and info.get("type") != "directory":
+            # A body of unknown length (a web server's chunked answer) cannot be answered with
+            # the Content-Length every answer carries, nor a range judged against it: a 502,
+            # not a body served empty.
+            raise OSError(f"the store reported no size for {path}")
         return _info.from_fsspec(info)
 
     def open(

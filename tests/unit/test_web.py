@@ -36,12 +36,16 @@ class _Server:
             def do_GET(self) -> None:
                 server.requests.append((self.command, self.path))
                 status, headers, body = answer(self)
+                chunked = headers.get("Transfer-Encoding") == "chunked"
                 self.send_response(status)
-                for name, value in {"Content-Length": str(len(body)), **headers}.items():
+                length = {} if chunked else {"Content-Length": str(len(body))}
+                for name, value in {**length, **headers}.items():
                     self.send_header(name, value)
                 self.end_headers()
                 if self.command != "HEAD":
-                    self.wfile.write(body)
+                    self.wfile.write(
+                        b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body) if chunked else body
+                    )
 
             do_HEAD = do_GET
 
@@ -152,3 +156,14 @@ def test_a_prefix_route_cannot_be_left_through_encoded_or_queried_dot_segments(
         session.get(f"web://{site.address}/pub/{escape}")
 
     assert site.requests == []
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_a_body_of_unknown_length_is_refused_not_served_empty(
+    serve: Any, session: requests.Session, method: str
+) -> None:
+    site = serve(lambda handler: (200, {"Transfer-Encoding": "chunked"}, b"a chunked page"))
+
+    response = session.request(method, f"web://{site.address}/page.txt")
+
+    assert response.status_code == 502
