@@ -7,8 +7,10 @@ import email.utils
 import time
 from typing import Any
 
+import fsspec
 import pytest
 import requests
+from fsspec.implementations.memory import MemoryFileSystem
 
 import objstore_adapter
 from objstore_adapter import TransferConfig
@@ -367,3 +369,71 @@ def test_a_file_listing_names_entries_as_urls_percent_encoded(file_store: Store)
     listing = file_store.session.get(file_store.url("listed/")).json()
 
     assert [entry["url"] for entry in listing["entries"]] == [file_store.url("listed/a%20b.txt")]
+
+
+#: Header names as every answer spells them (requests' headers are case-insensitive, but a
+#: caller printing or comparing them as a dict, HTTPie for one, sees the spelling).
+CANONICAL = {
+    name.lower(): name
+    for name in (
+        "Accept-Ranges",
+        "Allow",
+        "Cache-Control",
+        "Content-Length",
+        "Content-Range",
+        "Content-Type",
+        "ETag",
+        "Last-Modified",
+    )
+}
+
+
+def test_every_answer_spells_its_headers_canonically_and_states_its_length(
+    memory_store: Store,
+) -> None:
+    memory_store.write("spelled.txt", b"0123456789", None)
+    url, session = memory_store.url("spelled.txt"), memory_store.session
+    etag = session.head(url).headers["ETag"]
+    answers = {
+        "GET": session.get(url),
+        "range": session.get(url, headers={"Range": "bytes=2-4"}),
+        "HEAD": session.head(url),
+        "304": session.get(url, headers={"If-None-Match": etag}),
+        "412": session.get(url, headers={"If-Match": '"other"'}),
+        "404": session.get(memory_store.url("missing.txt")),
+        "PUT": session.put(memory_store.url("new.txt"), data=b"new"),
+        "DELETE": session.delete(memory_store.url("new.txt")),
+    }
+
+    for what, response in answers.items():
+        for name in response.headers:
+            assert name == CANONICAL.get(name.lower(), name), f"{what}: {name}"
+        if what in ("GET", "range", "404", "412"):
+            assert response.headers["Content-Length"] == str(len(response.content)), what
+        if what in ("PUT", "DELETE"):
+            assert response.headers["Content-Length"] == "0", what
+    assert answers["range"].headers["Content-Range"] == "bytes 2-4/10"
+    assert {"ETag", "Last-Modified"} <= set(answers["304"].headers)
+    assert {"ETag", "Last-Modified"} <= set(answers["PUT"].headers)
+
+
+class _Unversioned(MemoryFileSystem):  # type: ignore[misc]  # fsspec is untyped
+    """fsspec's memory filesystem under a protocol the adapter has no backend of its own for:
+    plain fsspec calls serve it, and a write names no version."""
+
+    protocol = "unversioned"
+
+
+def test_a_put_to_a_store_whose_write_names_no_version_answers_what_it_reads_back() -> None:
+    fsspec.register_implementation("unversioned", _Unversioned, clobber=True)
+    registry = objstore_adapter.SchemeRegistry()
+    registry.register("unversioned", skip_instance_cache=True)
+    session = objstore_adapter.session(registry)
+    url = f"unversioned://bucket/{time.time_ns()}.txt"
+
+    response = session.put(url, data=b"written")
+
+    assert response.status_code == 200  # unconditional: created or replaced
+    head = session.head(url)
+    assert response.headers["ETag"] == head.headers["ETag"]
+    assert response.headers["Last-Modified"] == head.headers["Last-Modified"]
