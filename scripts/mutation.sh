@@ -107,9 +107,10 @@ run_mutmut() {
 }
 
 # A finished run's survivors checked again against today's tests, each as mutmut checks it
-# (its trampolined copy of the module, MUTANT_UNDER_TEST naming the mutant): the tests that
-# called its function in the run, and every test in the module's own unit file (new tests
-# are written there). A mutant a test now kills is recorded as killed in the run's results.
+# (its trampolined copy of the module, MUTANT_UNDER_TEST naming the mutant). The tests that
+# called its function let it survive in the run: a test written since, in the module's own
+# unit file, is what may kill it now (without such a file, the run's tests again). A mutant
+# a test now kills is recorded as killed in the run's results.
 recheck() {
     local module=$1 work=$2
     if [ ! -e "$work/mutants/mutmut-stats.json" ]; then
@@ -153,9 +154,7 @@ for name, code in sorted(meta["exit_code_by_key"].items()):
     if code not in (0, 5, 33) or name in equivalent:
         continue
     function = name.rsplit("__mutmut_", 1)[0]
-    tests = sorted(set(stats.get(function, ())))
-    if (root / own).exists():
-        tests.append(own)
+    tests = [own] if (root / own).exists() else sorted(set(stats.get(function, ())))
     done = subprocess.run(
         [str(root / ".venv/bin/python"), "-m", "pytest", "-x", "-q", *arguments, *tests],
         cwd=mutants,
