@@ -437,3 +437,44 @@ def test_a_put_to_a_store_whose_write_names_no_version_answers_what_it_reads_bac
     head = session.head(url)
     assert response.headers["ETag"] == head.headers["ETag"]
     assert response.headers["Last-Modified"] == head.headers["Last-Modified"]
+
+
+def _one_get(proxy: RecordingProxy, session: requests.Session, url: str, **headers: str) -> Any:
+    """``session.get(url)`` with ``headers``, and the methods the store saw for it."""
+    proxy.requests.clear()
+    response = session.get(url, headers=headers)
+    return response, [method for method, _ in proxy.requests]
+
+
+def test_a_store_resolves_simple_ranges_and_preconditions_in_one_request(
+    s3_store: Store, moto_endpoint: str
+) -> None:
+    s3_store.write("digits.txt", b"0123456789", None)
+    etag, modified = _validators(s3_store, "digits.txt")
+    url = s3_store.url("digits.txt")
+    proxy, session = _proxied_s3(moto_endpoint, TransferConfig())
+    with proxy:
+        middle, middle_sent = _one_get(proxy, session, url, Range="bytes=2-4")
+        tail, tail_sent = _one_get(proxy, session, url, Range="bytes=7-")
+        same, same_sent = _one_get(proxy, session, url, **{"If-None-Match": etag})
+        other, other_sent = _one_get(proxy, session, url, **{"If-Match": '"other"'})
+        pinned, pinned_sent = _one_get(proxy, session, url, Range="bytes=1-2", **{"If-Match": etag})
+        suffix, suffix_sent = _one_get(proxy, session, url, Range="bytes=-3")
+        whole, _ = _one_get(proxy, session, url, **{"If-Range": etag})
+
+    assert (middle.status_code, middle.content) == (206, b"234")
+    assert middle.headers["Content-Range"] == "bytes 2-4/10"
+    assert (tail.status_code, tail.content, tail.headers["Content-Range"]) == (
+        206,
+        b"789",
+        "bytes 7-9/10",
+    )
+    assert (same.status_code, same.content, same.headers["ETag"]) == (304, b"", etag)
+    assert other.status_code == 412
+    assert (pinned.status_code, pinned.content) == (206, b"12")
+    assert [middle_sent, tail_sent, same_sent, other_sent, pinned_sent] == [["GET"]] * 5
+    # A suffix needs the size first: the metadata, then the bytes.
+    assert (suffix.status_code, suffix.content, suffix_sent) == (206, b"789", ["HEAD", "GET"])
+    # If-Range without Range asks for nothing less than the object.
+    assert (whole.status_code, whole.content, whole.headers["ETag"]) == (200, b"0123456789", etag)
+    assert whole.headers["Last-Modified"] == modified
