@@ -50,7 +50,9 @@ def listing_entries(path: str, found: Sequence[Mapping[str, Any]]) -> list[dict[
             name = relative[:slashes] + first + "/"
             entries.setdefault(name, {"name": name, "type": "directory"})
             continue
-        entry: dict[str, Any] = {"name": relative, "type": "file", "size": info.size}
+        # A size the store does not report (a web server's index) is unknown, not 0 bytes.
+        size = info.size if item.get("size") is not None else None
+        entry: dict[str, Any] = {"name": relative, "type": "file", "size": size}
         if info.last_modified is not None:
             entry["last_modified"] = info.last_modified.isoformat().replace("+00:00", "Z")
         if info.etag is not None:

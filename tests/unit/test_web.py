@@ -167,3 +167,17 @@ def test_a_body_of_unknown_length_is_refused_not_served_empty(
     response = session.request(method, f"web://{site.address}/page.txt")
 
     assert response.status_code == 502
+
+
+def test_a_listing_of_an_index_page_reports_unknown_sizes_as_unknown(
+    serve: Any, session: requests.Session
+) -> None:
+    index = b'<html><a href="a.txt">a.txt</a> <a href="b.txt">b.txt</a></html>'
+    site = serve(lambda handler: (200, {"Content-Type": "text/html"}, index))
+
+    listing = session.get(f"web://{site.address}/dir/")
+
+    assert listing.status_code == 200
+    entries = {entry["name"]: entry for entry in listing.json()["entries"]}
+    assert set(entries) == {"a.txt", "b.txt"}
+    assert [entry["size"] for entry in entries.values()] == [None, None]
