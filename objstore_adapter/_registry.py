@@ -501,6 +501,7 @@ class SchemeRegistry:
                 f"{redact_url(url)!r} names no bucket or container: use {route.scheme}://BUCKET/KEY"
             )
         path = fs._strip_protocol(f"{route.protocol}://{rest}")
+        _check_taken_as_written(url, rest, path, route)
         return Target(url=url, fs=fs, path=path, route=route, backend=backend)
 
     def clear_cache(self) -> None:
@@ -521,6 +522,35 @@ class SchemeRegistry:
         self._filesystems = {}
         self._pid = os.getpid()
         self._lock = threading.Lock()
+
+
+def _check_taken_as_written(url: str, rest: str, path: str, route: Route) -> None:
+    """Refuse a URL whose host or key the route's filesystem would read as another.
+
+    Filesystems that connect to one server (FTP, SFTP: a ``host`` storage option) read only
+    the path of a URL: another host's URL would be served by the route's server, and a key's
+    query or fragment (``report?draft=1``) dropped, so that a PUT replaced ``report``.
+    """
+    host = route.options.get("host")
+    if isinstance(host, str):
+        netloc = rest.split("/", 1)[0].rpartition("@")[2]
+        named = urllib.parse.urlsplit(f"//{netloc}")
+        port = route.options.get("port")
+        try:
+            other_port = named.port is not None and port is not None and named.port != int(port)
+        except (TypeError, ValueError):  # a port that is no number: not the route's
+            other_port = True
+        if (named.hostname or "") != host.lower() or other_port:
+            served = f"{host}:{port}" if port is not None else host
+            raise InvalidURL(
+                f"{redact_url(url)!r} names the host {netloc!r}; its route serves {served!r}"
+            )
+    for mark in ("?", "#"):
+        if mark in rest and not path.endswith(rest[rest.index(mark) :]):
+            raise InvalidURL(
+                f"{redact_url(url)!r}: the {route.protocol} filesystem would read this key "
+                f"without its {'query' if mark == '?' else 'fragment'}, as another object"
+            )
 
 
 def _has_dot_segment(rest: str) -> bool:

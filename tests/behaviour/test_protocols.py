@@ -1,0 +1,66 @@
+"""The generic backend on protocols beyond the object stores, each against a real server on
+127.0.0.1 (issue 22): keys and hosts are taken as written, or the URL is refused."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+
+import objstore_adapter
+from objstore_adapter import SchemeRegistry
+from objstore_adapter.testing.servers import ftp_server
+
+FTP_USER, FTP_PASSWORD = "ftp-user", "ftp-password-3c9e"
+
+
+@pytest.fixture
+def ftp(tmp_path: Path) -> Iterator[tuple[str, Path, requests.Session]]:
+    """(the server's ftp:// base URL, the directory it serves, a session with its route)."""
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "report").write_bytes(b"the real report")
+    with ftp_server(tmp_path, FTP_USER, FTP_PASSWORD) as base:
+        address = urlsplit(base)
+        registry = SchemeRegistry()
+        registry.register(
+            "ftp",
+            host=address.hostname,
+            port=address.port,
+            username=FTP_USER,
+            password=FTP_PASSWORD,
+            skip_instance_cache=True,
+        )
+        yield base, tmp_path, objstore_adapter.session(registry)
+
+
+def test_a_key_is_read_as_written(ftp: tuple[str, Path, requests.Session]) -> None:
+    base, _, session = ftp
+    assert session.get(f"{base}/p/report").content == b"the real report"
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+def test_a_key_whose_query_ftp_would_drop_is_refused_and_replaces_nothing(
+    ftp: tuple[str, Path, requests.Session], method: str
+) -> None:
+    base, root, session = ftp
+
+    with pytest.raises(requests.exceptions.InvalidURL, match="without its query"):
+        session.request(method, f"{base}/p/report?draft=1", data=b"DRAFT")
+
+    assert (root / "p" / "report").read_bytes() == b"the real report"
+
+
+@pytest.mark.parametrize("host", ["other.example", "127.0.0.2", "127.0.0.1:1"])
+@pytest.mark.parametrize("method", ["GET", "PUT"])
+def test_another_hosts_url_is_not_served_by_the_routes_server(
+    ftp: tuple[str, Path, requests.Session], host: str, method: str
+) -> None:
+    _, root, session = ftp
+
+    with pytest.raises(requests.exceptions.InvalidURL, match=f"names the host '{host}'"):
+        session.request(method, f"ftp://{host}/p/report", data=b"elsewhere")
+
+    assert (root / "p" / "report").read_bytes() == b"the real report"
