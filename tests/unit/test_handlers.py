@@ -478,3 +478,46 @@ def test_a_store_resolves_simple_ranges_and_preconditions_in_one_request(
     # If-Range without Range asks for nothing less than the object.
     assert (whole.status_code, whole.content, whole.headers["ETag"]) == (200, b"0123456789", etag)
     assert whole.headers["Last-Modified"] == modified
+
+
+def test_a_range_judged_on_a_version_replaced_before_it_was_opened_is_judged_again(
+    s3_store: Store, moto_endpoint: str
+) -> None:
+    s3_store.write("moving.txt", b"0123456789", None)
+    proxy, session = _proxied_s3(moto_endpoint, TransferConfig())
+    gets: list[str] = []
+
+    def replace_before_the_first_get(method: str, path: str) -> None:
+        if method == "GET":
+            if not gets:
+                s3_store.write("moving.txt", b"abcdefghijklmnop", None)
+            gets.append(path)
+
+    with proxy:
+        proxy.on_request = replace_before_the_first_get
+        response = session.get(s3_store.url("moving.txt"), headers={"Range": "bytes=-3"})
+
+    # Judged on 10 bytes (7-9), opened on 16: the last three of the version opened.
+    assert response.status_code == 206
+    assert response.content == b"nop"
+    assert response.headers["Content-Range"] == "bytes 13-15/16"
+    assert response.headers["ETag"] == _validators(s3_store, "moving.txt")[0]
+    assert len(gets) == 2, "opened again on the version it read"
+
+
+def test_an_object_replaced_at_every_open_is_a_503(s3_store: Store, moto_endpoint: str) -> None:
+    s3_store.write("racing.txt", b"0", None)
+    proxy, session = _proxied_s3(moto_endpoint, TransferConfig(max_attempts=1))
+    opened: list[str] = []
+
+    def replace_before_every_get(method: str, path: str) -> None:
+        if method == "GET":
+            opened.append(path)
+            s3_store.write("racing.txt", b"x" * (len(opened) + 1), None)
+
+    with proxy:
+        proxy.on_request = replace_before_every_get
+        response = session.get(s3_store.url("racing.txt"), headers={"Range": "bytes=-1"})
+
+    assert response.status_code == 503
+    assert len(opened) == 10  # JUDGED_OPENS
