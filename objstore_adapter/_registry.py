@@ -30,6 +30,7 @@ from requests.exceptions import InvalidSchema, InvalidURL
 from . import _settings
 from ._backends import Backend
 from ._backends.azure import AzureBackend
+from ._backends.ftp import FTPBackend
 from ._backends.gcs import GCSBackend
 from ._backends.local import LocalBackend, MemoryBackend
 from ._backends.s3 import S3Backend
@@ -76,6 +77,7 @@ PROTOCOLS: tuple[Protocol, ...] = (
     Protocol(("memory",), MemoryBackend()),
     Protocol(("file", "local"), LocalBackend()),
     Protocol(("http", "https"), WebBackend()),
+    Protocol(("ftp",), FTPBackend()),
 )
 
 _BY_NAME: Mapping[str, Protocol] = {name: p for p in PROTOCOLS for name in p.names}
@@ -315,6 +317,7 @@ class SchemeRegistry:
                 self._registrations[prefix] = _Registration(prefix, None)
         self._routes = _derive(self._registrations)
         self._filesystems: dict[str, tuple[AbstractFileSystem, Backend]] = {}
+        self._per_thread = threading.local()  # routes whose filesystem one thread owns
         self._pid = os.getpid()
         self._lock = threading.Lock()
 
@@ -400,6 +403,7 @@ class SchemeRegistry:
             self._routes = routes
             # Routes derived from this one may have changed: rebuild filesystems lazily.
             self._filesystems.clear()
+            self._per_thread = threading.local()
 
     def schemes(self) -> list[str]:
         """The URL schemes with at least one route, sorted."""
@@ -443,7 +447,15 @@ class SchemeRegistry:
         if self._pid != os.getpid():  # fsspec async filesystems do not survive a fork
             with self._lock:
                 self._filesystems.clear()
+                self._per_thread = threading.local()
                 self._pid = os.getpid()
+        known = _BY_NAME.get(route.protocol)
+        if known is not None and known.backend.per_thread:
+            mine: dict[str, tuple[AbstractFileSystem, Backend]]
+            mine = self._per_thread.__dict__.setdefault("filesystems", {})
+            if route.prefix not in mine:
+                mine[route.prefix] = _build(route)
+            return mine[route.prefix]
         served = self._filesystems.get(route.prefix)
         if served is None:
             with self._lock:
@@ -508,6 +520,7 @@ class SchemeRegistry:
         """Forget built filesystems; the next request builds them again."""
         with self._lock:
             self._filesystems.clear()
+            self._per_thread = threading.local()
 
     def __repr__(self) -> str:
         return f"SchemeRegistry({self.prefixes()!r})"
@@ -520,6 +533,7 @@ class SchemeRegistry:
         self._registrations = state["registrations"]
         self._routes = _derive(self._registrations)
         self._filesystems = {}
+        self._per_thread = threading.local()
         self._pid = os.getpid()
         self._lock = threading.Lock()
 

@@ -64,6 +64,7 @@ tests_for() {
     _backends/s3/presigned) echo "${u}_presigned.py ${b}_s3.py ${b}_redirects.py" ;;
     _backends/s3/native) echo "${u}_native.py ${b}_native.py" ;;
     _backends/web) echo "${u}_web.py ${b}_security.py" ;;
+    _backends/ftp) echo "${b}_protocols.py" ;;
     *) return 1 ;;
     esac
 }
@@ -182,7 +183,7 @@ else
         _handlers _transfer/__init__ _transfer/resume _transfer/parallel _transfer/upload
         _backends/__init__ _backends/_aio _backends/local _backends/gcs _backends/azure
         _backends/s3/backend _backends/s3/presigned _backends/s3/parts _backends/s3/native
-        _backends/web)
+        _backends/web _backends/ftp)
 fi
 
 mkdir -p .cache/mutation

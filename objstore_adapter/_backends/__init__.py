@@ -63,6 +63,10 @@ class Backend:
     #: so the registry refuses options no constructor names.
     drops_unknown_options = False
 
+    #: True where a filesystem cannot be shared between threads (ftplib's one connection):
+    #: the registry then builds one for each thread that uses the route.
+    per_thread = False
+
     def bound(self, transfer: TransferConfig) -> Backend:
         """This backend with the settings of a route's ``transfer`` it depends on (S3: whether
         GETs go through obstore); the registry binds it when it builds the route's

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -64,3 +65,24 @@ def test_another_hosts_url_is_not_served_by_the_routes_server(
         session.request(method, f"ftp://{host}/p/report", data=b"elsewhere")
 
     assert (root / "p" / "report").read_bytes() == b"the real report"
+
+
+def test_one_session_serves_sixteen_threads(ftp: tuple[str, Path, requests.Session]) -> None:
+    base, _, session = ftp
+
+    def work(n: int) -> list[bytes]:
+        body = f"thread {n} ".encode() * 1000
+        seen = []
+        for i in range(3):
+            assert session.put(f"{base}/p/t{n}-{i}.txt", data=body).status_code in (200, 201)
+            seen.append(session.get(f"{base}/p/t{n}-{i}.txt").content)
+            seen.append(session.get(f"{base}/p/report").content)
+        return seen
+
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(work, range(16)))
+
+    for n, seen in enumerate(results):
+        assert seen[0::2] == [f"thread {n} ".encode() * 1000] * 3
+        assert seen[1::2] == [b"the real report"] * 3
+    assert session.get(f"{base}/p/report").content == b"the real report"  # still served

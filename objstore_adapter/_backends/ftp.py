@@ -1,0 +1,23 @@
+"""FTP through fsspec's FTPFileSystem, one filesystem per thread.
+
+ftplib holds one control connection per filesystem, and a transfer occupies it: threads
+sharing a filesystem interleave their commands and replies, and the connection is left
+broken. The registry builds a filesystem for each thread that uses an FTP route.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from . import Backend
+
+
+class FTPBackend(Backend):
+    """fsspec's FTPFileSystem: plain fsspec calls, on a connection of the calling thread's."""
+
+    per_thread = True
+
+    def storage_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        # fsspec's instance cache would hand every thread the same filesystem.
+        return {**options, "skip_instance_cache": True}
