@@ -199,6 +199,25 @@ def test_stat_of_an_object_a_folder_and_nothing(
         Backend().stat(fs, "/r/missing", TIMEOUTS)
 
 
+class _Sizeless(MemoryFileSystem):  # type: ignore[misc]  # fsspec is untyped
+    """A store that reports no sizes (as fsspec's HTTP filesystem for a chunked answer)."""
+
+    def info(self, path: str, **kwargs: Any) -> dict[str, Any]:
+        return {**super().info(path, **kwargs), "size": None}
+
+
+def test_stat_of_a_file_without_a_size_is_refused_a_folder_is_a_folder() -> None:
+    sizeless = _Sizeless(global_store=False, skip_instance_cache=True)
+    sizeless.pipe_file("/r/sub/a.txt", b"hello")
+
+    with pytest.raises(OSError, match=r"reported no size") as raised:
+        Backend().stat(sizeless, "/r/sub/a.txt", TIMEOUTS)
+    assert type(raised.value) is OSError  # a 502: the store's answer cannot be served
+    assert str(raised.value) == "the store reported no size for /r/sub/a.txt"
+
+    assert Backend().stat(sizeless, "/r/sub", TIMEOUTS).is_dir
+
+
 def test_stat_of_a_slow_async_store_gives_up_after_the_request_timeout(gated: Gated) -> None:
     gated.pipe_file("/r/a", b"x")
     gated.held = {"info", "ls", "rm_file", "find"}
