@@ -550,10 +550,7 @@ def _check_taken_as_written(url: str, rest: str, path: str, route: Route) -> Non
         netloc = rest.split("/", 1)[0].rpartition("@")[2]
         named = urllib.parse.urlsplit(f"//{netloc}")
         port = route.options.get("port")
-        try:
-            other_port = named.port is not None and port is not None and named.port != int(port)
-        except (TypeError, ValueError):  # a port that is no number: not the route's
-            other_port = True
+        other_port = named.port is not None and port is not None and named.port != int(port)
         if (named.hostname or "") != host.lower() or other_port:
             served = f"{host}:{port}" if port is not None else host
             raise InvalidURL(

@@ -687,3 +687,60 @@ def test_a_protocol_registered_with_fsspec_as_a_class_is_served(
     assert registry.prefixes()["other"] == "mem2"
     with pytest.raises(ValueError, match="fsspec knows no protocol 'mem3'"):
         registry.register("mem3")
+
+
+@pytest.fixture(scope="module")
+def ftp_address(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """(host, port) of an FTP server on 127.0.0.1: a filesystem with a ``host`` option."""
+    from urllib.parse import urlsplit
+
+    from objstore_adapter.testing.servers import ftp_server
+
+    with ftp_server(tmp_path_factory.mktemp("ftp"), "user", "password") as base:
+        yield urlsplit(base).hostname, urlsplit(base).port
+
+
+def _ftp_registry(host: str, port: Any) -> SchemeRegistry:
+    registry = SchemeRegistry()
+    registry.register(
+        "ftp", host=host, port=port, username="user", password="password", skip_instance_cache=True
+    )
+    return registry
+
+
+@pytest.mark.parametrize(
+    ("rest", "served"),
+    [
+        ("{host}:{port}/p/report", "/p/report"),
+        ("{host}/p/report", "/p/report"),  # no port named: the route's
+        ("someone@{host}:{port}/p/report", "/p/report"),  # userinfo is no host
+        ("{host}:{port}/p/a#b", "/p/a#b"),  # a fragment the path keeps is part of the key
+    ],
+)
+def test_a_url_naming_the_routes_own_host_resolves(
+    ftp_address: Any, rest: str, served: str
+) -> None:
+    host, port = ftp_address
+    target = _ftp_registry(host, port).resolve("ftp://" + rest.format(host=host, port=port))
+    assert target.path == served
+
+
+@pytest.mark.parametrize(
+    ("rest", "message"),
+    [
+        ("other.example/p/r", "names the host 'other.example'; its route serves '{host}:{port}'"),
+        ("{host}:1/p/r", "names the host '{host}:1'; its route serves '{host}:{port}'"),
+        ("{host}:{port}/p/r?draft=1", "the ftp filesystem would read this key without its query"),
+    ],
+)
+def test_a_url_the_route_would_read_as_another_is_refused(
+    ftp_address: Any, rest: str, message: str
+) -> None:
+    host, port = ftp_address
+    url = "ftp://" + rest.format(host=host, port=port)
+
+    with pytest.raises(requests.exceptions.InvalidURL) as raised:
+        _ftp_registry(host, port).resolve(url)
+
+    assert str(raised.value).startswith(f"{url!r}: " if "?" in url else f"{url!r} ")
+    assert message.format(host=host, port=port) in str(raised.value)
