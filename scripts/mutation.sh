@@ -145,7 +145,10 @@ for source in (root / "objstore_adapter").rglob("*.py"):
 meta_path = mutants / f"objstore_adapter/{module}.py.meta"
 meta = json.loads(meta_path.read_text())
 stats = json.loads((mutants / "mutmut-stats.json").read_text())["tests_by_mangled_function_name"]
-own = f"tests/unit/test_{Path(module).name.lstrip('_')}.py"
+named = Path(module).parent if Path(module).name == "__init__" else Path(module)  # a package
+own = f"tests/unit/test_{named.name.lstrip('_')}.py"
+if not (root / own).exists():  # s3/backend: tests/unit/test_s3_backend.py
+    own = f"tests/unit/test_{named.parent.name}_{named.name}.py"
 equivalent = {
     line.split(" | ", 1)[0].strip()
     for line in (root / "tests/mutation_equivalents.txt").read_text().splitlines()
@@ -195,8 +198,11 @@ for module in "${modules[@]+"${modules[@]}"}"; do
         exit 2
     fi
     files=$(for file in $files; do if [ -e "$file" ]; then echo "$file"; fi; done) # not yet written
-    own=$(basename "$module")
+    own=$(basename "${module%/__init__}") # a package's __init__: the package
     own=tests/unit/test_${own#_}.py # _handlers: tests/unit/test_handlers.py
+    if [ ! -e "$own" ]; then # s3/backend: tests/unit/test_s3_backend.py
+        own=tests/unit/test_$(basename "$(dirname "$module")")_$(basename "$module").py
+    fi
     case "$module" in _transfer/*) own="" ;; esac # store-free rules; their e2e cases are slow
     work=.cache/mutation/${module//\//.} # _transfer/upload: .cache/mutation/_transfer.upload
     if [ -n "${RESUME:-}" ] && [ -e "$work/mutants/mutmut-stats.json" ]; then
