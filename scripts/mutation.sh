@@ -13,6 +13,8 @@
 #                                            # its copy and results, check only the mutants left
 #   RECHECK=1 bash scripts/mutation.sh _backends/azure  # a finished run's survivors again,
 #                                            # against today's tests (the module unchanged)
+#   RECHECK=1 RECHECK_TESTS="tests/unit/test_settings.py" bash scripts/mutation.sh _registry
+#                                            # ... against these tests instead of its own file
 #   bash scripts/mutation.sh --report        # the report again, from the last results
 #
 # Each module runs in its own copy of the project, .cache/mutation/<module>/, with a
@@ -161,6 +163,8 @@ for name, code in sorted(meta["exit_code_by_key"].items()):
         continue
     function = name.rsplit("__mutmut_", 1)[0]
     tests = [own] if (root / own).exists() else sorted(set(stats.get(function, ())))
+    if os.environ.get("RECHECK_TESTS"):
+        tests = os.environ["RECHECK_TESTS"].split()
     done = subprocess.run(
         [str(root / ".venv/bin/python"), "-m", "pytest", "-x", "-q", *arguments, *tests],
         cwd=mutants,
