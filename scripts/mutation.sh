@@ -52,7 +52,7 @@ tests_for() {
     _diagnose) echo "${u}_diagnose.py ${u}_errors.py ${b}_errors.py" ;;
     _redact) echo "${u}_redact.py ${b}_security.py ${u}_registry.py" ;;
     _body) echo "${b}_requests_contract.py ${u}_body.py ${b}_conformance.py" ;;
-    _registry) echo "${u}_registry.py ${u}_fileurl.py ${b}_security.py ${b}_conformance.py ${b}_protocols.py" ;;
+    _registry) echo "${u}_registry.py ${u}_settings.py ${u}_fileurl.py ${b}_security.py ${b}_conformance.py ${b}_protocols.py" ;;
     _session) echo "${u}_session.py ${b}_security.py ${u}_registry.py" ;;
     _adapter) echo "${u}_adapter.py ${b}_requests_contract.py ${b}_errors.py ${b}_conformance.py ${b}_s3.py" ;;
     _fileurl) echo "${u}_fileurl.py ${u}_registry.py ${b}_security.py" ;;
