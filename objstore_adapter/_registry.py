@@ -449,20 +449,25 @@ class SchemeRegistry:
                 self._filesystems.clear()
                 self._per_thread = threading.local()
                 self._pid = os.getpid()
-        known = _BY_NAME.get(route.protocol)
-        if known is not None and known.backend.per_thread:
-            mine: dict[str, tuple[AbstractFileSystem, Backend]]
-            mine = self._per_thread.__dict__.setdefault("filesystems", {})
-            if route.prefix not in mine:
-                mine[route.prefix] = _build(route)
-            return mine[route.prefix]
+        built = False
         served = self._filesystems.get(route.prefix)
         if served is None:
             with self._lock:
                 served = self._filesystems.get(route.prefix)
                 if served is None:
                     served = self._filesystems[route.prefix] = _build(route)
-        return served
+                    built = True
+        if not served[1].per_thread:
+            return served
+        # The backend _build bound says its filesystem is one thread's: the thread that built
+        # it keeps it, every other thread builds its own.
+        mine: dict[str, tuple[AbstractFileSystem, Backend]]
+        mine = self._per_thread.__dict__.setdefault("filesystems", {})
+        if built:
+            mine[route.prefix] = served
+        if route.prefix not in mine:
+            mine[route.prefix] = _build(route)
+        return mine[route.prefix]
 
     def resolve(self, url: str) -> Target:
         """Resolve ``url`` to the filesystem and backend path that serve it.
