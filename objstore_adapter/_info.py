@@ -17,6 +17,7 @@ import base64
 import binascii
 import datetime as dt
 import email.utils
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,6 +89,10 @@ def quote_etag(etag: str | None) -> str | None:
     return f'"{etag}"'
 
 
+#: An FTP time value (RFC 3659 section 2.3): fourteen digits, then an optional fraction.
+_FTP_TIME = re.compile(r"[0-9]{14}(\.[0-9]+)?")
+
+
 def to_datetime(value: Any) -> dt.datetime | None:
     """Turn a backend timestamp (datetime, epoch seconds or ISO text) into aware UTC."""
     if value is None:
@@ -96,6 +101,12 @@ def to_datetime(value: Any) -> dt.datetime | None:
         stamp = value
     elif isinstance(value, (int, float)):
         stamp = dt.datetime.fromtimestamp(value, tz=dt.timezone.utc)
+    elif isinstance(value, str) and _FTP_TIME.fullmatch(value.strip()):
+        # An FTP fact (RFC 3659): YYYYMMDDHHMMSS[.sss], in UTC.
+        seconds, _, fraction = value.strip().partition(".")
+        stamp = dt.datetime.strptime(seconds, "%Y%m%d%H%M%S").replace(
+            microsecond=int(fraction.ljust(6, "0")[:6])
+        )
     elif isinstance(value, str):
         text = value.strip()
         if text.endswith("Z"):  # fromisoformat accepts "Z" only from Python 3.11
@@ -198,7 +209,7 @@ def from_fsspec(info: Mapping[str, Any]) -> ObjectInfo:
     """Normalise the dict returned by any fsspec ``fs.info(path)``."""
     size = int(info.get("size") or 0)
     modified = to_datetime(
-        _first(info, "LastModified", "last_modified", "updated", "mtime", "created")
+        _first(info, "LastModified", "last_modified", "updated", "mtime", "modify", "created")
     )
     etag = _first(info, "ETag", "etag")
     is_dir = info.get("type") == "directory"

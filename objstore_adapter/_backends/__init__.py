@@ -84,7 +84,10 @@ class Backend:
         only be told after it is built."""
 
     def stat(self, fs: AbstractFileSystem, path: str, timeouts: Timeouts) -> ObjectInfo:
-        """One metadata request for ``path``."""
+        """One metadata request for ``path``, never answered from a listing cached earlier
+        (FTP's ``info`` reads the parent's listing, kept until invalidated)."""
+        fs.invalidate_cache(path)
+        fs.invalidate_cache(fs._parent(path))
         if runs_async(fs):
             info = sync(fs.loop, fs._info, path, timeout=timeouts.request)
         else:

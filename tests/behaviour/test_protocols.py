@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -86,3 +87,37 @@ def test_one_session_serves_sixteen_threads(ftp: tuple[str, Path, requests.Sessi
         assert seen[0::2] == [f"thread {n} ".encode() * 1000] * 3
         assert seen[1::2] == [b"the real report"] * 3
     assert session.get(f"{base}/p/report").content == b"the real report"  # still served
+
+
+def test_metadata_is_read_fresh_for_every_request(ftp: tuple[str, Path, requests.Session]) -> None:
+    base, root, session = ftp
+    assert session.get(f"{base}/p/report").content == b"the real report"
+    assert session.get(f"{base}/p/").status_code == 200  # a listing fills fsspec's dircache
+
+    (root / "p" / "report").write_bytes(b"rewritten by another client, longer")
+    (root / "p" / "new").write_bytes(b"made by another client")
+
+    response = session.get(f"{base}/p/report")
+    assert response.content == b"rewritten by another client, longer"
+    assert response.headers["Content-Length"] == str(len(response.content))
+    assert session.get(f"{base}/p/new").content == b"made by another client"
+    (root / "p" / "new").unlink()
+    assert session.head(f"{base}/p/new").status_code == 404
+
+
+def test_validators_come_from_the_servers_modify_fact(
+    ftp: tuple[str, Path, requests.Session],
+) -> None:
+    base, root, session = ftp
+    os.utime(root / "p" / "report", (1_700_000_000, 1_700_000_000))
+
+    first = session.head(f"{base}/p/report")
+
+    assert first.headers["Last-Modified"] == "Tue, 14 Nov 2023 22:13:20 GMT"
+    etag = first.headers["ETag"]
+    assert session.get(f"{base}/p/report", headers={"If-None-Match": etag}).status_code == 304
+    (root / "p" / "report").write_bytes(b"the next report")
+    os.utime(root / "p" / "report", (1_700_000_060, 1_700_000_060))
+    changed = session.get(f"{base}/p/report", headers={"If-None-Match": etag})
+    assert changed.status_code == 200
+    assert changed.headers["ETag"] != etag

@@ -59,6 +59,23 @@ def test_local_file_info_uses_mtime_and_has_no_type() -> None:
     assert from_fsspec({"size": 0, "type": "directory"}).is_dir
 
 
+@pytest.mark.parametrize(
+    ("modify", "expected"),
+    [
+        ("20240506070809", STAMP),
+        ("20240506070809.25", STAMP.replace(microsecond=250_000)),
+        ("20240506070809.1234567", STAMP.replace(microsecond=123_456)),
+    ],
+)
+def test_an_ftp_modify_fact_is_the_modification_time_in_utc(
+    modify: str, expected: dt.datetime
+) -> None:
+    info = from_fsspec({"size": 2, "type": "file", "modify": modify, "unique": "x"})
+
+    assert info.last_modified == expected
+    assert info.etag == f'"{int(expected.timestamp() * 1_000_000):x}-2"'
+
+
 def test_s3_default_type_counts_as_unset_and_ranged_size_is_total() -> None:
     info = from_s3_response(
         {
