@@ -120,7 +120,7 @@ class ObjectStoreAdapter(BaseAdapter):
         url = redact_url(request.url or "")
         outcome = outcome_for(exc)
         if isinstance(outcome, int):
-            detail = redirect_detail(exc)  # a store that redirects: where to (host only)
+            detail = redirect_detail(exc)  # a redirect (where to, host only), or an Unsupported
             return error_reply(outcome, url, error_headers(exc, outcome), detail=detail)
         route = self.registry.route_for(request.url or "")
         if outcome is None and rejected_option(exc, route.options):

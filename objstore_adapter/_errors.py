@@ -79,6 +79,7 @@ EXCEPTION_TABLE: dict[str, Outcome] = {
     "builtins.IsADirectoryError": 404,
     "builtins.PermissionError": 403,
     "builtins.FileExistsError": 412,
+    "builtins.NotImplementedError": 405,  # a filesystem without the operation (HTTP's rm)
     "botocore.exceptions.NoCredentialsError": 401,
     "botocore.exceptions.PartialCredentialsError": 401,
     "botocore.exceptions.ParamValidationError": 400,
@@ -254,11 +255,16 @@ def redirect_message(location: str, base: str = "") -> str:
     return f"the store redirected to {where}: check the route's endpoint_url or region"
 
 
+class Unsupported(NotImplementedError):
+    """A backend cannot do this operation on its store (a write to an archive): a 405 whose
+    error body says why, in this exception's message."""
+
+
 def redirect_detail(exc: BaseException) -> str | None:
-    """The redirect a store answered, when that is why ``exc`` was raised: for the error
-    body's ``detail``. ``None``: ``exc`` is no redirect."""
+    """Why ``exc`` was raised, for the error body's ``detail``, when that is a redirect the
+    store answered or an operation the backend does not support; else ``None``."""
     for link in _links(exc):
-        if isinstance(link, StoreRedirected):
+        if isinstance(link, (StoreRedirected, Unsupported)):
             return str(link)
     answer = store_answer(exc)  # an SDK that kept the 3xx it did not follow (azure-core)
     if answer is not None and 300 <= answer.status < 400 and "location" in answer.headers:
@@ -350,7 +356,11 @@ _DELAY_SECONDS = re.compile(r"\d{1,10}")
 
 
 def error_headers(exc: BaseException, status: int) -> dict[str, str]:
-    """Headers the error response passes on from the store: its ``Retry-After`` on a 503."""
+    """Headers the error response passes on from the store: its ``Retry-After`` on a 503;
+    and on a 405, the ``Allow`` it must carry: the methods that only read, which every
+    route serves."""
+    if status == 405:
+        return {"Allow": "GET, HEAD"}
     answer = store_answer(exc)
     if status != 503 or answer is None:
         return {}

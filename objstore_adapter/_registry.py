@@ -29,6 +29,7 @@ from requests.exceptions import InvalidSchema, InvalidURL
 
 from . import _settings
 from ._backends import Backend
+from ._backends.archive import ArchiveBackend
 from ._backends.azure import AzureBackend
 from ._backends.ftp import FTPBackend
 from ._backends.gcs import GCSBackend
@@ -78,6 +79,7 @@ PROTOCOLS: tuple[Protocol, ...] = (
     Protocol(("file", "local"), LocalBackend()),
     Protocol(("http", "https"), WebBackend()),
     Protocol(("ftp",), FTPBackend()),
+    Protocol(("zip", "tar", "libarchive"), ArchiveBackend()),
 )
 
 _BY_NAME: Mapping[str, Protocol] = {name: p for p in PROTOCOLS for name in p.names}

@@ -10,6 +10,7 @@ in one request, where ``fs.open`` would cost an ``info()`` call plus one ranged 
 - :mod:`._aio`: the loop-to-thread bridge the cloud backends share.
 - :mod:`.s3`, :mod:`.gcs`, :mod:`.azure`: one store each.
 - :mod:`.local`: ``memory://`` and ``file://``.
+- :mod:`.web`, :mod:`.ftp`, :mod:`.archive`: web servers, FTP servers, zip and tar archives.
 
 Which backend serves a protocol is said once, in the registry's protocol table.
 """

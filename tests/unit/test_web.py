@@ -181,3 +181,16 @@ def test_a_listing_of_an_index_page_reports_unknown_sizes_as_unknown(
     entries = {entry["name"]: entry for entry in listing.json()["entries"]}
     assert set(entries) == {"a.txt", "b.txt"}
     assert [entry["size"] for entry in entries.values()] == [None, None]
+
+
+def test_delete_which_the_http_filesystem_cannot_send_is_405(
+    serve: Any, session: requests.Session
+) -> None:
+    site = serve(lambda handler: (200, {}, b"public page"))
+
+    response = session.delete(f"web://{site.address}/page.txt")
+
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "GET, HEAD"
+    assert "method not allowed" in response.text
+    assert site.requests == []  # nothing sent: fsspec's HTTP filesystem has no delete
