@@ -129,6 +129,11 @@ EXCEPTION_TABLE: dict[str, Outcome] = {
     "azure.core.exceptions.ServiceRequestError": rex.ConnectionError,
     "azure.core.exceptions.ServiceResponseError": rex.ConnectionError,
     "google.auth.exceptions.TransportError": rex.ConnectionError,
+    "httpx.ConnectTimeout": rex.ConnectTimeout,
+    "httpx.PoolTimeout": rex.ConnectTimeout,
+    "httpx.ReadTimeout": rex.ReadTimeout,
+    "httpx.WriteTimeout": rex.Timeout,
+    "httpx.TransportError": rex.ConnectionError,
     "objstore_adapter._errors.BodyCut": rex.ChunkedEncodingError,
     "builtins.ConnectionError": rex.ConnectionError,
     # urllib3, for S3 bodies fetched through presigned URLs.

@@ -36,6 +36,7 @@ from ._backends.gcs import GCSBackend
 from ._backends.local import LocalBackend, MemoryBackend
 from ._backends.s3 import S3Backend
 from ._backends.web import WebBackend
+from ._backends.webdav import WebDAVBackend
 from ._diagnose import configuration_error
 from ._errors import BackendConfigError, BackendNotInstalled
 from ._fileurl import local_path, resolves_within, within
@@ -79,6 +80,7 @@ PROTOCOLS: tuple[Protocol, ...] = (
     Protocol(("file", "local"), LocalBackend()),
     Protocol(("http", "https"), WebBackend()),
     Protocol(("ftp",), FTPBackend()),
+    Protocol(("webdav",), WebDAVBackend()),
     Protocol(("zip", "tar", "libarchive"), ArchiveBackend()),
 )
 
@@ -520,7 +522,7 @@ class SchemeRegistry:
                 f"{redact_url(url)!r} names no bucket or container: use {route.scheme}://BUCKET/KEY"
             )
         path = fs._strip_protocol(f"{route.protocol}://{rest}")
-        _check_taken_as_written(url, rest, path, route)
+        _check_taken_as_written(url, rest, path, route, backend)
         return Target(url=url, fs=fs, path=path, route=route, backend=backend)
 
     def clear_cache(self) -> None:
@@ -545,13 +547,20 @@ class SchemeRegistry:
         self._lock = threading.Lock()
 
 
-def _check_taken_as_written(url: str, rest: str, path: str, route: Route) -> None:
+def _check_taken_as_written(url: str, rest: str, path: str, route: Route, backend: Backend) -> None:
     """Refuse a URL whose host or key the route's filesystem would read as another.
 
     Filesystems that connect to one server (FTP, SFTP: a ``host`` storage option) read only
     the path of a URL: another host's URL would be served by the route's server, and a key's
-    query or fragment (``report?draft=1``) dropped, so that a PUT replaced ``report``.
+    query or fragment (``report?draft=1``) dropped, so that a PUT replaced ``report``. A
+    backend names the characters its protocol cannot carry in a key.
     """
+    refused = sorted({mark for mark in backend.refused_in_keys if mark in path})
+    if refused:
+        raise InvalidURL(
+            f"{redact_url(url)!r}: a key on {route.protocol} cannot hold "
+            + " or ".join(repr(mark) for mark in refused)
+        )
     host = route.options.get("host")
     if isinstance(host, str):
         netloc = rest.split("/", 1)[0].rpartition("@")[2]

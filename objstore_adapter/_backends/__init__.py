@@ -10,7 +10,8 @@ in one request, where ``fs.open`` would cost an ``info()`` call plus one ranged 
 - :mod:`._aio`: the loop-to-thread bridge the cloud backends share.
 - :mod:`.s3`, :mod:`.gcs`, :mod:`.azure`: one store each.
 - :mod:`.local`: ``memory://`` and ``file://``.
-- :mod:`.web`, :mod:`.ftp`, :mod:`.archive`: web servers, FTP servers, zip and tar archives.
+- :mod:`.web`, :mod:`.ftp`, :mod:`.webdav`, :mod:`.archive`: web, FTP and WebDAV servers,
+  zip and tar archives.
 
 Which backend serves a protocol is said once, in the registry's protocol table.
 """
@@ -22,7 +23,8 @@ import hashlib
 import inspect
 import itertools
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from fsspec.asyn import AsyncFileSystem, sync
@@ -34,12 +36,16 @@ from .._errors import status_error
 from .._http import ByteRange, Timeouts, WriteCondition
 from .._info import ObjectInfo, Representation
 from .._listing import hides_keys, listing_entries
-from .._transfer import Attempts, TransferConfig
+from .._transfer import Attempts, TransferConfig, VersionChanged
 from .._transfer.upload import FileSlice, PartStore, upload_parts
 
 #: Block size for generic ``fs.open`` reads: big enough that a sequential read costs few
 #: backend requests, small enough to stay well inside the memory budget of one stream.
 READ_BLOCK = 8 * 2**20
+
+#: How often a read through ``fs.open`` is opened again when the object was replaced
+#: before its first block was checked.
+VERIFIED_OPENS = 10
 
 #: Block size of streamed uploads: what one upload holds in memory, and the multipart part
 #: size where the backend has multipart uploads (S3's minimum part is 5 MiB).
@@ -63,6 +69,16 @@ class Backend:
     #: (gcsfs, adlfs, fsspec's memory and local): a misspelt option would be lost silently,
     #: so the registry refuses options no constructor names.
     drops_unknown_options = False
+
+    #: True where a write lands at its path whole or not at all (an object store's PUT, a
+    #: committed multipart upload): elsewhere (a file on an FTP or SFTP server) a body is
+    #: written under a temporary name and moved into place, so a write that fails part way
+    #: never replaces the object, and no reader sees half of one.
+    atomic_writes = False
+
+    #: Characters a key cannot hold on this protocol: the filesystem would read a key holding
+    #: one as another (the registry refuses such a URL).
+    refused_in_keys = ""
 
     #: True where a filesystem cannot be shared between threads (ftplib's one connection):
     #: the registry then builds one for each thread that uses the route.
@@ -109,14 +125,23 @@ class Backend:
     ) -> tuple[ObjectInfo, ChunkSource]:
         """The whole object's metadata and a lazily read body: the whole object, or only
         ``byte_range`` (absolute, already checked against the size) when one is given."""
-        info = self.stat(fs, path, timeouts)
-        if info.is_dir:
-            raise IsADirectoryError(path)
-        if byte_range is None:
-            return info, fs.open(path, "rb", block_size=READ_BLOCK)
-        file = fs.open(path, "rb", block_size=min(READ_BLOCK, byte_range.length))
-        file.seek(byte_range.start)
-        return info, file
+        for _ in range(VERIFIED_OPENS):
+            info = self.stat(fs, path, timeouts)
+            if info.is_dir:
+                raise IsADirectoryError(path)
+            if byte_range is None:
+                file = fs.open(path, "rb", block_size=READ_BLOCK)
+            else:
+                file = fs.open(path, "rb", block_size=min(READ_BLOCK, byte_range.length))
+                file.seek(byte_range.start)
+            body = _Verified(file, lambda: self.stat(fs, path, timeouts), info, path)
+            try:
+                body.prime(READ_BLOCK if byte_range is None else byte_range.length)
+            except VersionChanged:  # replaced before a byte was answered: open it again
+                body.close()
+                continue
+            return info, body
+        raise status_error(503, path)  # replaced faster than it can be read
 
     def open_direct(
         self,
@@ -261,8 +286,43 @@ class Backend:
         whose answer was lost is not sent again once the store holds the body. A larger
         body goes in parts (each part tried again) or, where the store has no parts, as one
         stream opened without autocommit, so a failure part way (the caller's body or the
-        store) discards what was written: no object, no partial object.
+        store) discards what was written: no object, no partial object. Where a write is not
+        atomic at its path (``atomic_writes``), the body is written under a temporary name
+        beside it and moved into place once whole.
         """
+        if self.atomic_writes:
+            return self._write_at(fs, path, chunks, stored, timeouts, attempts, condition)
+        fs.makedirs(fs._parent(path), exist_ok=True)  # folders, where keys have none
+        staging = staging_path(path)
+        try:
+            self._write_at(fs, staging, chunks, stored, timeouts, attempts, None, autocommit=True)
+            with self._judged(fs, path, timeouts, condition):
+                self.move_into_place(fs, staging, path)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                fs.rm_file(staging)
+            raise
+        finally:
+            fs.invalidate_cache(path)
+            fs.invalidate_cache(fs._parent(path))
+        return None
+
+    def move_into_place(self, fs: AbstractFileSystem, staging: str, path: str) -> None:
+        """Replace ``path`` with the whole body written at ``staging``, in one step where the
+        protocol has one (a rename over the target)."""
+        fs.mv(staging, path)
+
+    def _write_at(
+        self,
+        fs: AbstractFileSystem,
+        path: str,
+        chunks: Iterable[bytes],
+        stored: Representation,
+        timeouts: Timeouts,
+        attempts: Attempts,
+        condition: WriteCondition | None,
+        autocommit: bool = False,
+    ) -> ObjectInfo | None:
         config = attempts.config
         if getattr(fs, "local_file", False):  # keys have no folders to create; files do
             fs.makedirs(fs._parent(path), exist_ok=True)
@@ -295,13 +355,18 @@ class Backend:
                 fs.invalidate_cache(path)
         with self._judged(fs, path, timeouts, condition):
             file = fs.open(
-                path, "wb", autocommit=False, block_size=WRITE_BLOCK, **self.write_options(stored)
+                path,
+                "wb",
+                autocommit=autocommit,
+                block_size=WRITE_BLOCK,
+                **self.write_options(stored),
             )
             try:
                 for chunk in itertools.chain(first, body):
                     file.write(chunk)
                 file.close()
-                file.commit()
+                if not autocommit:
+                    file.commit()
             except BaseException:
                 _abandon(file)
                 raise
@@ -335,6 +400,45 @@ class Backend:
         return attempts.call(send, settled)
 
 
+class _Verified:
+    """A body read with ``fs.open`` from a store that cannot pin a version: each block is a
+    request of its own (FTP's ``RETR``, a ranged GET) that reads whatever the store holds
+    then. After each read that asked for a block, the validators are read again; a body
+    whose object was replaced meanwhile raises ``VersionChanged``, never two versions
+    spliced, nor the old length of the new bytes."""
+
+    def __init__(
+        self, file: Any, stat: Callable[[], ObjectInfo], info: ObjectInfo, path: str
+    ) -> None:
+        self.file = file  # the fsspec file read
+        self._stat, self._info, self._path = stat, info, path
+        self._read = 0
+        self._checked = -1  # the last block (of READ_BLOCK bytes read) checked after
+        self._first = b""
+
+    def prime(self, size: int) -> None:
+        """Read and check the first block (``size`` bytes at most) before the answer is
+        given: a replacement found then costs a new open, not a failed body."""
+        self._first = self.read(min(size, READ_BLOCK))
+
+    def read(self, n: int) -> bytes:
+        if self._first:
+            first, self._first = self._first[:n], self._first[n:]
+            return first
+        data: bytes = self.file.read(n)
+        self._read += len(data)
+        block = (self._read - 1) // READ_BLOCK
+        if data and block > self._checked:
+            self._checked = block
+            now = self._stat()
+            if (now.etag, now.size) != (self._info.etag, self._info.size):
+                raise VersionChanged(self._path)
+        return data
+
+    def close(self) -> None:
+        self.file.close()
+
+
 def _under_empty_segment(
     fs: AbstractFileSystem, path: str, timeouts: Timeouts
 ) -> list[dict[str, Any]]:
@@ -349,6 +453,12 @@ def _under_empty_segment(
     else:
         found = find(path, detail=True, prefix="/")
     return list(found.values())
+
+
+def staging_path(path: str) -> str:
+    """A name beside ``path`` for a body on its way there: hidden, and unique to one write."""
+    folder, slash, name = path.rpartition("/")
+    return f"{folder}{slash}.{name}.{uuid.uuid4().hex[:16]}.partial"
 
 
 #: Locks for writes whose conditions the adapter judges itself, striped by path.

@@ -49,6 +49,8 @@ class AzureBackend(Backend):
     so a blob replaced mid-stream fails the read instead of splicing two versions.
     """
 
+    atomic_writes = True  # a blob's staged blocks are committed in one request
+
     drops_unknown_options = True
 
     def list(self, fs: AbstractFileSystem, path: str, timeouts: Timeouts) -> list[dict[str, Any]]:

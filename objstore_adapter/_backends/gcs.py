@@ -31,6 +31,8 @@ class GCSBackend(Backend):
     credentials directly and the response stays open for streaming.
     """
 
+    atomic_writes = True  # an upload is finalised once whole
+
     drops_unknown_options = True
 
     def configure(self, fs: AbstractFileSystem) -> None:

@@ -16,6 +16,8 @@ from ._aio import no_resend, redirect_refusal
 class WebBackend(Backend):
     """fsspec's HTTP filesystem: metadata from HEAD (else GET), bodies in ranged GETs."""
 
+    atomic_writes = True  # a PUT is one request, which the server applies as a whole
+
     def configure(self, fs: AbstractFileSystem) -> None:
         # aiohttp follows a redirect to any host by default, and fsspec asks it to: another
         # host's answer (a metadata address, say) would be served as the object. The session

@@ -457,3 +457,46 @@ def ftp_server(root: str | os.PathLike[str], user: str, password: str) -> Iterat
     finally:
         server.close_all()
         thread.join(10)
+
+
+# --- WebDAV --------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def webdav_server(root: str | os.PathLike[str], user: str, password: str) -> Iterator[str]:
+    """Serve the directory ``root`` over WebDAV (wsgidav under cheroot) on a free port of
+    127.0.0.1, in threads of this process, to ``user`` with ``password`` (HTTP basic
+    authentication); yield ``http://127.0.0.1:PORT``.
+
+    Raises:
+        ServerNotInstalled: wsgidav or cheroot is not installed.
+    """
+    try:
+        from cheroot import wsgi
+        from wsgidav.fs_dav_provider import FilesystemProvider
+        from wsgidav.wsgidav_app import WsgiDAVApp
+    except ImportError as exc:
+        raise ServerNotInstalled("the WebDAV server needs wsgidav: pip install wsgidav") from exc
+
+    config = {
+        "host": "127.0.0.1",
+        "provider_mapping": {"/": FilesystemProvider(str(root))},
+        "simple_dc": {"user_mapping": {"*": {user: {"password": password}}}},
+        "http_authenticator": {"accept_basic": True, "accept_digest": False},
+        "verbose": 0,
+        "logging": {"enable": False},
+        "property_manager": True,
+        "lock_storage": True,
+    }
+    app = WsgiDAVApp(config)
+    for name in ("wsgidav", "cheroot"):  # a line per request otherwise
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    server = wsgi.Server(("127.0.0.1", 0), app, numthreads=20)
+    server.prepare()  # bound and listening from here on
+    thread = threading.Thread(target=server.serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.bind_addr[1]}"
+    finally:
+        server.stop()
+        thread.join(10)

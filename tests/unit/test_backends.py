@@ -31,6 +31,7 @@ from objstore_adapter._backends import (
     WRITE_BLOCK,
     Backend,
     _abandon,
+    _Verified,
     bucket_key,
     condition_holds,
     written,
@@ -38,7 +39,7 @@ from objstore_adapter._backends import (
 from objstore_adapter._errors import StoreStatusError
 from objstore_adapter._http import ByteRange, Timeouts, WriteCondition
 from objstore_adapter._info import ObjectInfo, Representation, from_fsspec
-from objstore_adapter._transfer import Attempts, TransferConfig
+from objstore_adapter._transfer import Attempts, TransferConfig, VersionChanged
 from objstore_adapter._transfer.upload import FileSlice
 
 TIMEOUTS = Timeouts(request=10, read=10, connect=10)
@@ -270,15 +271,17 @@ def test_open_fetches_a_range_in_blocks_no_larger_than_it() -> None:
     fs = wrapped(memory)  # read in blocks, one ranged request each, as remote stores are
 
     _, body = Backend().open(fs, "/r/a.bin", TIMEOUTS, ByteRange(10, 19))
+    assert isinstance(body, _Verified)
 
     assert body.read(10) == bytes(range(10, 20))
     assert memory.fetches == [(10, 30)]  # the range and one block read ahead, no more
-    assert isinstance(body, AbstractBufferedFile)
-    assert body.blocksize == 10
+    assert isinstance(body.file, AbstractBufferedFile)
+    assert body.file.blocksize == 10
     body.close()
     _, whole = Backend().open(fs, "/r/a.bin", TIMEOUTS)
-    assert isinstance(whole, AbstractBufferedFile)
-    assert whole.blocksize == READ_BLOCK
+    assert isinstance(whole, _Verified)
+    assert isinstance(whole.file, AbstractBufferedFile)
+    assert whole.file.blocksize == READ_BLOCK
     assert read_all(whole) == bytes(range(256)) * 4
 
 
@@ -623,7 +626,14 @@ class Recorded(LocalFileSystem):  # type: ignore[misc]  # fsspec ships no types
         return super()._open(path, mode, block_size=block_size, **kwargs)
 
 
-class Typed(Backend):
+class ObjectStore(Backend):
+    """The generic backend, for a store whose writes land whole at their path (an object
+    store's PUT): nothing staged beside the object."""
+
+    atomic_writes = True
+
+
+class Typed(ObjectStore):
     """A backend that stores the type with the bytes, as GCS's does."""
 
     def write_options(self, stored: Representation) -> dict[str, Any]:
@@ -698,7 +708,7 @@ class PartsInMemory:
         self.parts.clear()
 
 
-class WithParts(Backend):
+class WithParts(ObjectStore):
     """A backend with parallel parts, as S3's and Azure's are."""
 
     def __init__(self) -> None:
@@ -814,7 +824,7 @@ def test_a_file_larger_than_a_part_where_there_are_no_parts(
 
 
 def test_a_write_makes_no_folder_of_a_store_without_folders(memory: MemoryFileSystem) -> None:
-    Backend().write(memory, "/r/sub/a", [b"x"], STORED, TIMEOUTS, attempts())
+    ObjectStore().write(memory, "/r/sub/a", [b"x"], STORED, TIMEOUTS, attempts())
     Backend().delete(memory, "/r/sub/a", TIMEOUTS)
 
     assert Backend().list(memory, "/r", TIMEOUTS) == []  # no folder left behind
@@ -837,7 +847,7 @@ def test_a_write_whose_answer_was_lost_is_not_sent_again_once_stored(asynchronou
     fs.losses = 1
     store = wrapped(fs) if asynchronous else fs
 
-    info = Backend().write(store, "/r/a", [b"bo", b"dy"], STORED, TIMEOUTS, attempts())
+    info = ObjectStore().write(store, "/r/a", [b"bo", b"dy"], STORED, TIMEOUTS, attempts())
 
     assert fs.sends == 1
     assert info is not None
@@ -849,7 +859,7 @@ def test_a_write_whose_answer_was_lost_is_sent_again_if_not_stored() -> None:
     fs = WithMD5()
     fs.losses, fs.store_first = 1, False
 
-    info = Backend().write(fs, "/r/a", [b"body"], STORED, TIMEOUTS, attempts())
+    info = ObjectStore().write(fs, "/r/a", [b"body"], STORED, TIMEOUTS, attempts())
 
     assert fs.sends == 2
     assert info is None  # the second answer arrived: it gave no validators
@@ -861,7 +871,7 @@ def test_a_write_lost_over_other_bytes_is_sent_again() -> None:
     fs.pipe_file("/r/a", b"other bytes")
     fs.losses, fs.store_first = 1, False
 
-    Backend().write(fs, "/r/a", [b"body"], STORED, TIMEOUTS, attempts())
+    ObjectStore().write(fs, "/r/a", [b"body"], STORED, TIMEOUTS, attempts())
 
     assert fs.sends == 3
     assert fs.cat_file("/r/a") == b"body"
@@ -879,7 +889,7 @@ def test_a_lost_answer_is_asked_about_within_the_request_timeout() -> None:
     fs.pipe_file = then_slow  # type: ignore[method-assign]
     try:
         with pytest.raises(ConnectionResetError):  # the lost answer's own failure
-            Backend().write(
+            ObjectStore().write(
                 wrapped(fs),
                 "/r/a",
                 [b"body"],
@@ -1011,3 +1021,132 @@ def test_a_wrapper_of_a_synchronous_filesystem_is_asked_synchronously() -> None:
     assert [entry["name"] for entry in session.get("dirmem://b/").json()["entries"]] == ["a.txt"]
     assert session.delete("dirmem://b/a.txt").status_code == 204
     assert session.head("dirmem://b/a.txt").status_code == 404
+
+
+class Moves(Backend):
+    """The generic backend, recording each move into place."""
+
+    def __init__(self) -> None:
+        self.moves: list[tuple[str, str]] = []
+
+    def move_into_place(self, fs: AbstractFileSystem, staging: str, path: str) -> None:
+        self.moves.append((staging, path))
+        assert fs.exists(staging)
+        super().move_into_place(fs, staging, path)
+
+
+@pytest.mark.parametrize("size", [5, WRITE_BLOCK + 5], ids=["one block", "streamed"])
+def test_a_write_not_atomic_at_its_path_is_staged_beside_it_and_moved(
+    memory: MemoryFileSystem, size: int
+) -> None:
+    memory.pipe_file("/r/d/a", b"old")
+    backend = Moves()
+
+    backend.write(memory, "/r/d/a", [b"n" * size], STORED, TIMEOUTS, attempts())
+
+    [(staging, path)] = backend.moves
+    assert path == "/r/d/a"
+    assert staging.startswith("/r/d/.a.")
+    assert staging.endswith(".partial")
+    assert len(staging) == len("/r/d/.a.") + 16 + len(".partial")
+    assert memory.cat_file("/r/d/a") == b"n" * size
+    assert memory.ls("/r/d", detail=False) == ["/r/d/a"]
+
+
+def _fails_after(chunks: list[bytes]) -> Iterator[bytes]:
+    yield from chunks
+    raise OSError("the caller's body failed")
+
+
+@pytest.mark.parametrize("size", [5, WRITE_BLOCK + 5], ids=["one block", "streamed"])
+def test_a_staged_write_that_fails_leaves_the_object_and_removes_the_staging(
+    memory: MemoryFileSystem, size: int
+) -> None:
+    memory.pipe_file("/r/d/a", b"old")
+    backend = Moves()
+
+    with pytest.raises(OSError, match="caller's body failed"):
+        backend.write(memory, "/r/d/a", _fails_after([b"n" * size]), STORED, TIMEOUTS, attempts())
+
+    assert backend.moves == []
+    assert memory.ls("/r/d", detail=False) == ["/r/d/a"]
+    assert memory.cat_file("/r/d/a") == b"old"
+
+
+def test_a_staged_write_is_judged_when_it_moves_into_place(memory: MemoryFileSystem) -> None:
+    memory.pipe_file("/r/d/a", b"old")
+    backend = Moves()
+    stale = WriteCondition(etag='"not-the-current-one"')
+
+    with pytest.raises(OSError, match="/r/d/a") as error:
+        backend.write(memory, "/r/d/a", [b"new"], STORED, TIMEOUTS, attempts(), stale)
+
+    assert_412(error)
+    assert backend.moves == []
+    assert memory.ls("/r/d", detail=False) == ["/r/d/a"]
+    assert memory.cat_file("/r/d/a") == b"old"
+    backend.write(
+        memory, "/r/d/b", [b"new"], STORED, TIMEOUTS, attempts(), WriteCondition(create=True)
+    )
+    assert memory.cat_file("/r/d/b") == b"new"
+
+
+class ReplacedOnOpen(MemoryFileSystem):  # type: ignore[misc]  # fsspec ships no types
+    """A memory filesystem whose next ``replacements`` opens for reading find the object
+    replaced since its metadata was read (another writer between the two requests)."""
+
+    cachable = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.store: dict[str, Any] = {}
+        self.pseudo_dirs = [""]
+        self.replacements = 0
+
+    def _open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
+        if mode == "rb" and self.replacements:
+            self.replacements -= 1
+            self.pipe_file(path, f"version {self.replacements} of it".encode())
+        return super()._open(path, mode, **kwargs)
+
+
+@pytest.mark.parametrize("replacements", [1, 3])
+def test_a_body_opened_after_a_replacement_is_opened_again_not_served_torn(
+    replacements: int,
+) -> None:
+    fs = ReplacedOnOpen()
+    fs.pipe_file("/r/a", b"the first")
+    fs.replacements = replacements
+
+    info, body = Backend().open(fs, "/r/a", TIMEOUTS)
+
+    assert body.read(100) == b"version 0 of it"
+    assert info.size == len(b"version 0 of it")
+    assert info == Backend().stat(fs, "/r/a", TIMEOUTS)
+
+
+def test_a_body_replaced_faster_than_it_can_be_read_is_503() -> None:
+    fs = ReplacedOnOpen()
+    fs.pipe_file("/r/a", b"the first")
+    fs.replacements = 10
+
+    with pytest.raises(OSError, match="/r/a") as error:
+        Backend().open(fs, "/r/a", TIMEOUTS)
+
+    cause = error.value.__cause__
+    assert isinstance(cause, StoreStatusError)
+    assert cause.status == 503
+
+
+def test_a_body_replaced_after_its_first_block_raises_rather_than_splice(
+    memory: MemoryFileSystem,
+) -> None:
+    memory.pipe_file("/r/a", b"o" * (READ_BLOCK + 10))
+
+    info, body = Backend().open(memory, "/r/a", TIMEOUTS)
+    assert body.read(READ_BLOCK) == b"o" * READ_BLOCK
+    memory.pipe_file("/r/a", b"n" * (READ_BLOCK + 10))
+
+    with pytest.raises(VersionChanged):
+        body.read(READ_BLOCK)
+    assert info.size == READ_BLOCK + 10

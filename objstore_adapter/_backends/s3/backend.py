@@ -103,6 +103,8 @@ class S3Backend(Backend):
         native: send GETs through obstore's Rust client first (``native_gets``).
     """
 
+    atomic_writes = True  # a PUT, or a multipart upload completed once every part is stored
+
     def __init__(self, native: bool = False) -> None:
         self.native = native
 
