@@ -19,6 +19,7 @@ from ._diagnose import configuration_error, rejected_option
 from ._errors import (
     BackendConfigError,
     BodySourceError,
+    ConnectFailed,
     describe,
     error_headers,
     outcome_for,
@@ -97,6 +98,8 @@ class ObjectStoreAdapter(BaseAdapter):
                 raise
             except PermissionError as exc:  # a path that links out of its file:// root: 403
                 failure = exc
+            except ConnectFailed as exc:  # a server to connect to, refused or not reached
+                failure = exc.failure
             if failure is None:
                 timeouts = Timeouts.from_requests(timeout)
                 try:

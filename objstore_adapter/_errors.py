@@ -79,6 +79,7 @@ EXCEPTION_TABLE: dict[str, Outcome] = {
     "builtins.IsADirectoryError": 404,
     "builtins.PermissionError": 403,
     "builtins.FileExistsError": 412,
+    "paramiko.ssh_exception.AuthenticationException": 403,  # SFTP: the login refused
     "builtins.NotImplementedError": 405,  # a filesystem without the operation (HTTP's rm)
     "botocore.exceptions.NoCredentialsError": 401,
     "botocore.exceptions.PartialCredentialsError": 401,
@@ -129,6 +130,11 @@ EXCEPTION_TABLE: dict[str, Outcome] = {
     "azure.core.exceptions.ServiceRequestError": rex.ConnectionError,
     "azure.core.exceptions.ServiceResponseError": rex.ConnectionError,
     "google.auth.exceptions.TransportError": rex.ConnectionError,
+    "asyncssh.misc.DisconnectError": rex.ConnectionError,  # sshfs: closed, lost, refused
+    "asyncssh.sftp.SFTPNoConnection": rex.ConnectionError,
+    "asyncssh.sftp.SFTPConnectionLost": rex.ConnectionError,
+    "paramiko.ssh_exception.NoValidConnectionsError": rex.ConnectionError,
+    "paramiko.ssh_exception.SSHException": rex.ConnectionError,  # no banner, no session
     "httpx.ConnectTimeout": rex.ConnectTimeout,
     "httpx.PoolTimeout": rex.ConnectTimeout,
     "httpx.ReadTimeout": rex.ReadTimeout,
@@ -258,6 +264,25 @@ def redirect_message(location: str, base: str = "") -> str:
     except ValueError:  # a port that is no number
         pass
     return f"the store redirected to {where}: check the route's endpoint_url or region"
+
+
+class ConnectFailed(Exception):
+    """A route's filesystem, which connects when it is built (FTP, SFTP), could not reach its
+    server or was refused the login: no setting to check, but the failure it wraps
+    (:attr:`failure`), answered as any request's would be."""
+
+    def __init__(self, failure: Exception) -> None:
+        super().__init__(describe(failure))
+        self.failure = failure
+
+
+def reaching_failed(exc: BaseException) -> bool:
+    """True when ``exc`` says a server could not be reached (refused, timed out, gone) or
+    refused the credentials it was given."""
+    outcome = outcome_for(exc)
+    if isinstance(outcome, int):
+        return outcome in (401, 403)
+    return outcome is not None and issubclass(outcome, (rex.ConnectionError, rex.Timeout))
 
 
 class Unsupported(NotImplementedError):
@@ -414,6 +439,8 @@ def outcome_for(exc: BaseException) -> Outcome | None:
     name, outcome = _listed(exc)
     if name in _DEADLINES:
         return _deadline_phase(exc) or outcome
+    if name == "builtins.OSError" and _raised_in(exc, _TRANSPORT_MODULES):
+        return rex.ConnectionError  # paramiko's "Socket is closed": the connection, gone
     if outcome is None and isinstance(exc, ValueError):
         outcome = _wrapped(exc)
     if outcome is None and _raised_building_client(exc):
@@ -493,6 +520,20 @@ def _waiting_in(tb: TracebackType | None) -> type[rex.Timeout] | None:
         connected = connected or _within(module, _CONNECTED_MODULES)
         tb = tb.tb_next
     return rex.ReadTimeout if connected else None
+
+
+#: Modules that carry bytes over a connection (SSH's channels and transport): a bare OSError
+#: they raise is the connection failing, not an answer.
+_TRANSPORT_MODULES = ("paramiko.channel", "paramiko.transport", "paramiko.packet")
+
+
+def _raised_in(exc: BaseException, modules: tuple[str, ...]) -> bool:
+    """True when the innermost frame ``exc`` was raised from is in one of ``modules``."""
+    tb, module = exc.__traceback__, ""
+    while tb is not None:
+        module = tb.tb_frame.f_globals.get("__name__", "")
+        tb = tb.tb_next
+    return _within(module, modules)
 
 
 def _within(module: str, packages: tuple[str, ...]) -> bool:

@@ -35,10 +35,11 @@ from ._backends.ftp import FTPBackend
 from ._backends.gcs import GCSBackend
 from ._backends.local import LocalBackend, MemoryBackend
 from ._backends.s3 import S3Backend
+from ._backends.sftp import SFTPBackend
 from ._backends.web import WebBackend
 from ._backends.webdav import WebDAVBackend
 from ._diagnose import configuration_error
-from ._errors import BackendConfigError, BackendNotInstalled
+from ._errors import BackendConfigError, BackendNotInstalled, ConnectFailed, reaching_failed
 from ._fileurl import local_path, resolves_within, within
 from ._redact import install_log_filter, redact_url, remember, secret_values
 from ._settings import TransferSettingError
@@ -80,6 +81,7 @@ PROTOCOLS: tuple[Protocol, ...] = (
     Protocol(("file", "local"), LocalBackend()),
     Protocol(("http", "https"), WebBackend()),
     Protocol(("ftp",), FTPBackend()),
+    Protocol(("sftp", "ssh"), SFTPBackend()),
     Protocol(("webdav",), WebDAVBackend()),
     Protocol(("zip", "tar", "libarchive"), ArchiveBackend()),
 )
@@ -469,7 +471,7 @@ class SchemeRegistry:
         mine = self._per_thread.__dict__.setdefault("filesystems", {})
         if built:
             mine[route.prefix] = served
-        if route.prefix not in mine:
+        if route.prefix not in mine or not served[1].connected(mine[route.prefix][0]):
             mine[route.prefix] = _build(route)
         return mine[route.prefix]
 
@@ -617,7 +619,9 @@ def _build(route: Route) -> tuple[AbstractFileSystem, Backend]:
         raise BackendNotInstalled(
             f"{route.scheme}:// URLs need a backend that is not installed: {hint}"
         ) from exc
-    except Exception as exc:  # bad options, unreadable credentials, a token refused
+    except Exception as exc:  # bad options, unreadable credentials, a server not reached
+        if reaching_failed(exc):  # where building connects (FTP, SFTP): the server's answer
+            raise ConnectFailed(exc) from None
         failure = configuration_error(route.prefix, route.protocol, route.options, exc)
     if failure is not None:
         raise failure  # outside the except block: only the redacted copy is chained

@@ -10,8 +10,8 @@ in one request, where ``fs.open`` would cost an ``info()`` call plus one ranged 
 - :mod:`._aio`: the loop-to-thread bridge the cloud backends share.
 - :mod:`.s3`, :mod:`.gcs`, :mod:`.azure`: one store each.
 - :mod:`.local`: ``memory://`` and ``file://``.
-- :mod:`.web`, :mod:`.ftp`, :mod:`.webdav`, :mod:`.archive`: web, FTP and WebDAV servers,
-  zip and tar archives.
+- :mod:`.web`, :mod:`.ftp`, :mod:`.sftp`, :mod:`.webdav`, :mod:`.archive`: web, FTP, SFTP
+  and WebDAV servers, zip and tar archives.
 
 Which backend serves a protocol is said once, in the registry's protocol table.
 """
@@ -84,6 +84,16 @@ class Backend:
     #: the registry then builds one for each thread that uses the route.
     per_thread = False
 
+    #: The block sizes of bodies read and written through ``fs.open``: what one request of
+    #: the filesystem's asks for or sends.
+    read_block = READ_BLOCK
+    write_block = WRITE_BLOCK
+
+    def connected(self, fs: AbstractFileSystem) -> bool:
+        """False when ``fs`` holds a connection the server closed, which the filesystem
+        would not open again: the registry then builds a new one (per-thread routes)."""
+        return True
+
     def bound(self, transfer: TransferConfig) -> Backend:
         """This backend with the settings of a route's ``transfer`` it depends on (S3: whether
         GETs go through obstore); the registry binds it when it builds the route's
@@ -93,7 +103,11 @@ class Backend:
     def storage_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
         """The options a route's filesystem is built with: the route's own, with whatever
         the backend's SDK needs to try each request once (the handlers retry, see
-        :class:`Attempts`; a retry layer under them would multiply the attempts)."""
+        :class:`Attempts`; a retry layer under them would multiply the attempts). A
+        filesystem built for one thread is kept out of fsspec's instance cache, which would
+        hand every thread (and every rebuild) the same one."""
+        if self.per_thread:
+            return {**options, "skip_instance_cache": True}
         return dict(options)
 
     def configure(self, fs: AbstractFileSystem) -> None:
@@ -130,9 +144,9 @@ class Backend:
             if info.is_dir:
                 raise IsADirectoryError(path)
             if byte_range is None:
-                file = fs.open(path, "rb", block_size=READ_BLOCK)
+                file = fs.open(path, "rb", block_size=self.read_block)
             else:
-                file = fs.open(path, "rb", block_size=min(READ_BLOCK, byte_range.length))
+                file = fs.open(path, "rb", block_size=min(self.read_block, byte_range.length))
                 file.seek(byte_range.start)
             body = _Verified(file, lambda: self.stat(fs, path, timeouts), info, path)
             try:
@@ -238,6 +252,18 @@ class Backend:
         """Options for ``fs.open(path, "wb", ...)`` and ``fs.pipe_file`` that store the type,
         the stored headers and the metadata, as far as the backend keeps them."""
         return {}
+
+    def open_writer(
+        self, fs: AbstractFileSystem, path: str, stored: Representation, autocommit: bool
+    ) -> Any:
+        """A file open for writing ``path`` in blocks of :attr:`write_block`."""
+        return fs.open(
+            path,
+            "wb",
+            autocommit=autocommit,
+            block_size=self.write_block,
+            **self.write_options(stored),
+        )
 
     def write_whole(
         self,
@@ -354,13 +380,7 @@ class Backend:
             finally:
                 fs.invalidate_cache(path)
         with self._judged(fs, path, timeouts, condition):
-            file = fs.open(
-                path,
-                "wb",
-                autocommit=autocommit,
-                block_size=WRITE_BLOCK,
-                **self.write_options(stored),
-            )
+            file = self.open_writer(fs, path, stored, autocommit)
             try:
                 for chunk in itertools.chain(first, body):
                     file.write(chunk)

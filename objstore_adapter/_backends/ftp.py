@@ -7,9 +7,6 @@ broken. The registry builds a filesystem for each thread that uses an FTP route.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from . import Backend
 
 
@@ -17,7 +14,3 @@ class FTPBackend(Backend):
     """fsspec's FTPFileSystem: plain fsspec calls, on a connection of the calling thread's."""
 
     per_thread = True
-
-    def storage_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
-        # fsspec's instance cache would hand every thread the same filesystem.
-        return {**options, "skip_instance_cache": True}

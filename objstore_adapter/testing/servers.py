@@ -44,6 +44,7 @@ import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -500,3 +501,108 @@ def webdav_server(root: str | os.PathLike[str], user: str, password: str) -> Ite
     finally:
         server.stop()
         thread.join(10)
+
+
+# --- SFTP ----------------------------------------------------------------------------------------
+
+
+class SFTPServer:
+    """An SFTP server (asyncssh) serving the directory ``root`` on 127.0.0.1 to ``user`` with
+    ``password``, on its own event loop in a thread of this process. :meth:`stop` closes the
+    listener and every connection, as a server that restarts does; :meth:`start` serves
+    again on the same port, with the same host key.
+
+    Raises:
+        ServerNotInstalled: asyncssh is not installed.
+    """
+
+    def __init__(self, root: str | os.PathLike[str], user: str, password: str) -> None:
+        try:
+            import asyncssh
+        except ImportError as exc:
+            message = "the SFTP server needs asyncssh: pip install asyncssh"
+            raise ServerNotInstalled(message) from exc
+        self._asyncssh = asyncssh
+        self.root, self.user, self.password = os.path.realpath(root), user, password
+        self.port = free_port()
+        self.url = f"sftp://127.0.0.1:{self.port}"
+        self._host_key = asyncssh.generate_private_key("ssh-ed25519")
+        self._loop: Any = None
+        self._thread: threading.Thread | None = None
+        self._acceptor: Any = None
+        self._connections: set[Any] = set()
+
+    def _server(self) -> Any:
+        owner = self
+
+        class Server(self._asyncssh.SSHServer):  # type: ignore[misc,name-defined]
+            def connection_made(self, connection: Any) -> None:
+                self.connection = connection
+                owner._connections.add(connection)
+
+            def connection_lost(self, exc: Exception | None) -> None:
+                owner._connections.discard(self.connection)
+
+            def begin_auth(self, username: str) -> bool:
+                return True
+
+            def password_auth_supported(self) -> bool:
+                return True
+
+            def validate_password(self, username: str, password: str) -> bool:
+                return (username, password) == (owner.user, owner.password)
+
+        return Server()
+
+    def start(self) -> None:
+        """Serve, on the port of the first start."""
+        import asyncio
+
+        loop = asyncio.new_event_loop()
+        listening = loop.run_until_complete(
+            self._asyncssh.listen(
+                "127.0.0.1",
+                self.port,
+                server_host_keys=[self._host_key],
+                server_factory=self._server,
+                sftp_factory=lambda channel: self._asyncssh.SFTPServer(channel, chroot=self.root),
+                allow_scp=False,
+                reuse_address=True,
+            )
+        )
+        self._loop, self._acceptor = loop, listening
+        self._thread = threading.Thread(target=loop.run_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Close the listener and every connection, and the loop."""
+        import asyncio
+
+        if self._thread is None:
+            return
+
+        async def close() -> None:
+            self._acceptor.close()
+            for connection in list(self._connections):
+                connection.close()
+            for connection in list(self._connections):
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(connection.wait_closed(), 5)
+            await self._acceptor.wait_closed()
+
+        asyncio.run_coroutine_threadsafe(close(), self._loop).result(15)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
+        self._thread = None
+
+
+@contextlib.contextmanager
+def sftp_server(root: str | os.PathLike[str], user: str, password: str) -> Iterator[SFTPServer]:
+    """An :class:`SFTPServer`, started; stopped on the way out."""
+    server = SFTPServer(root, user, password)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

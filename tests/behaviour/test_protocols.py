@@ -3,21 +3,31 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import fsspec
 import pytest
 import requests
 
 import objstore_adapter
 from objstore_adapter import SchemeRegistry
-from objstore_adapter.testing.servers import ftp_server, webdav_server
+from objstore_adapter.testing.servers import SFTPServer, ftp_server, sftp_server, webdav_server
 
 FTP_USER, FTP_PASSWORD = "ftp-user", "ftp-password-3c9e"
+
+
+@dataclass
+class SFTPRoute:
+    server: SFTPServer
+    root: Path
+    registry: Callable[..., SchemeRegistry]  # a registry routing sftp:// to the server
 
 
 @pytest.fixture
@@ -58,7 +68,60 @@ def webdav(tmp_path: Path) -> Iterator[tuple[str, Path, requests.Session]]:
         registry.resolve("dav://site/").fs.client.http.close()  # webdav4 leaves it open
 
 
-@pytest.fixture(params=["ftp", "webdav"])
+@pytest.fixture(scope="module")
+def paramiko_protocol() -> str:
+    """fsspec's own SFTP filesystem (paramiko), by a name of its own: sshfs, once installed,
+    takes ``sftp`` and ``ssh``."""
+    fsspec.register_implementation("psftp", "fsspec.implementations.sftp.SFTPFileSystem")
+    return "psftp"
+
+
+@contextlib.contextmanager
+def _serving_sftp(root: Path, protocol: str) -> Iterator[SFTPRoute]:
+    """An SFTP server for ``root``, and registries routing sftp:// to it through
+    ``protocol``'s filesystem."""
+    (root / "p").mkdir()
+    (root / "p" / "report").write_bytes(b"the real report")
+    with sftp_server(root, FTP_USER, FTP_PASSWORD) as server:
+
+        def registry(password: str = FTP_PASSWORD) -> SchemeRegistry:
+            routes = SchemeRegistry()
+            routes.register(
+                "sftp",
+                protocol=protocol,
+                host="127.0.0.1",
+                port=server.port,
+                username=FTP_USER,
+                password=password,
+            )
+            return routes
+
+        yield SFTPRoute(server, root, registry)
+
+
+@pytest.fixture(params=["sshfs", "paramiko"])
+def sftp_route(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SFTPRoute]:
+    """An SFTP server, routed through one of the two filesystems."""
+    protocol = "sftp" if request.param == "sshfs" else request.getfixturevalue("paramiko_protocol")
+    with _serving_sftp(tmp_path, protocol) as route:
+        yield route
+
+
+@pytest.fixture
+def sshfs(tmp_path: Path) -> Iterator[tuple[str, Path, requests.Session]]:
+    with _serving_sftp(tmp_path, "sftp") as route:
+        yield route.server.url, route.root, objstore_adapter.session(route.registry())
+
+
+@pytest.fixture
+def paramiko(
+    tmp_path: Path, paramiko_protocol: str
+) -> Iterator[tuple[str, Path, requests.Session]]:
+    with _serving_sftp(tmp_path, paramiko_protocol) as route:
+        yield route.server.url, route.root, objstore_adapter.session(route.registry())
+
+
+@pytest.fixture(params=["ftp", "webdav", "sshfs", "paramiko"])
 def served(request: pytest.FixtureRequest) -> tuple[str, Path, requests.Session]:
     """The same files, on each protocol's server: (base URL, the folder, a session)."""
     value: tuple[str, Path, requests.Session] = request.getfixturevalue(request.param)
@@ -255,3 +318,40 @@ def test_webdav_failures_are_reported_as_what_they_are(tmp_path: Path) -> None:
 
     for registry in (wrong, down):
         registry.resolve("dav://site/").fs.client.http.close()
+
+
+def test_an_sftp_route_heals_after_the_server_restarts(sftp_route: SFTPRoute) -> None:
+    session = objstore_adapter.session(sftp_route.registry())
+    url = f"{sftp_route.server.url}/p/report"
+    assert session.get(url).content == b"the real report"
+
+    sftp_route.server.stop()
+    with pytest.raises(requests.exceptions.ConnectionError):
+        session.get(url)
+    sftp_route.server.start()
+
+    assert session.get(url).content == b"the real report"
+    assert session.put(url, data=b"after the restart").status_code == 200
+
+
+def test_sftp_failures_are_reported_as_what_they_are(sftp_route: SFTPRoute) -> None:
+    url = f"{sftp_route.server.url}/p/report"
+
+    refused = objstore_adapter.session(sftp_route.registry("not-the-password")).get(url)
+    assert refused.status_code == 403
+    assert "not-the-password" not in refused.text
+    sftp_route.server.stop()
+    with pytest.raises(requests.exceptions.ConnectionError, match="Connection"):
+        objstore_adapter.session(sftp_route.registry()).get(url)
+
+
+def test_a_body_over_a_block_given_whole_is_stored(
+    served: tuple[str, Path, requests.Session],
+) -> None:
+    base, root, session = served
+    body = bytes(range(256)) * (9 * MiB // 256)
+
+    assert session.put(f"{base}/p/report", data=body).status_code == 200
+
+    assert (root / "p" / "report").read_bytes() == body
+    assert session.get(f"{base}/p/report").content == body

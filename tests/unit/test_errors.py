@@ -417,3 +417,22 @@ def test_describe_and_body_source_errors_name_only_the_class() -> None:
     assert describe(original) == "OSError"
     assert str(error) == "OSError"
     assert error.original is original
+
+
+def _raised_from_module(module: str, exc: BaseException) -> BaseException:
+    """``exc``, raised from a function defined in ``module`` (as its frames name it)."""
+    namespace: dict[str, Any] = {"__name__": module}
+    exec("def fail(exc):\n    raise exc\n", namespace)  # a frame of that module
+    try:
+        namespace["fail"](exc)
+    except BaseException as raised:
+        return raised
+    raise AssertionError("not raised")
+
+
+def test_a_bare_oserror_from_an_ssh_channel_is_the_connection_failing() -> None:
+    closed = _raised_from_module("paramiko.channel", OSError("Socket is closed"))
+    answered = _raised_from_module("fsspec.implementations.sftp", OSError("Socket is closed"))
+
+    assert outcome_for(closed) is rex.ConnectionError
+    assert outcome_for(answered) == 502  # an OSError from elsewhere: the store's failure
