@@ -122,6 +122,8 @@ class ObjectStoreAdapter(BaseAdapter):
     def _error_reply(self, exc: Exception, request: requests.PreparedRequest) -> Reply:
         url = redact_url(request.url or "")
         outcome = outcome_for(exc)
+        if isinstance(outcome, type) and issubclass(outcome, rex.ConnectionError):
+            self.registry._disconnected(request.url or "")
         if isinstance(outcome, int):
             detail = redirect_detail(exc)  # a redirect (where to, host only), or an Unsupported
             return error_reply(outcome, url, error_headers(exc, outcome), detail=detail)

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import ftplib
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -142,6 +143,7 @@ EXCEPTION_TABLE: dict[str, Outcome] = {
     "httpx.TransportError": rex.ConnectionError,
     "objstore_adapter._errors.BodyCut": rex.ChunkedEncodingError,
     "builtins.ConnectionError": rex.ConnectionError,
+    "builtins.EOFError": rex.ConnectionError,  # ftplib, paramiko: the server closed on us
     # urllib3, for S3 bodies fetched through presigned URLs.
     "urllib3.exceptions.NewConnectionError": rex.ConnectionError,  # a ConnectTimeoutError too
     "urllib3.exceptions.ConnectTimeoutError": rex.ConnectTimeout,
@@ -347,6 +349,9 @@ def _answer_of(exc: BaseException) -> StoreAnswer | None:
         status, headers = getattr(exc, "status_code", None), getattr(response, "headers", None)
     elif getattr(exc, "status", None) is not None:  # aiohttp ClientResponseError, ours
         status, headers = getattr(exc, "status", None), getattr(exc, "headers", None)
+    elif isinstance(exc, ftplib.Error):  # an FTP server's reply: "530 Login incorrect."
+        code = str(exc)[:3]
+        status = _FTP_STATUSES.get(int(code), 502) if code.isdigit() else None
     elif any(_dotted(cls) == "gcsfs.retry.HttpError" for cls in type(exc).__mro__):
         status = getattr(exc, "code", None)  # an int, or its text
         status = int(status) if isinstance(status, str) and status.isdigit() else status
@@ -355,6 +360,17 @@ def _answer_of(exc: BaseException) -> StoreAnswer | None:
     if not isinstance(status, int) or isinstance(status, bool) or not 300 <= status <= 599:
         return None
     return StoreAnswer(status, _header_dict(headers))
+
+
+#: FTP replies (RFC 959) as the HTTP statuses they mean; any other error reply is a 502.
+_FTP_STATUSES: Mapping[int, int] = {
+    421: 503,  # service not available, closing the control connection
+    450: 503,  # file unavailable (busy)
+    451: 503,  # local error in processing
+    530: 403,  # not logged in: the credentials refused
+    550: 404,  # file unavailable (not found, or no access)
+    553: 400,  # file name not allowed
+}
 
 
 def _gcsfs_validated_status(exc: BaseException) -> object:

@@ -527,6 +527,12 @@ class SchemeRegistry:
         _check_taken_as_written(url, rest, path, route, backend)
         return Target(url=url, fs=fs, path=path, route=route, backend=backend)
 
+    def _disconnected(self, url: str) -> None:
+        """The calling thread's connection for ``url``'s route failed: where the route keeps
+        a filesystem per thread (FTP, SFTP), forget it, so the next request opens another."""
+        mine = self._per_thread.__dict__.get("filesystems", {})
+        mine.pop(self.route_for(url).prefix, None)
+
     def clear_cache(self) -> None:
         """Forget built filesystems; the next request builds them again."""
         with self._lock:

@@ -430,9 +430,12 @@ def azurite_server(binary: Path | None = None) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def ftp_server(root: str | os.PathLike[str], user: str, password: str) -> Iterator[str]:
-    """Serve the directory ``root`` over FTP on a free port of 127.0.0.1, in threads of this
-    process, to ``user`` with ``password`` (read and write); yield ``ftp://127.0.0.1:PORT``.
+def ftp_server(
+    root: str | os.PathLike[str], user: str, password: str, port: int = 0
+) -> Iterator[str]:
+    """Serve the directory ``root`` over FTP on ``port`` (a free one: 0) of 127.0.0.1, in
+    threads of this process, to ``user`` with ``password`` (read and write); yield
+    ``ftp://127.0.0.1:PORT``.
 
     Raises:
         ServerNotInstalled: pyftpdlib is not installed.
@@ -450,7 +453,7 @@ def ftp_server(root: str | os.PathLike[str], user: str, password: str) -> Iterat
     authorizer = DummyAuthorizer()
     authorizer.add_user(user, password, str(root), perm="elradfmwMT")
     handler = type("Handler", (FTPHandler,), {"authorizer": authorizer})
-    server = ThreadedFTPServer(("127.0.0.1", 0), handler)
+    server = ThreadedFTPServer(("127.0.0.1", port), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -355,3 +355,43 @@ def test_a_body_over_a_block_given_whole_is_stored(
 
     assert (root / "p" / "report").read_bytes() == body
     assert session.get(f"{base}/p/report").content == body
+
+
+def test_ftp_failures_are_reported_as_what_they_are(
+    ftp: tuple[str, Path, requests.Session],
+) -> None:
+    base, _, session = ftp
+    address = urlsplit(base)
+    wrong = SchemeRegistry()
+    wrong.register(
+        "ftp",
+        host=address.hostname,
+        port=address.port,
+        username=FTP_USER,
+        password="not-the-password",
+        skip_instance_cache=True,
+    )
+
+    refused = objstore_adapter.session(wrong).get(f"{base}/p/report")
+
+    assert refused.status_code == 403
+    assert "not-the-password" not in refused.text
+    assert session.get(f"{base}/no-such-folder/report").status_code == 404
+
+
+def test_an_ftp_route_heals_after_the_server_restarts(tmp_path: Path) -> None:
+    (tmp_path / "report").write_bytes(b"the real report")
+    with ftp_server(tmp_path, FTP_USER, FTP_PASSWORD) as base:
+        port = urlsplit(base).port
+        assert port is not None
+        registry = SchemeRegistry()
+        registry.register(
+            "ftp", host="127.0.0.1", port=port, username=FTP_USER, password=FTP_PASSWORD
+        )
+        session = objstore_adapter.session(registry)
+        assert session.get(f"{base}/report").content == b"the real report"
+    with pytest.raises(requests.exceptions.ConnectionError):
+        session.get(f"{base}/report")  # its connection closed with the server
+
+    with ftp_server(tmp_path, FTP_USER, FTP_PASSWORD, port=port):
+        assert session.get(f"{base}/report").content == b"the real report"

@@ -9,6 +9,7 @@ milliseconds. Which option a configuration error blames is ``_diagnose``'s (test
 from __future__ import annotations
 
 import errno
+import ftplib
 import importlib
 from pathlib import Path
 from typing import Any
@@ -436,3 +437,26 @@ def test_a_bare_oserror_from_an_ssh_channel_is_the_connection_failing() -> None:
 
     assert outcome_for(closed) is rex.ConnectionError
     assert outcome_for(answered) == 502  # an OSError from elsewhere: the store's failure
+
+
+@pytest.mark.parametrize(
+    ("reply", "status"),
+    [
+        (ftplib.error_perm("530 Login incorrect."), 403),
+        (ftplib.error_perm("550 No such file or directory."), 404),
+        (ftplib.error_perm("553 File name not allowed."), 400),
+        (ftplib.error_temp("421 Too many connections."), 503),
+        (ftplib.error_temp("450 File busy."), 503),
+        (ftplib.error_temp("451 Local error."), 503),
+        (ftplib.error_perm("501 Syntax error."), 502),
+    ],
+)
+def test_an_ftp_servers_error_reply_is_the_status_it_means(
+    reply: ftplib.Error, status: int
+) -> None:
+    assert outcome_for(reply) == status
+
+
+def test_an_ftp_error_without_a_reply_code_is_no_answer() -> None:
+    assert outcome_for(ftplib.error_proto("unexpected text")) is None
+    assert outcome_for(EOFError()) is rex.ConnectionError
