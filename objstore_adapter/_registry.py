@@ -31,6 +31,7 @@ from . import _settings
 from ._backends import Backend
 from ._backends.archive import ArchiveBackend
 from ._backends.azure import AzureBackend
+from ._backends.cache import CheckedCacheBackend, UnversionedCacheBackend
 from ._backends.ftp import FTPBackend
 from ._backends.gcs import GCSBackend
 from ._backends.local import LocalBackend, MemoryBackend
@@ -84,6 +85,8 @@ PROTOCOLS: tuple[Protocol, ...] = (
     Protocol(("sftp", "ssh"), SFTPBackend()),
     Protocol(("webdav",), WebDAVBackend()),
     Protocol(("zip", "tar", "libarchive"), ArchiveBackend()),
+    Protocol(("filecache", "blockcache", "cached"), CheckedCacheBackend()),
+    Protocol(("simplecache",), UnversionedCacheBackend()),
 )
 
 _BY_NAME: Mapping[str, Protocol] = {name: p for p in PROTOCOLS for name in p.names}

@@ -12,6 +12,7 @@ in one request, where ``fs.open`` would cost an ``info()`` call plus one ranged 
 - :mod:`.local`: ``memory://`` and ``file://``.
 - :mod:`.web`, :mod:`.ftp`, :mod:`.sftp`, :mod:`.webdav`, :mod:`.archive`: web, FTP, SFTP
   and WebDAV servers, zip and tar archives.
+- :mod:`.cache`: fsspec's caching filesystems, checked against their store.
 
 Which backend serves a protocol is said once, in the registry's protocol table.
 """
