@@ -396,11 +396,109 @@ def seaweed_store(seaweed_endpoint: str, seaweed_s3_client: Any, seaweed_bucket:
     return Store("seaweed", objstore_adapter.session(registry), registry, base, write)
 
 
+# --- Protocols beyond the object stores: servers of a local folder ------------------------------
+
+PROTOCOL_USER, PROTOCOL_PASSWORD = "suite-user", "suite-password-5d1f"
+
+
+@pytest.fixture(scope="session")
+def served_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder the FTP, SFTP and WebDAV servers of the session serve."""
+    return tmp_path_factory.mktemp("served")
+
+
+@pytest.fixture(scope="session")
+def ftp_base(served_root: Path) -> Iterator[str]:
+    with servers.ftp_server(served_root, PROTOCOL_USER, PROTOCOL_PASSWORD) as base:
+        yield base
+
+
+@pytest.fixture(scope="session")
+def sftp_base(served_root: Path) -> Iterator[str]:
+    with servers.sftp_server(served_root, PROTOCOL_USER, PROTOCOL_PASSWORD) as server:
+        yield server.url
+
+
+@pytest.fixture(scope="session")
+def webdav_base(served_root: Path) -> Iterator[str]:
+    with servers.webdav_server(served_root, PROTOCOL_USER, PROTOCOL_PASSWORD) as base:
+        yield base
+
+
+def _served_store(name: str, root: Path, registry: SchemeRegistry, base: str) -> Store:
+    """A store whose objects are files under ``root``'s folder for this test, written there
+    directly; ``base`` is that folder's URL."""
+    folder = uuid.uuid4().hex[:8]
+    (root / folder).mkdir()
+
+    def write(key: str, data: bytes, content_type: str | None) -> None:
+        target = root / folder / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+    return Store(name, objstore_adapter.session(registry), registry, f"{base}/{folder}", write)
+
+
+def _login(scheme: str, protocol: str, base: str) -> SchemeRegistry:
+    address = urllib.parse.urlsplit(base)
+    registry = SchemeRegistry()
+    registry.register(
+        scheme,
+        protocol=protocol,
+        host=address.hostname,
+        port=address.port,
+        username=PROTOCOL_USER,
+        password=PROTOCOL_PASSWORD,
+    )
+    return registry
+
+
+@pytest.fixture
+def ftp_store(served_root: Path, ftp_base: str) -> Store:
+    return _served_store("ftp", served_root, _login("ftp", "ftp", ftp_base), ftp_base)
+
+
+@pytest.fixture
+def sshfs_store(served_root: Path, sftp_base: str) -> Store:
+    return _served_store("sshfs", served_root, _login("sftp", "sftp", sftp_base), sftp_base)
+
+
+@pytest.fixture
+def paramiko_store(served_root: Path, sftp_base: str) -> Store:
+    fsspec.register_implementation("psftp", "fsspec.implementations.sftp.SFTPFileSystem")
+    registry = _login("sftp", "psftp", sftp_base)
+    return _served_store("paramiko", served_root, registry, sftp_base)
+
+
+@pytest.fixture
+def webdav_store(served_root: Path, webdav_base: str) -> Iterator[Store]:
+    registry = SchemeRegistry()
+    registry.register(
+        "dav",
+        protocol="webdav",
+        base_url=webdav_base,
+        auth=(PROTOCOL_USER, PROTOCOL_PASSWORD),
+        skip_instance_cache=True,
+    )
+    yield _served_store("webdav", served_root, registry, "dav:/")
+    for prefix, protocol in registry.prefixes().items():  # routes a test added too
+        if protocol == "webdav":  # webdav4 leaves its HTTP client open
+            url = prefix if "://" in prefix else f"{prefix}://x/"
+            registry.filesystem(registry.route_for(url)).client.http.close()
+
+
+#: The servers of other protocols, for the suites that hold every protocol to the same promises.
+PROTOCOLS = ["ftp", "sshfs", "paramiko", "webdav"]
+
 BACKENDS = ["s3", "s3_native", "seaweed", "gs", "az", "memory", "file"]
 #: What a backend cannot store, with the reason: tests needing it are marked xfail per backend.
 CANNOT_STORE_CONTENT_TYPE = {
     "memory": "fsspec's memory filesystem keeps no content type",
     "file": "a local file has no stored content type",
+    "ftp": "a file on an FTP server has no stored content type",
+    "sshfs": "a file on an SFTP server has no stored content type",
+    "paramiko": "a file on an SFTP server has no stored content type",
+    "webdav": "a WebDAV server reports a type it guessed from the name, not one written",
 }
 
 

@@ -438,9 +438,10 @@ class _Verified:
         self._first = b""
 
     def prime(self, size: int) -> None:
-        """Read and check the first block (``size`` bytes at most) before the answer is
-        given: a replacement found then costs a new open, not a failed body."""
-        self._first = self.read(min(size, READ_BLOCK))
+        """Read the first bytes (``size`` at most), which fetches the first block, and check
+        them before the answer is given: a replacement found then costs a new open, not a
+        failed body."""
+        self._first = self.read(min(size, 64 * 2**10))
 
     def read(self, n: int) -> bytes:
         if self._first:

@@ -3,10 +3,18 @@
 ftplib holds one control connection per filesystem, and a transfer occupies it: threads
 sharing a filesystem interleave their commands and replies, and the connection is left
 broken. The registry builds a filesystem for each thread that uses an FTP route.
+
+A block is read with one ``RETR`` from its offset, collected whole before it is returned,
+and fsspec reads one block ahead: 2 MiB blocks keep a stream's memory within a few MiB.
 """
 
 from __future__ import annotations
 
+import ftplib
+
+from fsspec.spec import AbstractFileSystem
+
+from .._http import Timeouts
 from . import Backend
 
 
@@ -14,3 +22,15 @@ class FTPBackend(Backend):
     """fsspec's FTPFileSystem: plain fsspec calls, on a connection of the calling thread's."""
 
     per_thread = True
+
+    read_block = 2 * 2**20
+
+    def delete(
+        self, fs: AbstractFileSystem, path: str, timeouts: Timeouts, etag: str | None = None
+    ) -> None:
+        try:
+            super().delete(fs, path, timeouts, etag)
+        except ftplib.error_perm as exc:  # fsspec's rm_file passes the server's reply on
+            if str(exc).startswith("550"):  # "550 No such file or directory."
+                raise FileNotFoundError(path) from exc
+            raise

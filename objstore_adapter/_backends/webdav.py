@@ -22,6 +22,9 @@ class WebDAVBackend(Backend):
     # the server decodes "%41" as "A", so such a key would be stored as another.
     refused_in_keys = "?#%"
 
+    # webdav4 reads a file with one GET, in chunks of the block size that httpx buffers.
+    read_block = 256 * 2**10
+
     def move_into_place(self, fs: AbstractFileSystem, staging: str, path: str) -> None:
         fs.client.move(staging, path, overwrite=True)
 
