@@ -345,6 +345,8 @@ def _answer_of(exc: BaseException) -> StoreAnswer | None:
     if isinstance(response, Mapping):  # botocore ClientError
         metadata = response.get("ResponseMetadata") or {}
         status, headers = metadata.get("HTTPStatusCode"), metadata.get("HTTPHeaders")
+    elif isinstance(getattr(response, "status_code", None), int):  # httpx's HTTPStatusError
+        status, headers = getattr(response, "status_code", None), getattr(response, "headers", None)
     elif getattr(exc, "status_code", None) is not None:  # azure HttpResponseError
         status, headers = getattr(exc, "status_code", None), getattr(response, "headers", None)
     elif getattr(exc, "status", None) is not None:  # aiohttp ClientResponseError, ours

@@ -460,10 +460,10 @@ class SchemeRegistry:
                 self._pid = os.getpid()
         built = False
         served = self._filesystems.get(route.prefix)
-        if served is None:
-            with self._lock:
+        if served is None or not served[1].connected(served[0]):
+            with self._lock:  # a connection the server closed is replaced, as a missing one
                 served = self._filesystems.get(route.prefix)
-                if served is None:
+                if served is None or not served[1].connected(served[0]):
                     served = self._filesystems[route.prefix] = _build(route)
                     built = True
         if not served[1].per_thread:

@@ -23,6 +23,7 @@ import contextlib
 import hashlib
 import inspect
 import itertools
+import re
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -76,6 +77,10 @@ class Backend:
     #: written under a temporary name and moved into place, so a write that fails part way
     #: never replaces the object, and no reader sees half of one.
     atomic_writes = False
+
+    #: True where :meth:`move_into_place` renames, keeping the validators the staged body
+    #: had (FTP, SFTP, WebDAV servers); fsspec's default ``mv`` may copy.
+    renames_into_place = False
 
     #: Characters a key cannot hold on this protocol: the filesystem would read a key holding
     #: one as another (the registry refuses such a URL).
@@ -207,6 +212,12 @@ class Backend:
             return []
         if any(hides_keys(path, item) for item in found):
             found = [*found, *_under_empty_segment(fs, path, timeouts)]
+        if not self.atomic_writes:  # bodies on their way to another key: no objects yet
+            found = [
+                item
+                for item in found
+                if not _STAGING_NAME.fullmatch(str(item.get("name", "")).rpartition("/")[2])
+            ]
         return listing_entries(path, found)
 
     def delete(
@@ -319,10 +330,13 @@ class Backend:
         """
         if self.atomic_writes:
             return self._write_at(fs, path, chunks, stored, timeouts, attempts, condition)
-        fs.makedirs(fs._parent(path), exist_ok=True)  # folders, where keys have none
+        _make_folders(fs, fs._parent(path))
         staging = staging_path(path)
         try:
             self._write_at(fs, staging, chunks, stored, timeouts, attempts, None, autocommit=True)
+            # The validators of the body written, read before it is moved where a rename
+            # keeps them: once in place, another writer may replace or remove it at once.
+            written = self.stat(fs, staging, timeouts) if self.renames_into_place else None
             with self._judged(fs, path, timeouts, condition):
                 self.move_into_place(fs, staging, path)
         except BaseException:
@@ -332,7 +346,7 @@ class Backend:
         finally:
             fs.invalidate_cache(path)
             fs.invalidate_cache(fs._parent(path))
-        return None
+        return written
 
     def move_into_place(self, fs: AbstractFileSystem, staging: str, path: str) -> None:
         """Replace ``path`` with the whole body written at ``staging``, in one step where the
@@ -481,6 +495,21 @@ def staging_path(path: str) -> str:
     """A name beside ``path`` for a body on its way there: hidden, and unique to one write."""
     folder, slash, name = path.rpartition("/")
     return f"{folder}{slash}.{name}.{uuid.uuid4().hex[:16]}.partial"
+
+
+#: The last segment of a :func:`staging_path`: left out of listings.
+_STAGING_NAME = re.compile(r"\..+\.[0-9a-f]{16}\.partial")
+
+
+def _make_folders(fs: AbstractFileSystem, folder: str) -> None:
+    """Make ``folder`` and its parents, where keys live in folders (an FTP or SFTP server's
+    files). Another writer may make them meanwhile, and a filesystem's check for them may
+    be stale (FTP's cached listing): a failure here is left to the write, which says what
+    is wrong if the folder is missing still."""
+    fs.invalidate_cache(folder)
+    fs.invalidate_cache(fs._parent(folder))
+    with contextlib.suppress(Exception):
+        fs.makedirs(folder, exist_ok=True)
 
 
 #: Locks for writes whose conditions the adapter judges itself, striped by path.

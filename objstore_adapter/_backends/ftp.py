@@ -23,6 +23,8 @@ class FTPBackend(Backend):
 
     per_thread = True
 
+    renames_into_place = True
+
     read_block = 2 * 2**20
 
     def delete(

@@ -2,7 +2,8 @@
 fsspec's own paramiko filesystem, one connection per thread.
 
 - paramiko's client is not thread-safe (two threads sharing one deadlock), so each thread
-  that uses a route gets its own filesystem, as on FTP.
+  that uses a route gets its own filesystem, as on FTP (sshfs's too: sixteen threads
+  mixing reads, writes and listings on one sshfs connection stalled).
 - A connection the server closed (it restarted) is never reopened by either filesystem: the
   registry asks :meth:`SFTPBackend.connected` before handing one out, and builds a new one.
 - sshfs asks for each block of a file as one SFTP request, whose size servers and clients
@@ -29,11 +30,14 @@ from . import Backend
 class SFTPBackend(Backend):
     """An SFTP server: plain fsspec calls on a connection of the calling thread's."""
 
-    per_thread = True
+    per_thread = True  # and so built out of fsspec's instance cache, anew when it closed
+
+    renames_into_place = True
 
     read_block = write_block = 256 * 2**10
 
     def connected(self, fs: AbstractFileSystem) -> bool:
+        """False once the server closed the connection: neither filesystem reconnects."""
         client = getattr(fs, "_client", None)  # sshfs: asyncssh's connection
         if client is not None:
             return not client.is_closed()

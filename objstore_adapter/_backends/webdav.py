@@ -22,6 +22,8 @@ class WebDAVBackend(Backend):
     # the server decodes "%41" as "A", so such a key would be stored as another.
     refused_in_keys = "?#%"
 
+    renames_into_place = True
+
     # webdav4 reads a file with one GET, in chunks of the block size that httpx buffers.
     read_block = 256 * 2**10
 

@@ -1153,3 +1153,30 @@ def test_a_body_replaced_after_its_first_block_raises_rather_than_splice(
     with pytest.raises(VersionChanged):
         body.read(READ_BLOCK)
     assert info.size == READ_BLOCK + 10
+
+
+def test_a_staged_write_answers_the_validators_of_what_it_wrote_where_a_rename_keeps_them(
+    memory: MemoryFileSystem,
+) -> None:
+    class Renames(Moves):
+        renames_into_place = True
+
+    copied = Moves().write(memory, "/r/d/a", [b"copied"], STORED, TIMEOUTS, attempts())
+    renamed = Renames().write(memory, "/r/d/b", [b"renamed"], STORED, TIMEOUTS, attempts())
+
+    assert copied is None  # fsspec's mv may copy: the caller reads the object back
+    assert renamed is not None
+    assert renamed.size == len(b"renamed")
+    assert renamed.etag is not None
+
+
+def test_a_body_on_its_way_is_no_object_in_a_listing(memory: MemoryFileSystem) -> None:
+    memory.pipe_file("/r/d/a", b"a")
+    memory.pipe_file("/r/d/.a.0123456789abcdef.partial", b"on its way")
+    memory.pipe_file("/r/d/.a.partial", b"a key of its own")
+
+    staged = [entry["name"] for entry in Backend().list(memory, "/r/d", TIMEOUTS)]
+    whole = [entry["name"] for entry in ObjectStore().list(memory, "/r/d", TIMEOUTS)]
+
+    assert staged == [".a.partial", "a"]
+    assert whole == [".a.0123456789abcdef.partial", ".a.partial", "a"]

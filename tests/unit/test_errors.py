@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 import botocore.session
 import botocore.utils
+import httpx
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError, ServiceRequestError
 from botocore.exceptions import (
@@ -460,3 +461,13 @@ def test_an_ftp_servers_error_reply_is_the_status_it_means(
 def test_an_ftp_error_without_a_reply_code_is_no_answer() -> None:
     assert outcome_for(ftplib.error_proto("unexpected text")) is None
     assert outcome_for(EOFError()) is rex.ConnectionError
+
+
+def test_an_httpx_status_error_is_the_status_the_server_answered() -> None:
+    request = httpx.Request("GET", "http://127.0.0.1/dav/a")
+    response = httpx.Response(404, request=request, headers={"Retry-After": "3"})
+    error = httpx.HTTPStatusError("not found", request=request, response=response)
+
+    assert outcome_for(error) == 404
+    assert outcome_for(httpx.ConnectError("refused")) is rex.ConnectionError
+    assert outcome_for(httpx.ReadTimeout("slow")) is rex.ReadTimeout
