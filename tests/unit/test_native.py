@@ -478,13 +478,14 @@ def test_tls_verification_follows_botocores(verify: bool | str, kept: bool | Non
 
 
 def test_static_credentials_never_expire(moto_endpoint: str) -> None:
-    credentials = _native._Credentials(_fs(moto_endpoint))()
+    fs = _fs(moto_endpoint)  # _Credentials holds it weakly, as the route's filesystem does
+    credentials = _native._Credentials(fs)()
 
     assert credentials["access_key_id"] == S3_KEY
     assert credentials["secret_access_key"] == S3_SECRET
     assert credentials["token"] is None
     assert credentials["expires_at"] is None
-    assert repr(_native._Credentials(_fs(moto_endpoint))) == "_Credentials(<from s3fs>)"
+    assert repr(_native._Credentials(fs)) == "_Credentials(<from s3fs>)"
 
 
 def _refreshable_fs(endpoint: str, expiry: dt.datetime) -> Any:
