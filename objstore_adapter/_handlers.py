@@ -249,7 +249,15 @@ def put_object(target: Target, request: requests.PreparedRequest, timeouts: Time
             return error_reply(412, target.url, _validators(existing) if existing else {})
         condition = _pinned(existing)
     chunks = file_body(request.body) or request_chunks(request.body)
-    written = backend.write(target.fs, target.path, chunks, stored, timeouts, attempts, condition)
+    try:
+        written = backend.write(
+            target.fs, target.path, chunks, stored, timeouts, attempts, condition
+        )
+    except FileNotFoundError:
+        if condition is None or condition.etag is None:
+            raise
+        # If-Match and nothing stored there (deleted meanwhile): no version to replace.
+        return error_reply(412, target.url)
     if written is None or written.etag is None:  # the store's answer named no version
         written = attempts.call(lambda: backend.stat(target.fs, target.path, timeouts))
     status = 200 if condition is None else 201 if condition.create else 204
@@ -287,18 +295,19 @@ def delete_object(target: Target, request: requests.PreparedRequest, timeouts: T
     etag = condition.etag if condition is not None else None
 
     def remove() -> bool:
+        """Whether the object is gone; ``False``: ``If-Match`` found no object to remove."""
         try:
             backend.delete(target.fs, target.path, timeouts, etag)
         except FileNotFoundError:
-            if etag is not None:
-                raise status_error(412, target.path) from None
+            return etag is None
         return True
 
     def settled() -> bool | None:
         # The answer was lost: removed if nothing is there now.
         return True if _stat_or_none(backend, target, timeouts) is None else None
 
-    attempts.call(remove, settled)
+    if not attempts.call(remove, settled):
+        return error_reply(412, target.url)
     return Reply(204, {"Content-Length": "0"})
 
 

@@ -445,6 +445,40 @@ def test_write_statuses(store: Store) -> None:
     assert store.session.head(url("missing.bin")).status_code == 404, store.name
 
 
+def test_conditions_hold_for_a_put_sent_in_parts(
+    request: pytest.FixtureRequest, store: Store
+) -> None:
+    if store.name in ("s3", "s3_native"):
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True,
+                reason="moto 5.2 ignores If-Match and If-None-Match on CompleteMultipartUpload "
+                "(moto/s3/responses.py); SeaweedFS and the S3 service judge them",
+            )
+        )
+    large = os.urandom(TransferConfig().part_size + 1)
+    store.session.put(store.url("held.bin"), data=b"first")
+    etag = store.session.head(store.url("held.bin")).headers["ETag"]
+
+    outcomes = {
+        "If-Match on a missing key": store.session.put(
+            store.url("missing.bin"), data=large, headers={"If-Match": etag}
+        ).status_code,
+        "If-None-Match: * on an existing key": store.session.put(
+            store.url("held.bin"), data=large, headers={"If-None-Match": "*"}
+        ).status_code,
+        "missing.bin afterwards": store.session.head(store.url("missing.bin")).status_code,
+        "held.bin afterwards": store.session.get(store.url("held.bin")).content,
+    }
+
+    assert outcomes == {
+        "If-Match on a missing key": 412,
+        "If-None-Match: * on an existing key": 412,
+        "missing.bin afterwards": 404,
+        "held.bin afterwards": b"first",
+    }, store.name
+
+
 # --- a refused connection is not tried again --------------------------------------------------
 
 

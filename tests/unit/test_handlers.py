@@ -328,6 +328,25 @@ def test_a_delete_if_match_of_nothing_is_412(any_store: Store) -> None:
     assert response.status_code == 412
 
 
+def test_a_put_if_match_of_an_object_gone_is_412_whichever_request_finds_it_gone(
+    s3_store: Store, moto_endpoint: str
+) -> None:
+    # The presigned PUT meets moto's 500 and s3fs sends the write again; the object was
+    # deleted meanwhile, so that request meets S3's NoSuchKey: no version to replace, a 412.
+    s3_store.write("gone.txt", b"old", None)
+    etag = _validators(s3_store, "gone.txt")[0]
+    s3_store.session.delete(s3_store.url("gone.txt"))
+    proxy, session = _proxied_s3(moto_endpoint, TransferConfig())
+    with proxy:
+        proxy.answer(500, methods=("PUT",))
+
+        response = session.put(s3_store.url("gone.txt"), data=b"new", headers={"If-Match": etag})
+
+    assert [method for method, _ in proxy.requests if method == "PUT"] == ["PUT", "PUT"]
+    assert response.status_code == 412
+    assert s3_store.session.head(s3_store.url("gone.txt")).status_code == 404
+
+
 def test_a_delete_if_match_star_of_nothing_is_412_without_validators(any_store: Store) -> None:
     response = any_store.session.delete(any_store.url("nothing.txt"), headers={"If-Match": "*"})
 

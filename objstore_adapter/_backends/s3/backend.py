@@ -320,8 +320,6 @@ class S3Backend(Backend):
             return response.headers
         if response.status in (409, 412):  # a condition failed (409: a concurrent write)
             raise status_error(412, path, response.headers)
-        if response.status == 404 and "IfMatch" in params:  # no such version to replace
-            raise status_error(412, path, response.headers)
         raise_definite(response, path)
         return None  # another error: s3fs' second opinion (moto answers 500 to bad keys)
 
