@@ -2,7 +2,8 @@
 
 Every backend describes an object differently: s3fs says ``ETag``/``LastModified``/
 ``ContentType``, gcsfs ``etag``/``updated``/``contentType``, adlfs ``etag``/``last_modified``/
-``content_settings``, local files ``mtime``. This module is the one place those spellings
+``content_settings``, local files and SFTP ``mtime``, FTP ``modify``, webdav4 ``modified`` (its
+``created`` is the creation date). This module is the one place those spellings
 become an :class:`ObjectInfo`.
 
 What a store keeps with an object besides its type (``Content-Encoding``, ``Cache-Control``,
@@ -209,7 +210,16 @@ def from_fsspec(info: Mapping[str, Any]) -> ObjectInfo:
     """Normalise the dict returned by any fsspec ``fs.info(path)``."""
     size = int(info.get("size") or 0)
     modified = to_datetime(
-        _first(info, "LastModified", "last_modified", "updated", "mtime", "modify", "created")
+        _first(
+            info,
+            "LastModified",
+            "last_modified",
+            "updated",
+            "mtime",
+            "modify",
+            "modified",
+            "created",
+        )
     )
     etag = _first(info, "ETag", "etag")
     is_dir = info.get("type") == "directory"

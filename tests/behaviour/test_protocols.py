@@ -197,10 +197,11 @@ def test_metadata_is_read_fresh_for_every_request(
     assert session.head(f"{base}/p/new").status_code == 404
 
 
-def test_validators_come_from_the_servers_modify_fact(
-    ftp: tuple[str, Path, requests.Session],
+def test_validators_come_from_the_files_modification_time(
+    served: tuple[str, Path, requests.Session],
 ) -> None:
-    base, root, session = ftp
+    # FTP: RFC 3659's modify fact; WebDAV: getlastmodified, not creationdate; SFTP: mtime.
+    base, root, session = served
     os.utime(root / "p" / "report", (1_700_000_000, 1_700_000_000))
 
     first = session.head(f"{base}/p/report")
