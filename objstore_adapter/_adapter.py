@@ -103,6 +103,7 @@ class ObjectStoreAdapter(BaseAdapter):
             if failure is None:
                 timeouts = Timeouts.from_requests(timeout)
                 try:
+                    target.backend.limit_waits(target.fs, timeouts)
                     prepared = _with_text_headers(request)
                     reply = handler(target, prepared, timeouts)  # it retries each store request
                 except BadHeader as exc:
@@ -122,7 +123,8 @@ class ObjectStoreAdapter(BaseAdapter):
     def _error_reply(self, exc: Exception, request: requests.PreparedRequest) -> Reply:
         url = redact_url(request.url or "")
         outcome = outcome_for(exc)
-        if isinstance(outcome, type) and issubclass(outcome, rex.ConnectionError):
+        if isinstance(outcome, type) and issubclass(outcome, (rex.ConnectionError, rex.Timeout)):
+            # A connection that failed or stopped mid-answer is out of step with its server.
             self.registry._disconnected(request.url or "")
         if isinstance(outcome, int):
             detail = redirect_detail(exc)  # a redirect (where to, host only), or an Unsupported

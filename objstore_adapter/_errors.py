@@ -458,7 +458,10 @@ def outcome_for(exc: BaseException) -> Outcome | None:
     if name in _DEADLINES:
         return _deadline_phase(exc) or outcome
     if name == "builtins.OSError" and _raised_in(exc, _TRANSPORT_MODULES):
-        return rex.ConnectionError  # paramiko's "Socket is closed": the connection, gone
+        # paramiko's "Socket is closed": the connection, gone. A socket file's "cannot read
+        # from timed out object": ftplib's control connection, after a wait timed out (which
+        # fsspec's FTP ``exists`` swallows).
+        return rex.ReadTimeout if "timed out" in str(exc) else rex.ConnectionError
     if outcome is None and isinstance(exc, ValueError):
         outcome = _wrapped(exc)
     if outcome is None and _raised_building_client(exc):
@@ -540,9 +543,9 @@ def _waiting_in(tb: TracebackType | None) -> type[rex.Timeout] | None:
     return rex.ReadTimeout if connected else None
 
 
-#: Modules that carry bytes over a connection (SSH's channels and transport): a bare OSError
-#: they raise is the connection failing, not an answer.
-_TRANSPORT_MODULES = ("paramiko.channel", "paramiko.transport", "paramiko.packet")
+#: Modules that carry bytes over a connection (SSH's channels and transport, a socket's
+#: file): a bare OSError they raise is the connection failing, not an answer.
+_TRANSPORT_MODULES = ("paramiko.channel", "paramiko.transport", "paramiko.packet", "socket")
 
 
 def _raised_in(exc: BaseException, modules: tuple[str, ...]) -> bool:

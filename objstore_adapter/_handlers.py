@@ -40,7 +40,6 @@ from ._info import ObjectInfo
 from ._listing import listing_body
 from ._redact import redact_url
 from ._registry import Target
-from ._transfer import Attempts
 from ._transfer.parallel import ParallelSource
 from ._transfer.resume import ResumingSource
 from ._transfer.upload import file_body
@@ -93,7 +92,7 @@ def get_object(target: Target, request: requests.PreparedRequest, timeouts: Time
     if target.is_prefix:
         return list_prefix(target, request, timeouts)
     backend = target.backend
-    attempts = Attempts(target.route.transfer, timeouts.request)
+    attempts = target.attempts(timeouts)
     headers = request.headers
     conditional = "If-Range" in headers or any(name in headers for name in CONDITIONAL_HEADERS)
     simple = parse_simple_range(headers.get("Range"))
@@ -210,7 +209,7 @@ def head_object(target: Target, request: requests.PreparedRequest, timeouts: Tim
     if target.is_prefix:
         return list_prefix(target, request, timeouts)
     backend = target.backend
-    attempts = Attempts(target.route.transfer, timeouts.request)
+    attempts = target.attempts(timeouts)
     info = attempts.call(lambda: backend.stat(target.fs, target.path, timeouts))
     if info.is_dir:
         raise IsADirectoryError(target.path)
@@ -237,7 +236,7 @@ def put_object(target: Target, request: requests.PreparedRequest, timeouts: Time
     if target.is_prefix:
         return error_reply(400, target.url, detail="a URL ending in / names no object")
     backend = target.backend
-    attempts = Attempts(target.route.transfer, timeouts.request)
+    attempts = target.attempts(timeouts)
     try:
         stored = representation(request.headers, target.path)
     except BadHeader as exc:
@@ -281,7 +280,7 @@ def delete_object(target: Target, request: requests.PreparedRequest, timeouts: T
     if target.is_prefix:
         return error_reply(400, target.url, detail="a URL ending in / names no object")
     backend = target.backend
-    attempts = Attempts(target.route.transfer, timeouts.request)
+    attempts = target.attempts(timeouts)
     condition = write_condition(request.headers)
     if condition is not None and condition.create:
         condition = None  # If-None-Match: * on DELETE: judged below, like any other
@@ -314,7 +313,7 @@ def delete_object(target: Target, request: requests.PreparedRequest, timeouts: T
 def list_prefix(target: Target, request: requests.PreparedRequest, timeouts: Timeouts) -> Reply:
     """GET on ``.../prefix/``: a JSON listing of what lies directly under the prefix."""
     backend = target.backend
-    attempts = Attempts(target.route.transfer, timeouts.request)
+    attempts = target.attempts(timeouts)
     entries = attempts.call(lambda: backend.list(target.fs, target.path, timeouts))
     if not entries:
         raise FileNotFoundError(target.path)

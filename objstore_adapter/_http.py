@@ -156,6 +156,12 @@ class Timeouts:
         request = None if connect is None or read is None else connect + read
         return cls(request=request, read=read, connect=connect)
 
+    def each_wait(self, default: float | None) -> float | None:
+        """The bound of each wait of a client that takes one number for every wait on its
+        sockets (ftplib, paramiko): the read timeout; where the caller gave no ``timeout=``,
+        ``default``, the route's own."""
+        return default if self == Timeouts() else self.read
+
 
 @dataclass(frozen=True)
 class ByteRange:

@@ -42,9 +42,10 @@ from ._backends.webdav import WebDAVBackend
 from ._diagnose import configuration_error
 from ._errors import BackendConfigError, BackendNotInstalled, ConnectFailed, reaching_failed
 from ._fileurl import local_path, resolves_within, within
+from ._http import Timeouts
 from ._redact import install_log_filter, redact_url, remember, secret_values
 from ._settings import TransferSettingError
-from ._transfer import DEFAULT_TRANSFER, TransferConfig
+from ._transfer import DEFAULT_TRANSFER, Attempts, TransferConfig
 
 
 @dataclass(frozen=True)
@@ -203,6 +204,16 @@ class Target:
     def is_prefix(self) -> bool:
         """True for a URL that names a "directory" (ends with ``/``)."""
         return self.url.endswith("/")
+
+    def attempts(self, timeouts: Timeouts) -> Attempts:
+        """The one retry budget of a request to this target: ``timeouts.request`` at most,
+        and a connection that fails is opened again before the next try (see
+        :meth:`Backend.reopen`)."""
+        return Attempts(
+            self.route.transfer,
+            timeouts.request,
+            reopen=functools.partial(self.backend.reopen, self.fs, timeouts),
+        )
 
     @property
     def percent_encoded(self) -> bool:
@@ -531,8 +542,9 @@ class SchemeRegistry:
         return Target(url=url, fs=fs, path=path, route=route, backend=backend)
 
     def _disconnected(self, url: str) -> None:
-        """The calling thread's connection for ``url``'s route failed: where the route keeps
-        a filesystem per thread (FTP, SFTP), forget it, so the next request opens another."""
+        """The calling thread's connection for ``url``'s route failed or timed out (it may be
+        out of step with its server): where the route keeps a filesystem per thread (FTP,
+        SFTP, WebDAV), forget it, so the next request opens another."""
         mine = self._per_thread.__dict__.get("filesystems", {})
         mine.pop(self.route_for(url).prefix, None)
 

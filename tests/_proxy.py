@@ -6,6 +6,9 @@ answers in the store's place (a 503 with ``Retry-After``, a 403), so tests can s
 adapter handles a slow, broken or refusing store. Given a :class:`Chaos`, it injects such
 faults at random instead (seeded), and counts what it injected.
 
+:class:`HoldingTcpProxy` does the same for a protocol that is not HTTP: it stops forwarding
+while held.
+
 :class:`CallOutRefuser` is where the suite sends every request that would leave the machine
 (credential discovery, metadata services, token endpoints): it refuses each with a 403.
 """
@@ -296,6 +299,7 @@ class RecordingProxy:
                     self.wfile.write(canned.body)
 
             do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = _forward
+            do_OPTIONS = do_PROPFIND = do_MOVE = do_MKCOL = _forward  # WebDAV's
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
@@ -364,6 +368,56 @@ class RecordingProxy:
             self.hold_body.set()
         self._server.shutdown()
         self._server.server_close()
+
+
+class HoldingTcpProxy:
+    """A TCP proxy in front of a server on 127.0.0.1, for protocols that are not HTTP (FTP's
+    control connection, SSH): while ``held`` is set, nothing is forwarded either way, as
+    from a server that stopped answering; once it is cleared, traffic flows again."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.held = threading.Event()
+        self._closed = threading.Event()
+        self._sockets: list[socket.socket] = []
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._closed.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            self._sockets.append(client)
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+            except OSError:
+                client.close()
+                continue
+            self._sockets.append(upstream)
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                while self.held.is_set() and not self._closed.is_set():
+                    time.sleep(0.01)
+                sink.sendall(data)
+            sink.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    def __enter__(self) -> HoldingTcpProxy:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._closed.set()
+        self._listener.close()
+        for sock in self._sockets:
+            sock.close()
 
 
 class CallOutRefuser:

@@ -38,7 +38,7 @@ from .._errors import status_error
 from .._http import ByteRange, Timeouts, WriteCondition
 from .._info import ObjectInfo, Representation
 from .._listing import hides_keys, listing_entries
-from .._transfer import Attempts, TransferConfig, VersionChanged
+from .._transfer import Attempts, TransferConfig, VersionChanged, retryable
 from .._transfer.upload import FileSlice, PartStore, upload_parts
 
 #: Block size for generic ``fs.open`` reads: big enough that a sequential read costs few
@@ -94,6 +94,18 @@ class Backend:
     #: the filesystem's asks for or sends.
     read_block = READ_BLOCK
     write_block = WRITE_BLOCK
+
+    def limit_waits(self, fs: AbstractFileSystem, timeouts: Timeouts) -> None:
+        """Bound each wait of ``fs``'s connection by the caller's ``timeout=``, before a
+        request is served with it. Only per-thread filesystems (FTP, SFTP, WebDAV), whose
+        clients wait on their own sockets, are given one: elsewhere each call is bounded by
+        its own deadline, and a shared client's setting would be every thread's."""
+
+    def reopen(self, fs: AbstractFileSystem, timeouts: Timeouts) -> None:
+        """Before a request is tried again: open ``fs``'s connection again where the failure
+        may have left it out of step with its server (a reply that timed out may still
+        come, and be read as the next command's). Only per-thread filesystems are reopened;
+        the others' clients drop a failed connection themselves."""
 
     def connected(self, fs: AbstractFileSystem) -> bool:
         """False when ``fs`` holds a connection the server closed, which the filesystem
@@ -330,7 +342,7 @@ class Backend:
         """
         if self.atomic_writes:
             return self._write_at(fs, path, chunks, stored, timeouts, attempts, condition)
-        _make_folders(fs, fs._parent(path))
+        attempts.call(lambda: _make_folders(fs, fs._parent(path)))
         staging = staging_path(path)
         try:
             self._write_at(fs, staging, chunks, stored, timeouts, attempts, None, autocommit=True)
@@ -504,12 +516,16 @@ _STAGING_NAME = re.compile(r"\..+\.[0-9a-f]{16}\.partial")
 def _make_folders(fs: AbstractFileSystem, folder: str) -> None:
     """Make ``folder`` and its parents, where keys live in folders (an FTP or SFTP server's
     files). Another writer may make them meanwhile, and a filesystem's check for them may
-    be stale (FTP's cached listing): a failure here is left to the write, which says what
-    is wrong if the folder is missing still."""
+    be stale (FTP's cached listing): a refusal here is left to the write, which says what
+    is wrong if the folder is missing still. A failure another try may not meet (the
+    connection, a timeout) is raised, to be tried again."""
     fs.invalidate_cache(folder)
     fs.invalidate_cache(fs._parent(folder))
-    with contextlib.suppress(Exception):
+    try:
         fs.makedirs(folder, exist_ok=True)
+    except Exception as exc:
+        if retryable(exc):
+            raise
 
 
 #: Locks for writes whose conditions the adapter judges itself, striped by path.

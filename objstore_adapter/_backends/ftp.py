@@ -10,6 +10,7 @@ and fsspec reads one block ahead: 2 MiB blocks keep a stream's memory within a f
 
 from __future__ import annotations
 
+import contextlib
 import ftplib
 
 from fsspec.spec import AbstractFileSystem
@@ -26,6 +27,21 @@ class FTPBackend(Backend):
     renames_into_place = True
 
     read_block = 2 * 2**20
+
+    def configure(self, fs: AbstractFileSystem) -> None:
+        fs._route_timeout = fs.timeout  # the route's own (fsspec's 30 s)
+
+    def limit_waits(self, fs: AbstractFileSystem, timeouts: Timeouts) -> None:
+        wait = timeouts.each_wait(fs._route_timeout)
+        fs.timeout = wait  # a connection opened again (reopen)
+        fs.ftp.timeout = wait  # each data connection opened from now on
+        if fs.ftp.sock is not None:  # the control connection
+            fs.ftp.sock.settimeout(wait)
+
+    def reopen(self, fs: AbstractFileSystem, timeouts: Timeouts) -> None:
+        with contextlib.suppress(OSError, EOFError):
+            fs.ftp.close()
+        fs._connect()  # a new control connection, logged in, with fs.timeout
 
     def delete(
         self, fs: AbstractFileSystem, path: str, timeouts: Timeouts, etag: str | None = None

@@ -49,6 +49,26 @@ class SFTPBackend(Backend):
             and not getattr(channel, "closed", False)
         )
 
+    def configure(self, fs: AbstractFileSystem) -> None:
+        if hasattr(fs, "ssh_kwargs"):  # paramiko's: the route's own connection settings
+            fs._route_ssh_kwargs = dict(fs.ssh_kwargs)
+
+    def limit_waits(self, fs: AbstractFileSystem, timeouts: Timeouts) -> None:
+        # sshfs runs on fsspec's event loop: each call is bounded by its own deadline.
+        if not hasattr(fs, "ssh_kwargs"):
+            return
+        wait = timeouts.each_wait(None)  # paramiko's own: no bound once connected
+        fs.ftp.sock.settimeout(wait)  # SFTP's channel
+        waits = ("timeout", "banner_timeout", "auth_timeout", "channel_timeout")
+        own = fs._route_ssh_kwargs
+        fs.ssh_kwargs = own if wait is None else {**own, **dict.fromkeys(waits, wait)}
+
+    def reopen(self, fs: AbstractFileSystem, timeouts: Timeouts) -> None:
+        if hasattr(fs, "ssh_kwargs"):  # paramiko's, whose replies may be out of step
+            fs.client.close()
+            fs._connect()  # with fs.ssh_kwargs, which limit_waits bounded
+            self.limit_waits(fs, timeouts)
+
     def open_writer(
         self, fs: AbstractFileSystem, path: str, stored: Representation, autocommit: bool
     ) -> Any:

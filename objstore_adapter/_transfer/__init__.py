@@ -142,12 +142,22 @@ class Attempts:
         config: the route's retry settings.
         budget: seconds the retrying may take in all (the caller's timeout), bounded by
             ``config.retry_deadline``; counted from now.
+        reopen: called before the request that follows a retryable failure, as part of it:
+            a connection the failure left out of step with its server (an FTP reply that
+            timed out and may still come) is opened again.
     """
 
-    def __init__(self, config: TransferConfig, budget: float | None = None) -> None:
+    def __init__(
+        self,
+        config: TransferConfig,
+        budget: float | None = None,
+        reopen: Callable[[], None] | None = None,
+    ) -> None:
         seconds = config.retry_deadline if budget is None else min(config.retry_deadline, budget)
         self.config = config
         self.deadline = time.monotonic() + seconds
+        self._reopen = reopen
+        self._failure: Exception | None = None  # the last retryable one, not yet reopened after
 
     def call(
         self,
@@ -164,9 +174,13 @@ class Attempts:
         attempt = 1
         while True:
             try:
+                self._reopened()
                 return call()
             except Exception as exc:
-                if attempt >= self.config.max_attempts or not retryable(exc):
+                if not retryable(exc):
+                    raise
+                self._failure = exc
+                if attempt >= self.config.max_attempts:
                     raise
                 pause = self.config.delay(attempt, retry_after(exc))
                 if time.monotonic() + pause > self.deadline:
@@ -178,6 +192,24 @@ class Attempts:
                 if (result := self._settle(settled, lost)) is not None:
                     return result
             attempt += 1
+
+    def _reopened(self) -> None:
+        """The connection opened again after a retryable failure, where ``reopen`` was given.
+        Where it cannot be opened for a reason another try may not meet (a server that
+        stopped answering does not answer a new connection either), the request's own
+        failure is raised: it says what happened to the request."""
+        if self._failure is None or self._reopen is None:
+            return
+        failure: Exception | None = None
+        try:
+            self._reopen()
+        except Exception as exc:
+            if not retryable(exc):
+                raise
+            failure = self._failure
+        if failure is not None:
+            raise failure  # outside the except block: its chain stays its own
+        self._failure = None
 
     def _settle(self, settled: Callable[[], T | None], lost: Exception) -> T | None:
         # The question is asked within the same budget; where the store cannot answer it

@@ -496,6 +496,7 @@ def webdav_server(root: str | os.PathLike[str], user: str, password: str) -> Ite
     for name in ("wsgidav", "cheroot"):  # a line per request otherwise
         logging.getLogger(name).setLevel(logging.CRITICAL)
     server = wsgi.Server(("127.0.0.1", 0), app, numthreads=20)
+    server.shutdown_timeout = 1  # a worker still reading a client that went away: 5 s
     server.prepare()  # bound and listening from here on
     thread = threading.Thread(target=server.serve, daemon=True)
     thread.start()

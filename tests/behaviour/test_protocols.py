@@ -17,8 +17,10 @@ import pytest
 import requests
 
 import objstore_adapter
-from objstore_adapter import SchemeRegistry
+from objstore_adapter import SchemeRegistry, TransferConfig
 from objstore_adapter.testing.servers import SFTPServer, ftp_server, sftp_server, webdav_server
+
+from .._proxy import RecordingProxy
 
 FTP_USER, FTP_PASSWORD = "ftp-user", "ftp-password-3c9e"
 
@@ -319,6 +321,29 @@ def test_webdav_failures_are_reported_as_what_they_are(tmp_path: Path) -> None:
 
     for registry in (wrong, down):
         registry.resolve("dav://site/").fs.client.http.close()
+
+
+def test_a_failing_webdav_server_is_asked_max_attempts_times_not_more(tmp_path: Path) -> None:
+    # webdav4 tries again on its own (3 tries, 1 s and 2 s apart) unless told not to.
+    (tmp_path / "site").mkdir()
+    with (
+        webdav_server(tmp_path, FTP_USER, FTP_PASSWORD) as base_url,
+        RecordingProxy(urlsplit(base_url).port or 80) as proxy,
+    ):
+        registry = SchemeRegistry()
+        registry.register(
+            "dav",
+            protocol="webdav",
+            base_url=proxy.endpoint,
+            auth=(FTP_USER, FTP_PASSWORD),
+            transfer=TransferConfig(max_attempts=2, backoff_base=0.01),
+        )
+        proxy.answer(503, times=None, methods=("PROPFIND",))
+
+        response = objstore_adapter.session(registry).head("dav://site/x")
+
+    assert response.status_code == 503
+    assert [method for method, _ in proxy.requests if method == "PROPFIND"] == ["PROPFIND"] * 2
 
 
 def test_an_sftp_route_heals_after_the_server_restarts(sftp_route: SFTPRoute) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import ftplib
 import importlib
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -438,6 +439,31 @@ def test_a_bare_oserror_from_an_ssh_channel_is_the_connection_failing() -> None:
 
     assert outcome_for(closed) is rex.ConnectionError
     assert outcome_for(answered) == 502  # an OSError from elsewhere: the store's failure
+
+
+def test_a_socket_file_read_after_it_timed_out_is_a_read_timeout() -> None:
+    # ftplib reads its control connection through a socket file; once one read timed out
+    # (fsspec's FTP exists() swallows that), every later read raises a bare OSError.
+    server = socket.create_server(("127.0.0.1", 0))
+    client = socket.create_connection(server.getsockname())
+    accepted, _ = server.accept()
+    client.settimeout(0.05)
+    replies = client.makefile("rb")
+    try:
+        with pytest.raises(TimeoutError):
+            replies.readline()
+        with pytest.raises(OSError, match="timed out") as later:
+            replies.readline()
+    finally:
+        replies.close()
+        for sock in (client, accepted, server):
+            sock.close()
+
+    assert type(later.value) is OSError
+    assert outcome_for(later.value) is rex.ReadTimeout
+    assert outcome_for(_raised_from_module("socket", OSError("Bad file descriptor"))) is (
+        rex.ConnectionError
+    )
 
 
 @pytest.mark.parametrize(

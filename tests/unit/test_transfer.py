@@ -513,3 +513,72 @@ def test_a_call_that_succeeds_is_made_once(clock: Clock) -> None:
     assert Attempts(config()).call(call) == "first"
     assert call.count == 1
     assert clock.slept == []
+
+
+# --- Attempts: a connection left out of step is opened again ---------------------------------
+
+
+class Reopens:
+    """``reopen``: records each call between requests, failing as it is told in turn."""
+
+    def __init__(self, calls: Calls, *failures: Exception | None) -> None:
+        self.calls, self.failures = calls, list(failures)
+        self.before: list[int] = []  # how many requests had been made at each reopen
+
+    def __call__(self) -> None:
+        self.before.append(self.calls.count)
+        failure = self.failures.pop(0) if self.failures else None
+        if failure is not None:
+            raise failure
+
+
+def test_a_connection_is_reopened_before_each_retry_never_before_the_first_try(
+    clock: Clock, jitter: Jitter
+) -> None:
+    call = Calls(TimeoutError("timed out"), answered(503), result="read")
+    reopen = Reopens(call)
+
+    assert Attempts(config(max_attempts=5), reopen=reopen).call(call) == "read"
+    assert reopen.before == [1, 2]
+
+
+def test_no_reopen_after_a_definite_answer(clock: Clock) -> None:
+    call = Calls(answered(404), every=True)
+    reopen = Reopens(call)
+
+    with pytest.raises(ClientError):
+        Attempts(config(max_attempts=5), reopen=reopen).call(call)
+    assert reopen.before == []
+
+
+def test_a_lost_answer_is_settled_on_a_reopened_connection(clock: Clock, jitter: Jitter) -> None:
+    call = Calls(TimeoutError("answer lost"), result="sent twice")
+    reopen = Reopens(call)
+
+    assert Attempts(config(max_attempts=5), reopen=reopen).call(call, Settled("stored")) == "stored"
+    assert reopen.before == [1]
+
+
+def test_where_reopening_fails_for_now_the_requests_own_failure_is_raised(
+    clock: Clock, jitter: Jitter
+) -> None:
+    stalled = TimeoutError("the server stopped answering")
+    call = Calls(stalled, result="never")
+    reopen = Reopens(call, *[ConnectionResetError("no handshake")] * 4)
+
+    with pytest.raises(TimeoutError) as raised:
+        Attempts(config(max_attempts=5), reopen=reopen).call(call)
+
+    assert raised.value is stalled
+    assert call.count == 1, "no request is sent on a connection that could not be opened"
+    assert len(reopen.before) == 4
+
+
+def test_a_reopen_refused_for_good_is_raised_as_it_is(clock: Clock, jitter: Jitter) -> None:
+    call = Calls(TimeoutError("timed out"), result="never")
+    refused = PermissionError("login refused")
+    reopen = Reopens(call, refused)
+
+    with pytest.raises(PermissionError) as raised:
+        Attempts(config(max_attempts=5), reopen=reopen).call(call)
+    assert raised.value is refused
