@@ -166,7 +166,9 @@ class Backend:
             else:
                 file = fs.open(path, "rb", block_size=min(self.read_block, byte_range.length))
                 file.seek(byte_range.start)
-            body = _Verified(file, lambda: self.stat(fs, path, timeouts), info, path)
+            body = _Verified(
+                file, lambda: self.stat(fs, path, timeouts), info, path, self.read_block
+            )
             try:
                 body.prime(READ_BLOCK if byte_range is None else byte_range.length)
             except VersionChanged:  # replaced before a byte was answered: open it again
@@ -450,17 +452,24 @@ class Backend:
 class _Verified:
     """A body read with ``fs.open`` from a store that cannot pin a version: each block is a
     request of its own (FTP's ``RETR``, a ranged GET) that reads whatever the store holds
-    then. After each read that asked for a block, the validators are read again; a body
-    whose object was replaced meanwhile raises ``VersionChanged``, never two versions
-    spliced, nor the old length of the new bytes."""
+    then, or a part of one stream that reads the file as it is (a file overwritten in place
+    on a WebDAV or SFTP server). After each block of the backend's ``read_block`` bytes,
+    the validators are read again; a body whose object was replaced meanwhile raises
+    ``VersionChanged``, never two versions spliced, nor the old length of the new bytes."""
 
     def __init__(
-        self, file: Any, stat: Callable[[], ObjectInfo], info: ObjectInfo, path: str
+        self,
+        file: Any,
+        stat: Callable[[], ObjectInfo],
+        info: ObjectInfo,
+        path: str,
+        block: int,
     ) -> None:
         self.file = file  # the fsspec file read
         self._stat, self._info, self._path = stat, info, path
+        self._block = block  # what one request of the filesystem's reads
         self._read = 0
-        self._checked = -1  # the last block (of READ_BLOCK bytes read) checked after
+        self._checked = -1  # the last block checked after
         self._first = b""
 
     def prime(self, size: int) -> None:
@@ -475,7 +484,7 @@ class _Verified:
             return first
         data: bytes = self.file.read(n)
         self._read += len(data)
-        block = (self._read - 1) // READ_BLOCK
+        block = (self._read - 1) // self._block
         if data and block > self._checked:
             self._checked = block
             now = self._stat()
