@@ -3,8 +3,8 @@
 Every backend describes an object differently: s3fs says ``ETag``/``LastModified``/
 ``ContentType``, gcsfs ``etag``/``updated``/``contentType``, adlfs ``etag``/``last_modified``/
 ``content_settings``, local files and SFTP ``mtime``, FTP ``modify``, webdav4 ``modified`` (its
-``created`` is the creation date). This module is the one place those spellings
-become an :class:`ObjectInfo`.
+``created`` is the creation date), fsspec's HTTP filesystem the ``Last-Modified`` header. This
+module is the one place those spellings become an :class:`ObjectInfo`.
 
 What a store keeps with an object besides its type (``Content-Encoding``, ``Cache-Control``,
 ``Content-Disposition``, ``Content-Language``, ``Expires``) is part of the representation and
@@ -213,6 +213,7 @@ def from_fsspec(info: Mapping[str, Any]) -> ObjectInfo:
         _first(
             info,
             "LastModified",
+            "Last-Modified",
             "last_modified",
             "updated",
             "mtime",

@@ -487,8 +487,29 @@ def webdav_store(served_root: Path, webdav_base: str) -> Iterator[Store]:
             registry.filesystem(registry.route_for(url)).client.http.close()
 
 
+@pytest.fixture
+def http_store(served_root: Path, webdav_base: str) -> Store:
+    """The WebDAV server's files as plain HTTP, through fsspec's HTTP filesystem: GET, HEAD
+    and ranges as any web server answers them, PUT as a WebDAV server takes it."""
+    import aiohttp
+
+    registry = SchemeRegistry()
+    registry.register(
+        "web",
+        protocol="http",
+        client_kwargs={
+            "headers": {
+                "Authorization": aiohttp.encode_basic_auth(PROTOCOL_USER, PROTOCOL_PASSWORD)
+            }
+        },
+        skip_instance_cache=True,
+    )
+    address = urllib.parse.urlsplit(webdav_base).netloc
+    return _served_store("http", served_root, registry, f"web://{address}")
+
+
 #: The servers of other protocols, for the suites that hold every protocol to the same promises.
-PROTOCOLS = ["ftp", "sshfs", "paramiko", "webdav"]
+PROTOCOLS = ["ftp", "sshfs", "paramiko", "webdav", "http"]
 
 BACKENDS = ["s3", "s3_native", "seaweed", "gs", "az", "memory", "file"]
 #: What a backend cannot store, with the reason: tests needing it are marked xfail per backend.
@@ -499,6 +520,7 @@ CANNOT_STORE_CONTENT_TYPE = {
     "sshfs": "a file on an SFTP server has no stored content type",
     "paramiko": "a file on an SFTP server has no stored content type",
     "webdav": "a WebDAV server reports a type it guessed from the name, not one written",
+    "http": "a web server reports a type of its own, not one written",
 }
 
 

@@ -7,9 +7,10 @@ from typing import Any
 
 from fsspec.spec import AbstractFileSystem
 
+from .._errors import Unsupported
 from .._http import Timeouts
-from .._info import ObjectInfo
-from . import Backend
+from .._info import ObjectInfo, Representation
+from . import WRITE_BLOCK, Backend
 from ._aio import no_resend, redirect_refusal
 
 
@@ -17,6 +18,18 @@ class WebBackend(Backend):
     """fsspec's HTTP filesystem: metadata from HEAD (else GET), bodies in ranged GETs."""
 
     atomic_writes = True  # a PUT is one request, which the server applies as a whole
+
+    # A block is one ranged GET that aiohttp reads whole, and fsspec reads one ahead: 2 MiB
+    # blocks keep a stream's memory within a few MiB (8 MiB ones peaked at 50 MB).
+    read_block = 2 * 2**20
+
+    def open_writer(
+        self, fs: AbstractFileSystem, path: str, stored: Representation, autocommit: bool
+    ) -> Any:
+        raise Unsupported(
+            "fsspec's HTTP filesystem sends a body only whole, in one PUT: a body over "
+            f"{WRITE_BLOCK // 2**20} MiB, which would be streamed, cannot be sent"
+        )
 
     def configure(self, fs: AbstractFileSystem) -> None:
         # aiohttp follows a redirect to any host by default, and fsspec asks it to: another

@@ -615,8 +615,38 @@ def test_a_bad_metadata_name_is_400(store: Store) -> None:
     assert "X-Object-Meta-" in response.json()["detail"]
 
 
+_WHOLE_PUTS_ONLY = (
+    "fsspec's HTTP filesystem writes a body only whole, in one PUT (pipe_file), and makes "
+    "no folders: a body over one block is 405, and the suite's web server (wsgidav) refuses "
+    "a PUT into a folder that is not there"
+)
+_NO_DELETE = "fsspec's HTTP filesystem sends no DELETE: 405 with Allow: GET, HEAD"
+_NO_HEADERS = "a web server keeps none of the headers a PUT sends"
+
+#: What a web server reached through fsspec's HTTP filesystem cannot do, per test.
+HTTP_CANNOT = {
+    "test_keys_are_taken_literally": "an HTTP URL's path is percent-encoded: its '%20' names "
+    "a space on the server, as in any web URL",
+    "test_put_bytes_creates_then_replaces": _WHOLE_PUTS_ONLY,
+    "test_put_streams_file_objects_and_generators": _WHOLE_PUTS_ONLY,
+    "test_failed_upload_leaves_no_object": _WHOLE_PUTS_ONLY,
+    "test_conditional_puts": _WHOLE_PUTS_ONLY,
+    "test_generator_upload_holds_bounded_memory": _WHOLE_PUTS_ONLY,
+    "test_conditional_deletes": _NO_DELETE,
+    "test_delete_is_204_even_when_nothing_was_there": _NO_DELETE,
+    "test_get_on_a_prefix_lists_it": "a web server's folder is an HTML page, whose links "
+    "fsspec lists as they are ('./' among them, sub-folders as files)",
+    "test_put_stores_the_representation_headers": _NO_HEADERS,
+    "test_streamed_put_stores_the_representation_headers": _NO_HEADERS,
+    "test_a_gzip_object_is_decoded_by_requests_as_over_http": _NO_HEADERS,
+}
+
+
 @pytest.fixture(params=BACKENDS + PROTOCOLS)
 def store(request: pytest.FixtureRequest) -> Store:
     """Every backend, and the servers of other protocols (issue 22)."""
+    if request.param == "http" and request.function.__name__ in HTTP_CANNOT:
+        reason = HTTP_CANNOT[request.function.__name__]
+        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
     value: Store = request.getfixturevalue(f"{request.param}_store")
     return value

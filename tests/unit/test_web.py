@@ -194,3 +194,15 @@ def test_delete_which_the_http_filesystem_cannot_send_is_405(
     assert response.headers["Allow"] == "GET, HEAD"
     assert "method not allowed" in response.text
     assert site.requests == []  # nothing sent: fsspec's HTTP filesystem has no delete
+
+
+def test_a_put_over_one_block_says_the_http_filesystem_writes_only_whole_bodies(
+    serve: Any, session: requests.Session
+) -> None:
+    site = serve(lambda handler: (200, {}, b"public page"))
+
+    response = session.put(f"web://{site.address}/big.bin", data=iter([b"x" * (9 * 2**20)]))
+
+    assert response.status_code == 405
+    assert "whole" in response.json()["detail"]
+    assert site.requests == []  # refused before a byte was sent
