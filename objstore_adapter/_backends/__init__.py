@@ -26,6 +26,7 @@ import itertools
 import re
 import threading
 import uuid
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
@@ -352,7 +353,10 @@ class Backend:
             # keeps them: once in place, another writer may replace or remove it at once.
             written = self.stat(fs, staging, timeouts) if self.renames_into_place else None
             with self._judged(fs, path, timeouts, condition):
-                self.move_into_place(fs, staging, path)
+                attempts.call(
+                    lambda: self.move_into_place(fs, staging, path),
+                    lambda: None if self._exists(fs, staging, timeouts) else True,
+                )
         except BaseException:
             with contextlib.suppress(Exception):
                 fs.rm_file(staging)
@@ -361,6 +365,13 @@ class Backend:
             fs.invalidate_cache(path)
             fs.invalidate_cache(fs._parent(path))
         return written
+
+    def _exists(self, fs: AbstractFileSystem, path: str, timeouts: Timeouts) -> bool:
+        try:
+            self.stat(fs, path, timeouts)
+        except FileNotFoundError:
+            return False
+        return True
 
     def move_into_place(self, fs: AbstractFileSystem, staging: str, path: str) -> None:
         """Replace ``path`` with the whole body written at ``staging``, in one step where the
@@ -510,6 +521,21 @@ def _under_empty_segment(
     else:
         found = find(path, detail=True, prefix="/")
     return list(found.values())
+
+
+def close_when_dropped(fs: AbstractFileSystem, attribute: str) -> None:
+    """Close ``fs``'s client (``fs.<attribute>``, whichever one it holds then) once ``fs``
+    is dropped: a filesystem of a thread that ended, or one replaced after its connection
+    failed. ftplib and paramiko close nothing when collected, and leave the socket open."""
+    state = fs.__dict__  # not fs itself: the finalizer would keep it alive
+    weakref.finalize(fs, _close_quietly, state, attribute)
+
+
+def _close_quietly(state: dict[str, Any], attribute: str) -> None:
+    client = state.get(attribute)
+    if client is not None:
+        with contextlib.suppress(Exception):
+            client.close()
 
 
 def staging_path(path: str) -> str:

@@ -16,7 +16,7 @@ import ftplib
 from fsspec.spec import AbstractFileSystem
 
 from .._http import Timeouts
-from . import Backend
+from . import Backend, close_when_dropped
 
 
 class FTPBackend(Backend):
@@ -30,6 +30,7 @@ class FTPBackend(Backend):
 
     def configure(self, fs: AbstractFileSystem) -> None:
         fs._route_timeout = fs.timeout  # the route's own (fsspec's 30 s)
+        close_when_dropped(fs, "ftp")  # the control connection of a thread that ended
 
     def limit_waits(self, fs: AbstractFileSystem, timeouts: Timeouts) -> None:
         wait = timeouts.each_wait(fs._route_timeout)

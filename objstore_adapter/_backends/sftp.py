@@ -24,7 +24,7 @@ from fsspec.spec import AbstractFileSystem
 
 from .._http import Timeouts, WriteCondition
 from .._info import ObjectInfo, Representation
-from . import Backend
+from . import Backend, close_when_dropped
 
 
 class SFTPBackend(Backend):
@@ -52,6 +52,7 @@ class SFTPBackend(Backend):
     def configure(self, fs: AbstractFileSystem) -> None:
         if hasattr(fs, "ssh_kwargs"):  # paramiko's: the route's own connection settings
             fs._route_ssh_kwargs = dict(fs.ssh_kwargs)
+            close_when_dropped(fs, "client")  # the connection of a thread that ended
 
     def limit_waits(self, fs: AbstractFileSystem, timeouts: Timeouts) -> None:
         # sshfs runs on fsspec's event loop: each call is bounded by its own deadline.

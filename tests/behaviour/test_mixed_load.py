@@ -19,6 +19,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 import requests
@@ -316,19 +317,28 @@ OPERATIONS: dict[str, Callable[..., str | None]] = {
 }
 
 
-#: Backends that answer wrongly under this load today, with what they answer.
-#: Backends whose mixed load meets a known bug, with the reason (none now).
-BROKEN: dict[str, str] = {}
+#: Servers whose mixed load meets a bug of the server's or its filesystem's, with the reason.
+BROKEN: dict[str, str] = {
+    "webdav": "wsgidav answers 500 to a PROPFIND of a file deleted while it reads its "
+    "properties (FileNotFoundError in get_etag): now and then one write meets it",
+}
+#: Filesystems that stop answering under this load: not run, since nothing bounds the wait.
+HANGS: dict[str, str] = {
+    "sshfs": "sixteen threads on sshfs connections stop making progress (asyncssh)",
+    "paramiko": "a paramiko SFTP client stops making progress under this load",
+}
+
+
+def _marked(name: str) -> Any:
+    if name in HANGS:
+        return pytest.param(name, marks=pytest.mark.xfail(run=False, reason=HANGS[name]))
+    if name in BROKEN:
+        return pytest.param(name, marks=pytest.mark.xfail(strict=False, reason=BROKEN[name]))
+    return name
 
 
 @pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=BROKEN[name]))
-        if name in BROKEN
-        else name
-        for name in BACKENDS
-    ],
+    "name", [_marked(name) for name in [*BACKENDS, "ftp", "webdav", "sshfs", "paramiko"]]
 )
 def test_sixteen_threads_mixed_on_few_keys(request: pytest.FixtureRequest, name: str) -> None:
     store: Store = request.getfixturevalue(f"{name}_store")

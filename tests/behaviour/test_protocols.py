@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -265,6 +267,26 @@ def test_a_body_read_in_blocks_never_goes_on_with_a_replacement(
     assert received == old[: len(received)], "bytes of the replacement were served"
 
 
+def test_a_threads_connection_is_closed_once_the_thread_has_ended(
+    served: tuple[str, Path, requests.Session],
+) -> None:
+    # Each thread has a connection of its own; nothing closes ftplib's, paramiko's or
+    # webdav4's when the thread's filesystem is dropped, unless the backend does.
+    base, _, session = served
+    assert session.get(f"{base}/p/report").content == b"the real report"  # this thread's
+    gc.collect()
+    before = len(os.listdir("/proc/self/fd"))
+
+    for _ in range(3):
+        worker = threading.Thread(target=lambda: session.get(f"{base}/p/report"))
+        worker.start()
+        worker.join()
+    gc.collect()
+    time.sleep(0.2)  # an event loop closes what it was told to
+
+    assert len(os.listdir("/proc/self/fd")) <= before
+
+
 def test_a_large_put_replaces_the_object_whole_while_readers_read(
     served: tuple[str, Path, requests.Session],
 ) -> None:
@@ -347,11 +369,12 @@ def test_webdav_failures_are_reported_as_what_they_are(tmp_path: Path) -> None:
         registry.resolve("dav://site/").fs.client.http.close()
 
 
-def test_a_failing_webdav_server_is_asked_max_attempts_times_not_more(tmp_path: Path) -> None:
-    # webdav4 tries again on its own (3 tries, 1 s and 2 s apart) unless told not to.
-    (tmp_path / "site").mkdir()
+@contextlib.contextmanager
+def _proxied_webdav(root: Path) -> Iterator[tuple[RecordingProxy, requests.Session]]:
+    """A WebDAV server for ``root``, behind a proxy that can answer in its place; a session
+    whose route tries each request twice."""
     with (
-        webdav_server(tmp_path, FTP_USER, FTP_PASSWORD) as base_url,
+        webdav_server(root, FTP_USER, FTP_PASSWORD) as base_url,
         RecordingProxy(urlsplit(base_url).port or 80) as proxy,
     ):
         registry = SchemeRegistry()
@@ -362,12 +385,35 @@ def test_a_failing_webdav_server_is_asked_max_attempts_times_not_more(tmp_path: 
             auth=(FTP_USER, FTP_PASSWORD),
             transfer=TransferConfig(max_attempts=2, backoff_base=0.01),
         )
+        yield proxy, objstore_adapter.session(registry)
+
+
+def test_a_failing_webdav_server_is_asked_max_attempts_times_not_more(tmp_path: Path) -> None:
+    # webdav4 tries again on its own (3 tries, 1 s and 2 s apart) unless told not to.
+    (tmp_path / "site").mkdir()
+    with _proxied_webdav(tmp_path) as (proxy, session):
         proxy.answer(503, times=None, methods=("PROPFIND",))
 
-        response = objstore_adapter.session(registry).head("dav://site/x")
+        response = session.head("dav://site/x")
 
     assert response.status_code == 503
     assert [method for method, _ in proxy.requests if method == "PROPFIND"] == ["PROPFIND"] * 2
+
+
+def test_a_move_into_place_the_server_failed_is_tried_again(tmp_path: Path) -> None:
+    # wsgidav answers 500 to a MOVE that races a DELETE of its target: the staged body is
+    # whole, and moving it again is what the retry policy is for.
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "report").write_bytes(b"old")
+    with _proxied_webdav(tmp_path) as (proxy, session):
+        proxy.answer(500, methods=("MOVE",))
+
+        response = session.put("dav://site/report", data=b"new")
+
+    assert response.status_code == 200
+    assert [method for method, _ in proxy.requests if method == "MOVE"] == ["MOVE"] * 2
+    assert (tmp_path / "site" / "report").read_bytes() == b"new"
+    assert os.listdir(tmp_path / "site") == ["report"]  # no staged body left
 
 
 def test_an_sftp_route_heals_after_the_server_restarts(sftp_route: SFTPRoute) -> None:
