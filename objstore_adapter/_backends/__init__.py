@@ -162,19 +162,29 @@ class Backend:
             info = self.stat(fs, path, timeouts)
             if info.is_dir:
                 raise IsADirectoryError(path)
-            if byte_range is None:
-                file = fs.open(path, "rb", block_size=self.read_block)
-            else:
-                file = fs.open(path, "rb", block_size=min(self.read_block, byte_range.length))
-                file.seek(byte_range.start)
-            body = _Verified(
-                file, lambda: self.stat(fs, path, timeouts), info, path, self.read_block
+            block = (
+                self.read_block if byte_range is None else min(self.read_block, byte_range.length)
             )
+            body = _Verified(
+                fs.open(path, "rb", block_size=block),
+                lambda: self.stat(fs, path, timeouts),
+                info,
+                path,
+                self.read_block,
+            )
+            # A file left open is closed by the garbage collector in whatever thread it runs
+            # in then: sshfs's close waits on fsspec's loop, and so blocks that thread (an
+            # SFTP server's own event loop, in the suite: a deadlock).
             try:
+                if byte_range is not None:
+                    body.file.seek(byte_range.start)
                 body.prime(READ_BLOCK if byte_range is None else byte_range.length)
             except VersionChanged:  # replaced before a byte was answered: open it again
                 body.close()
                 continue
+            except BaseException:
+                body.close()
+                raise
             return info, body
         raise status_error(503, path)  # replaced faster than it can be read
 

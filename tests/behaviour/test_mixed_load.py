@@ -322,10 +322,13 @@ BROKEN: dict[str, str] = {
     "webdav": "wsgidav answers 500 to a PROPFIND of a file deleted while it reads its "
     "properties (FileNotFoundError in get_etag): now and then one write meets it",
 }
-#: Filesystems that stop answering under this load: not run, since nothing bounds the wait.
+#: Filesystems that stopped answering under this load: not run, since nothing bounds the wait.
+#: The deadlock found (an sshfs file left open by a failed read, closed by the garbage
+#: collector in the suite's SFTP server thread) is fixed; runs since then finish, but too few
+#: to put a suite that could hang at risk.
 HANGS: dict[str, str] = {
-    "sshfs": "sixteen threads on sshfs connections stop making progress (asyncssh)",
-    "paramiko": "a paramiko SFTP client stops making progress under this load",
+    "sshfs": "sixteen threads on sshfs connections stopped making progress (a deadlock)",
+    "paramiko": "sixteen threads on paramiko connections stopped making progress",
 }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import tempfile
 import threading
 import uuid
@@ -1136,6 +1137,42 @@ def test_a_body_replaced_faster_than_it_can_be_read_is_503() -> None:
     cause = error.value.__cause__
     assert isinstance(cause, StoreStatusError)
     assert cause.status == 503
+
+
+class RemovedOnOpen(MemoryFileSystem):  # type: ignore[misc]  # fsspec ships no types
+    """A memory filesystem whose object is removed right after it is opened for reading
+    (another client's DELETE), and which keeps the files it opened."""
+
+    cachable = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.store: dict[str, Any] = {}
+        self.pseudo_dirs = [""]
+        self.opened: list[Any] = []
+
+    def _open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
+        file = super()._open(path, mode, **kwargs)
+        if mode != "rb":
+            return file
+        self.opened.append(io.BytesIO(file.getvalue()))  # a MemoryFile's close does nothing
+        self.rm_file(path)
+        return self.opened[-1]
+
+
+@pytest.mark.parametrize("byte_range", [None, ByteRange(2, 5)], ids=["whole", "range"])
+def test_a_body_whose_first_block_fails_is_closed_not_left_to_the_collector(
+    byte_range: ByteRange | None,
+) -> None:
+    # sshfs's close, run by the garbage collector in an SFTP server's own event-loop thread,
+    # deadlocked sixteen threads of mixed load.
+    fs = RemovedOnOpen()
+    fs.pipe_file("/r/a", b"the first version")
+
+    with pytest.raises(FileNotFoundError):
+        Backend().open(fs, "/r/a", TIMEOUTS, byte_range)
+
+    assert [file.closed for file in fs.opened] == [True]
 
 
 def test_a_body_replaced_after_its_first_block_raises_rather_than_splice(
