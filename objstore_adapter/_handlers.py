@@ -58,9 +58,8 @@ Handler = Callable[[Target, requests.PreparedRequest, Timeouts], Reply]
 
 
 def _stat_or_none(backend: Backend, target: Target, timeouts: Timeouts) -> ObjectInfo | None:
-    try:
-        info = backend.stat(target.fs, target.path, timeouts)
-    except FileNotFoundError:
+    info = backend.stat_or_none(target.fs, target.path, timeouts)
+    if info is None:
         return None
     if info.is_dir:
         raise IsADirectoryError(target.path)

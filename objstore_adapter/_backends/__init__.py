@@ -277,10 +277,7 @@ class Backend:
             return
         with _LOCAL_WRITES[hash(path) % len(_LOCAL_WRITES)]:
             fs.invalidate_cache(path)
-            try:
-                current: ObjectInfo | None = self.stat(fs, path, timeouts)
-            except FileNotFoundError:
-                current = None
+            current = self.stat_or_none(fs, path, timeouts)
             if not condition_holds(condition, current):
                 raise status_error(412, path)
             yield
@@ -365,7 +362,7 @@ class Backend:
             with self._judged(fs, path, timeouts, condition):
                 attempts.call(
                     lambda: self.move_into_place(fs, staging, path),
-                    lambda: None if self._exists(fs, staging, timeouts) else True,
+                    lambda: None if self.stat_or_none(fs, staging, timeouts) else True,
                 )
         except BaseException:
             with contextlib.suppress(Exception):
@@ -376,12 +373,14 @@ class Backend:
             fs.invalidate_cache(fs._parent(path))
         return written
 
-    def _exists(self, fs: AbstractFileSystem, path: str, timeouts: Timeouts) -> bool:
+    def stat_or_none(
+        self, fs: AbstractFileSystem, path: str, timeouts: Timeouts
+    ) -> ObjectInfo | None:
+        """:meth:`stat`, or ``None`` where nothing is stored at ``path``."""
         try:
-            self.stat(fs, path, timeouts)
+            return self.stat(fs, path, timeouts)
         except FileNotFoundError:
-            return False
-        return True
+            return None
 
     def move_into_place(self, fs: AbstractFileSystem, staging: str, path: str) -> None:
         """Replace ``path`` with the whole body written at ``staging``, in one step where the

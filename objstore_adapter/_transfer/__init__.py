@@ -195,9 +195,9 @@ class Attempts:
 
     def _reopened(self) -> None:
         """The connection opened again after a retryable failure, where ``reopen`` was given.
-        Where it cannot be opened for a reason another try may not meet (a server that
-        stopped answering does not answer a new connection either), the request's own
-        failure is raised: it says what happened to the request."""
+        Where opening it fails for now (a server that stopped answering does not answer a
+        new connection either), the request's own failure is raised: it says what happened
+        to the request."""
         if self._failure is None or self._reopen is None:
             return
         failure: Exception | None = None
