@@ -16,6 +16,7 @@ while held.
 from __future__ import annotations
 
 import collections
+import contextlib
 import http.client
 import os
 import random
@@ -409,6 +410,15 @@ class HoldingTcpProxy:
             sink.shutdown(socket.SHUT_WR)
         except OSError:
             pass
+
+    def cut(self) -> None:
+        """Close every connection made so far, both ends, as a network that dropped them;
+        connections made afterwards are forwarded."""
+        sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
 
     def __enter__(self) -> HoldingTcpProxy:
         return self

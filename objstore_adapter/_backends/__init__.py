@@ -65,6 +65,19 @@ def runs_async(fs: AbstractFileSystem) -> bool:
     return isinstance(fs, AsyncFileSystem)
 
 
+def call(
+    fs: AbstractFileSystem, method: str, *args: Any, timeout: float | None, **kwargs: Any
+) -> Any:
+    """``fs.<method>(*args, **kwargs)``, within ``timeout`` seconds where ``fs`` runs on
+    fsspec's loop (its coroutine, given that deadline; sshfs's and the cloud filesystems'
+    own calls wait without one). A blocking filesystem's waits are bounded by its sockets'
+    timeouts instead, which :meth:`Backend.limit_waits` sets."""
+    coroutine = getattr(fs, f"_{method}", None) if runs_async(fs) else None
+    if coroutine is not None:
+        return sync(fs.loop, coroutine, *args, timeout=timeout, **kwargs)
+    return getattr(fs, method)(*args, **kwargs)
+
+
 class Backend:
     """Metadata and streaming reads through plain fsspec calls."""
 
@@ -138,10 +151,7 @@ class Backend:
         (FTP's ``info`` reads the parent's listing, kept until invalidated)."""
         fs.invalidate_cache(path)
         fs.invalidate_cache(fs._parent(path))
-        if runs_async(fs):
-            info = sync(fs.loop, fs._info, path, timeout=timeouts.request)
-        else:
-            info = fs.info(path)
+        info = call(fs, "info", path, timeout=timeouts.request)
         if info.get("size") is None and info.get("type") != "directory":
             # A body of unknown length (a web server's chunked answer) cannot be answered with
             # the Content-Length every answer carries, nor a range judged against it: a 502,
@@ -166,7 +176,7 @@ class Backend:
                 self.read_block if byte_range is None else min(self.read_block, byte_range.length)
             )
             body = _Verified(
-                fs.open(path, "rb", block_size=block),
+                self.open_reader(fs, path, block, timeouts),
                 lambda: self.stat(fs, path, timeouts),
                 info,
                 path,
@@ -229,10 +239,7 @@ class Backend:
         """Listing entries for what lies directly under the prefix ``path``."""
         fs.invalidate_cache(path)  # a listing must see writes made by anyone since the last
         try:
-            if runs_async(fs):
-                found = sync(fs.loop, fs._ls, path, detail=True, timeout=timeouts.request)
-            else:
-                found = fs.ls(path, detail=True)
+            found = call(fs, "ls", path, detail=True, timeout=timeouts.request)
         except (FileNotFoundError, NotADirectoryError):
             return []
         if any(hides_keys(path, item) for item in found):
@@ -255,10 +262,7 @@ class Backend:
             OSError: chained from a 412 ``StoreStatusError`` when ``etag`` no longer matches.
         """
         with self._judged(fs, path, timeouts, None if etag is None else WriteCondition(etag=etag)):
-            if runs_async(fs):
-                sync(fs.loop, fs._rm_file, path, timeout=timeouts.request)
-            else:
-                fs.rm_file(path)
+            call(fs, "rm_file", path, timeout=timeouts.request)
         fs.invalidate_cache(path)
 
     @contextlib.contextmanager
@@ -287,8 +291,17 @@ class Backend:
         the stored headers and the metadata, as far as the backend keeps them."""
         return {}
 
+    def open_reader(self, fs: AbstractFileSystem, path: str, block: int, timeouts: Timeouts) -> Any:
+        """A file open for reading ``path`` in blocks of ``block`` bytes."""
+        return fs.open(path, "rb", block_size=block)
+
     def open_writer(
-        self, fs: AbstractFileSystem, path: str, stored: Representation, autocommit: bool
+        self,
+        fs: AbstractFileSystem,
+        path: str,
+        stored: Representation,
+        autocommit: bool,
+        timeouts: Timeouts,
     ) -> Any:
         """A file open for writing ``path`` in blocks of :attr:`write_block`."""
         return fs.open(
@@ -313,7 +326,9 @@ class Backend:
         Returns the validators the store's answer gave (``None``: it gave none).
         """
         with self._judged(fs, path, timeouts, condition):
-            fs.pipe_file(path, data, **self.write_options(stored))
+            call(
+                fs, "pipe_file", path, data, timeout=timeouts.request, **self.write_options(stored)
+            )
         return None
 
     def part_store(
@@ -352,7 +367,7 @@ class Backend:
         """
         if self.atomic_writes:
             return self._write_at(fs, path, chunks, stored, timeouts, attempts, condition)
-        attempts.call(lambda: _make_folders(fs, fs._parent(path)))
+        attempts.call(lambda: _make_folders(fs, fs._parent(path), timeouts))
         staging = staging_path(path)
         try:
             self._write_at(fs, staging, chunks, stored, timeouts, attempts, None, autocommit=True)
@@ -361,12 +376,12 @@ class Backend:
             written = self.stat(fs, staging, timeouts) if self.renames_into_place else None
             with self._judged(fs, path, timeouts, condition):
                 attempts.call(
-                    lambda: self.move_into_place(fs, staging, path),
+                    lambda: self.move_into_place(fs, staging, path, timeouts),
                     lambda: None if self.stat_or_none(fs, staging, timeouts) else True,
                 )
         except BaseException:
             with contextlib.suppress(Exception):
-                fs.rm_file(staging)
+                call(fs, "rm_file", staging, timeout=timeouts.request)
             raise
         finally:
             fs.invalidate_cache(path)
@@ -382,10 +397,12 @@ class Backend:
         except FileNotFoundError:
             return None
 
-    def move_into_place(self, fs: AbstractFileSystem, staging: str, path: str) -> None:
+    def move_into_place(
+        self, fs: AbstractFileSystem, staging: str, path: str, timeouts: Timeouts
+    ) -> None:
         """Replace ``path`` with the whole body written at ``staging``, in one step where the
         protocol has one (a rename over the target)."""
-        fs.mv(staging, path)
+        call(fs, "mv", staging, path, timeout=timeouts.request)
 
     def _write_at(
         self,
@@ -429,7 +446,7 @@ class Backend:
             finally:
                 fs.invalidate_cache(path)
         with self._judged(fs, path, timeouts, condition):
-            file = self.open_writer(fs, path, stored, autocommit)
+            file = self.open_writer(fs, path, stored, autocommit, timeouts)
             try:
                 for chunk in itertools.chain(first, body):
                     file.write(chunk)
@@ -498,6 +515,7 @@ class _Verified:
         failed body."""
         self._first = self.read(min(size, 64 * 2**10))
 
+
     def read(self, n: int) -> bytes:
         if self._first:
             first, self._first = self._first[:n], self._first[n:]
@@ -506,11 +524,14 @@ class _Verified:
         self._read += len(data)
         block = (self._read - 1) // self._block
         if data and block > self._checked:
-            self._checked = block
-            now = self._stat()
-            if (now.etag, now.size) != (self._info.etag, self._info.size):
-                raise VersionChanged(self._path)
+            self._check(block)
         return data
+
+    def _check(self, block: int) -> None:
+        self._checked = block
+        now = self._stat()
+        if (now.etag, now.size) != (self._info.etag, self._info.size):
+            raise VersionChanged(self._path)
 
     def close(self) -> None:
         self.file.close()
@@ -525,10 +546,7 @@ def _under_empty_segment(
     find = fs._find if runs_async(fs) else fs.find
     if "prefix" not in inspect.signature(find).parameters:
         return []
-    if runs_async(fs):
-        found = sync(fs.loop, find, path, detail=True, prefix="/", timeout=timeouts.request)
-    else:
-        found = find(path, detail=True, prefix="/")
+    found = call(fs, "find", path, detail=True, prefix="/", timeout=timeouts.request)
     return list(found.values())
 
 
@@ -557,7 +575,7 @@ def staging_path(path: str) -> str:
 _STAGING_NAME = re.compile(r"\..+\.[0-9a-f]{16}\.partial")
 
 
-def _make_folders(fs: AbstractFileSystem, folder: str) -> None:
+def _make_folders(fs: AbstractFileSystem, folder: str, timeouts: Timeouts) -> None:
     """Make ``folder`` and its parents, where keys live in folders (an FTP or SFTP server's
     files). Another writer may make them meanwhile, and a filesystem's check for them may
     be stale (FTP's cached listing): a refusal here is left to the write, which says what
@@ -566,7 +584,7 @@ def _make_folders(fs: AbstractFileSystem, folder: str) -> None:
     fs.invalidate_cache(folder)
     fs.invalidate_cache(fs._parent(folder))
     try:
-        fs.makedirs(folder, exist_ok=True)
+        call(fs, "makedirs", folder, exist_ok=True, timeout=timeouts.request)
     except Exception as exc:
         if retryable(exc):
             raise

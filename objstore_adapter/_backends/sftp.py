@@ -12,12 +12,17 @@ fsspec's own paramiko filesystem, one connection per thread.
   whatever is renamed over it meanwhile.
 - paramiko waits for each write request's answer before it sends the next unless the file
   is pipelined: a 9 MiB body took 12 s on 127.0.0.1.
+- sshfs waits on fsspec's loop with no deadline, its files too: each call is given the
+  caller's (a server that stopped answering held a PUT until it dropped the connection).
 - A body is written beside the object and renamed over it: both filesystems rename with
   the server's ``posix-rename@openssh.com``, which replaces the target in one step.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import io
 from typing import Any
 
 from fsspec.spec import AbstractFileSystem
@@ -50,13 +55,14 @@ class SFTPBackend(Backend):
         )
 
     def configure(self, fs: AbstractFileSystem) -> None:
-        if hasattr(fs, "ssh_kwargs"):  # paramiko's: the route's own connection settings
+        if _paramiko(fs):  # the route's own connection settings
             fs._route_ssh_kwargs = dict(fs.ssh_kwargs)
             close_when_dropped(fs, "client")  # the connection of a thread that ended
 
     def limit_waits(self, fs: AbstractFileSystem, timeouts: Timeouts) -> None:
-        # sshfs runs on fsspec's event loop: each call is bounded by its own deadline.
-        if not hasattr(fs, "ssh_kwargs"):
+        # sshfs runs on fsspec's event loop: each call is given its own deadline (the base's
+        # calls through ``call``, a file's through _bounded_file).
+        if not _paramiko(fs):
             return
         wait = timeouts.each_wait(None)  # paramiko's own: no bound once connected
         fs.ftp.sock.settimeout(wait)  # SFTP's channel
@@ -65,17 +71,28 @@ class SFTPBackend(Backend):
         fs.ssh_kwargs = own if wait is None else {**own, **dict.fromkeys(waits, wait)}
 
     def reopen(self, fs: AbstractFileSystem, timeouts: Timeouts) -> None:
-        if hasattr(fs, "ssh_kwargs"):  # paramiko's, whose replies may be out of step
+        if _paramiko(fs):  # whose replies may be out of step
             fs.client.close()
             fs._connect()  # with fs.ssh_kwargs, which limit_waits bounded
             self.limit_waits(fs, timeouts)
 
+    def open_reader(self, fs: AbstractFileSystem, path: str, block: int, timeouts: Timeouts) -> Any:
+        if _paramiko(fs):  # whose channel limit_waits bounded
+            return super().open_reader(fs, path, block, timeouts)
+        return _bounded_file()(fs, path, "rb", block, timeouts.each_wait(None))
+
     def open_writer(
-        self, fs: AbstractFileSystem, path: str, stored: Representation, autocommit: bool
+        self,
+        fs: AbstractFileSystem,
+        path: str,
+        stored: Representation,
+        autocommit: bool,
+        timeouts: Timeouts,
     ) -> Any:
-        file = super().open_writer(fs, path, stored, autocommit)
-        if hasattr(file, "set_pipelined"):  # paramiko's
-            file.set_pipelined(True)
+        if not _paramiko(fs):  # sshfs's
+            return _bounded_file()(fs, path, "wb", self.write_block, timeouts.each_wait(None))
+        file = super().open_writer(fs, path, stored, autocommit, timeouts)
+        file.set_pipelined(True)
         return file
 
     def write_whole(
@@ -88,7 +105,54 @@ class SFTPBackend(Backend):
         timeouts: Timeouts,
     ) -> ObjectInfo | None:
         with self._judged(fs, path, timeouts, condition):
-            file = self.open_writer(fs, path, stored, autocommit=True)
+            file = self.open_writer(fs, path, stored, True, timeouts)
             with file:
                 file.write(data)
         return None
+
+
+def _paramiko(fs: AbstractFileSystem) -> bool:
+    """True for fsspec's paramiko filesystem, false for sshfs's."""
+    return hasattr(fs, "ssh_kwargs")
+
+
+@functools.cache
+def _bounded_file() -> type:
+    """sshfs's file, each of whose calls waits at most ``wait`` seconds (``None``: forever):
+    sshfs's own wait on fsspec's loop with no deadline, so a server that stopped answering
+    held a request until it dropped the connection."""
+    from sshfs.file import SSHFile
+
+    class BoundedFile(SSHFile):  # type: ignore[misc]
+        _closed: bool
+
+        def __init__(
+            self, fs: AbstractFileSystem, path: str, mode: str, block: int, wait: float | None
+        ) -> None:
+            self._wait = wait
+            super().__init__(fs, path, mode, block_size=block)
+
+        async def _open_file(self) -> Any:
+            return await asyncio.wait_for(super()._open_file(), self._wait)
+
+        def read(self, size: int = -1) -> bytes:
+            data: bytes = super().read(size, timeout=self._wait)
+            return data
+
+        def write(self, data: bytes) -> int:
+            written: int = super().write(data, timeout=self._wait)
+            return written
+
+        def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+            position: int = super().seek(offset, whence, timeout=self._wait)
+            return position
+
+        def close(self) -> None:
+            if self._closed:
+                return
+            try:
+                self._close(timeout=self._wait)
+            finally:  # never again, nor by the garbage collector (see Backend.open)
+                self._closed = True
+
+    return BoundedFile

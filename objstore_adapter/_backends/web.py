@@ -24,7 +24,12 @@ class WebBackend(Backend):
     read_block = 2 * 2**20
 
     def open_writer(
-        self, fs: AbstractFileSystem, path: str, stored: Representation, autocommit: bool
+        self,
+        fs: AbstractFileSystem,
+        path: str,
+        stored: Representation,
+        autocommit: bool,
+        timeouts: Timeouts,
     ) -> Any:
         raise Unsupported(
             "fsspec's HTTP filesystem sends a body only whole, in one PUT: a body over "

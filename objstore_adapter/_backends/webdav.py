@@ -55,7 +55,9 @@ class WebDAVBackend(Backend):
                 connect=connect, read=read, write=read, pool=connect
             )
 
-    def move_into_place(self, fs: AbstractFileSystem, staging: str, path: str) -> None:
+    def move_into_place(
+        self, fs: AbstractFileSystem, staging: str, path: str, timeouts: Timeouts
+    ) -> None:
         fs.client.move(staging, path, overwrite=True)
 
     def delete(

@@ -1030,10 +1030,12 @@ class Moves(Backend):
     def __init__(self) -> None:
         self.moves: list[tuple[str, str]] = []
 
-    def move_into_place(self, fs: AbstractFileSystem, staging: str, path: str) -> None:
+    def move_into_place(
+        self, fs: AbstractFileSystem, staging: str, path: str, timeouts: Timeouts
+    ) -> None:
         self.moves.append((staging, path))
         assert fs.exists(staging)
-        super().move_into_place(fs, staging, path)
+        super().move_into_place(fs, staging, path, timeouts)
 
 
 @pytest.mark.parametrize("size", [5, WRITE_BLOCK + 5], ids=["one block", "streamed"])
