@@ -393,7 +393,7 @@ def _faults(visible: Visible, session: requests.Session, url: str, proxy: Record
     visible.call(lambda: session.get(url, timeout=0.5))
     proxy.stall_seconds = 0
     for status in (403, 500, 503):
-        proxy.answer(status, {"Retry-After": "1"}, times=None)
+        proxy.answer(status, {"Retry-After": "0"}, times=None)  # retried, without waiting
         visible.call(lambda: session.get(url))
         visible.call(lambda: session.head(url))
         proxy._canned.clear()
