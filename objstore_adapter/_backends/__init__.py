@@ -514,7 +514,8 @@ class _Verified:
         them before the answer is given: a replacement found then costs a new open, not a
         failed body."""
         self._first = self.read(min(size, 64 * 2**10))
-
+        if self._checked < 0:  # nothing read: the file ends before the range, or is empty
+            self._check(0)
 
     def read(self, n: int) -> bytes:
         if self._first:

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
+import io
 import os
 import threading
 import time
@@ -12,6 +14,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import fsspec
@@ -20,6 +23,9 @@ import requests
 
 import objstore_adapter
 from objstore_adapter import SchemeRegistry, TransferConfig
+from objstore_adapter._backends import Backend
+from objstore_adapter._handlers import get_object
+from objstore_adapter._http import Timeouts
 from objstore_adapter.testing.servers import SFTPServer, ftp_server, sftp_server, webdav_server
 
 from .._proxy import RecordingProxy
@@ -169,7 +175,8 @@ def test_one_session_serves_sixteen_threads(served: tuple[str, Path, requests.Se
         body = f"thread {n} ".encode() * 1000
         seen = []
         for i in range(3):
-            assert session.put(f"{base}/p/t{n}-{i}.txt", data=body).status_code in (200, 201)
+            answer = session.put(f"{base}/p/t{n}-{i}.txt", data=body)
+            assert answer.status_code in (200, 201), answer.text
             seen.append(session.get(f"{base}/p/t{n}-{i}.txt").content)
             seen.append(session.get(f"{base}/p/report").content)
         return seen
@@ -265,6 +272,51 @@ def test_a_body_read_in_blocks_never_goes_on_with_a_replacement(
         pass  # the body ends in an error where the replacement was found: by design
 
     assert received == old[: len(received)], "bytes of the replacement were served"
+
+
+def _replaced_when_opened(backend: Backend, replace: Callable[[], None]) -> Backend:
+    """The route's own backend, which meets ``replace`` once, just before it opens a file:
+    another writer between the two requests of a ranged GET (its judgement, its read)."""
+    replacements = [replace]
+
+    class Replacing(type(backend)):  # type: ignore[misc]
+        def open_reader(self, *args: Any) -> Any:
+            while replacements:
+                replacements.pop()()
+            return super().open_reader(*args)
+
+    return Replacing()
+
+
+@pytest.mark.parametrize(
+    ("new_size", "status"), [(1000, 416), (3 * 2**20, 206)], ids=["past-its-end", "within-it"]
+)
+def test_a_range_of_a_file_replaced_by_a_shorter_one_is_judged_on_the_new_one(
+    served: tuple[str, Path, requests.Session], new_size: int, status: int
+) -> None:
+    base, root, session = served
+    (root / "p" / "big").write_bytes(b"o" * (4 * 2**20))
+    os.utime(root / "p" / "big", (1_700_000_000, 1_700_000_000))
+
+    def replace() -> None:
+        (root / "p" / "big").write_bytes(b"n" * new_size)
+        os.utime(root / "p" / "big", (1_700_000_060, 1_700_000_060))
+
+    url = f"{base}/p/big"
+    target = session.get_adapter(url).registry.resolve(url)  # type: ignore[attr-defined]
+    replaced = dataclasses.replace(target, backend=_replaced_when_opened(target.backend, replace))
+    request = requests.Request("GET", url, headers={"Range": "bytes=2097152-2098175"}).prepare()
+
+    reply = get_object(replaced, request, Timeouts())
+
+    assert reply.status == status
+    if status == 416:
+        assert reply.headers["Content-Range"] == f"bytes */{new_size}"
+    else:
+        assert reply.headers["Content-Range"] == f"bytes 2097152-2098175/{new_size}"
+        assert isinstance(reply.body, io.BufferedIOBase | bytes)
+        body = reply.body if isinstance(reply.body, bytes) else reply.body.read()
+        assert body == b"n" * 1024
 
 
 def test_a_threads_connection_is_closed_once_the_thread_has_ended(
