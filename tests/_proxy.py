@@ -42,6 +42,7 @@ class CannedAnswer:
     methods: frozenset[str] | None = None  # None: every method
     skip: int = 0  # matching requests to forward first
     agent: str | None = None  # only requests whose User-Agent starts with this
+    after_store: bool = False  # the store is sent the request first; its answer is dropped
 
 
 #: S3's throttling answer, as the SlowDown faults send it.
@@ -177,6 +178,8 @@ class RecordingProxy:
                 body = self.rfile.read(length) if length else None
                 canned = proxy._take_canned(self.command, self.headers.get("User-Agent", ""))
                 if canned is not None:
+                    if canned.after_store:  # a store that failed after it did the work
+                        self._from_store(body)
                     self._answer(canned)
                     return
                 if proxy.chaos is not None:
@@ -332,15 +335,19 @@ class RecordingProxy:
         methods: tuple[str, ...] | None = None,
         skip: int = 0,
         agent: str | None = None,
+        after_store: bool = False,
     ) -> None:
         """Answer the next ``times`` requests (``None``: all of them) in the store's place.
 
         Only requests with one of ``methods`` (and a User-Agent starting with ``agent``)
-        count, when given, and the first ``skip`` of those still reach the store. Every
-        request is recorded; answers queue up in order.
+        count, when given, and the first ``skip`` of those still reach the store. With
+        ``after_store``, the store is sent each such request first, and its answer dropped.
+        Every request is recorded; answers queue up in order.
         """
         methods_set = frozenset(methods) if methods else None
-        canned = CannedAnswer(status, dict(headers or {}), body, times, methods_set, skip, agent)
+        canned = CannedAnswer(
+            status, dict(headers or {}), body, times, methods_set, skip, agent, after_store
+        )
         with self._canned_lock:
             self._canned.append(canned)
 

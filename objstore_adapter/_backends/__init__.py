@@ -272,16 +272,22 @@ class Backend:
         path: str,
         timeouts: Timeouts,
         condition: WriteCondition | None,
+        attempts: Attempts | None = None,
     ) -> Iterator[None]:
         """Judge ``condition`` and write, for a store that cannot judge it itself: the check
         and the write hold a lock, so they are atomic among the threads of this process (the
-        whole store, for memory://), not against other processes."""
+        whole store, for memory://), not against other processes. The check is tried again
+        as ``attempts`` allows, where the write is not (a move into place)."""
         if condition is None:
             yield
             return
         with _LOCAL_WRITES[hash(path) % len(_LOCAL_WRITES)]:
             fs.invalidate_cache(path)
-            current = self.stat_or_none(fs, path, timeouts)
+
+            def check() -> ObjectInfo | None:
+                return self.stat_or_none(fs, path, timeouts)
+
+            current = check() if attempts is None else attempts.call(check)
             if not condition_holds(condition, current):
                 raise status_error(412, path)
             yield
@@ -373,12 +379,13 @@ class Backend:
             self._write_at(fs, staging, chunks, stored, timeouts, attempts, None, autocommit=True)
             # The validators of the body written, read before it is moved where a rename
             # keeps them: once in place, another writer may replace or remove it at once.
-            written = self.stat(fs, staging, timeouts) if self.renames_into_place else None
-            with self._judged(fs, path, timeouts, condition):
-                attempts.call(
-                    lambda: self.move_into_place(fs, staging, path, timeouts),
-                    lambda: None if self.stat_or_none(fs, staging, timeouts) else True,
-                )
+            written = (
+                attempts.call(lambda: self.stat(fs, staging, timeouts))
+                if self.renames_into_place
+                else None
+            )
+            with self._judged(fs, path, timeouts, condition, attempts):
+                attempts.call(self._mover(fs, staging, path, timeouts))
         except BaseException:
             with contextlib.suppress(Exception):
                 call(fs, "rm_file", staging, timeout=timeouts.request)
@@ -396,6 +403,24 @@ class Backend:
             return self.stat(fs, path, timeouts)
         except FileNotFoundError:
             return None
+
+    def _mover(
+        self, fs: AbstractFileSystem, staging: str, path: str, timeouts: Timeouts
+    ) -> Callable[[], None]:
+        """The move of a staged body into place, as tried (again) by ``Attempts``: a try
+        after one that failed first asks whether the staged body is still there. A failure
+        is no proof the move did not happen, lost answer or not: wsgidav moves, then answers
+        500 when the target was deleted meanwhile; a MOVE sent again would find nothing."""
+        tries = 0
+
+        def move() -> None:
+            nonlocal tries
+            tries += 1
+            if tries > 1 and self.stat_or_none(fs, staging, timeouts) is None:
+                return  # an earlier try moved it, whatever its answer said
+            self.move_into_place(fs, staging, path, timeouts)
+
+        return move
 
     def move_into_place(
         self, fs: AbstractFileSystem, staging: str, path: str, timeouts: Timeouts

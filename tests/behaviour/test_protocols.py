@@ -468,6 +468,51 @@ def test_a_move_into_place_the_server_failed_is_tried_again(tmp_path: Path) -> N
     assert os.listdir(tmp_path / "site") == ["report"]  # no staged body left
 
 
+def test_a_move_into_place_that_failed_after_moving_is_not_sent_again(tmp_path: Path) -> None:
+    # wsgidav moved the staged body, then failed reading the properties of its target
+    # (deleted by another writer meanwhile) and answered 500: a MOVE sent again finds no
+    # staged body, and the PUT that was stored failed.
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "report").write_bytes(b"old")
+    with _proxied_webdav(tmp_path) as (proxy, session):
+        proxy.answer(500, methods=("MOVE",), after_store=True)
+
+        response = session.put("dav://site/report", data=b"new")
+
+    assert response.status_code == 200
+    assert [method for method, _ in proxy.requests if method == "MOVE"] == ["MOVE"]
+    assert (tmp_path / "site" / "report").read_bytes() == b"new"
+    assert os.listdir(tmp_path / "site") == ["report"]
+
+
+#: The requests of a PUT with If-Match on WebDAV: the folder made (MKCOL and PROPFIND,
+#: twice, by webdav4), the staged body sent, its validators read, the target's judged, the
+#: MOVE.
+CONDITIONAL_PUT = ["MKCOL", "PROPFIND", "MKCOL", "PROPFIND", "PUT", "PROPFIND", "PROPFIND", "MOVE"]
+
+
+@pytest.mark.parametrize("failing", range(len(CONDITIONAL_PUT)))
+def test_any_request_of_a_conditional_put_answered_500_is_tried_again(
+    tmp_path: Path, failing: int
+) -> None:
+    # wsgidav answers 500 to a PROPFIND of a file deleted while it reads its properties:
+    # the validators of the staged body and the target's are read again, as the rest is.
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "report").write_bytes(b"old")
+    with _proxied_webdav(tmp_path) as (proxy, session):
+        etag = session.head("dav://site/report").headers["ETag"]
+        proxy.requests.clear()
+        proxy.answer(500, skip=failing)
+
+        response = session.put("dav://site/report", data=b"new", headers={"If-Match": etag})
+
+    sent = [method for method, _ in proxy.requests]
+    assert sent[: failing + 1] == CONDITIONAL_PUT[: failing + 1]  # the one answered 500
+    assert response.ok, response.text
+    assert (tmp_path / "site" / "report").read_bytes() == b"new"
+    assert os.listdir(tmp_path / "site") == ["report"]
+
+
 def test_an_sftp_route_heals_after_the_server_restarts(sftp_route: SFTPRoute) -> None:
     session = objstore_adapter.session(sftp_route.registry())
     url = f"{sftp_route.server.url}/p/report"
