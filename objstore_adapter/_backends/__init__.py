@@ -192,11 +192,28 @@ class Backend:
             except VersionChanged:  # replaced before a byte was answered: open it again
                 body.close()
                 continue
-            except BaseException:
+            except BaseException as exc:
                 body.close()
+                # A file removed or replaced while it was opened fails in the filesystem's
+                # own way (webdav4 seeks in a 404 answer: "server does not support ranges");
+                # a failure of the connection is no sign of either.
+                transient = not isinstance(exc, Exception) or retryable(exc)
+                if not transient and not self._holds(fs, path, info, timeouts):
+                    continue
                 raise
             return info, body
         raise status_error(503, path)  # replaced faster than it can be read
+
+    def _holds(
+        self, fs: AbstractFileSystem, path: str, info: ObjectInfo, timeouts: Timeouts
+    ) -> bool:
+        """Whether the store holds the version ``info`` describes still; ``True`` where that
+        cannot be told (the store's failure, then, is the answer)."""
+        try:
+            now = self.stat_or_none(fs, path, timeouts)
+        except Exception:
+            return True
+        return now is not None and (now.etag, now.size) == (info.etag, info.size)
 
     def open_direct(
         self,

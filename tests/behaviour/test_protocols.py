@@ -513,6 +513,24 @@ def test_any_request_of_a_conditional_put_answered_500_is_tried_again(
     assert os.listdir(tmp_path / "site") == ["report"]
 
 
+def test_a_range_of_a_file_removed_while_webdav4_opens_it_is_not_found(tmp_path: Path) -> None:
+    # webdav4 opens a file with a PROPFIND, then GETs it: removed in between, the GET is
+    # answered 404, and webdav4's seek says "server does not support ranges".
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "big").write_bytes(b"o" * (4 * 2**20))
+    with _proxied_webdav(tmp_path) as (proxy, session):
+
+        def remove_before_the_get(method: str, path: str) -> None:
+            if method == "GET":
+                (tmp_path / "site" / "big").unlink(missing_ok=True)
+
+        proxy.on_request = remove_before_the_get
+
+        response = session.get("dav://site/big", headers={"Range": "bytes=2097152-2098175"})
+
+    assert response.status_code == 404, response.text
+
+
 def test_an_sftp_route_heals_after_the_server_restarts(sftp_route: SFTPRoute) -> None:
     session = objstore_adapter.session(sftp_route.registry())
     url = f"{sftp_route.server.url}/p/report"
