@@ -176,7 +176,7 @@ class Backend:
                 self.read_block if byte_range is None else min(self.read_block, byte_range.length)
             )
             body = _Verified(
-                self.open_reader(fs, path, block, timeouts),
+                self.open_reader(fs, path, block, info.size, timeouts),
                 lambda: self.stat(fs, path, timeouts),
                 info,
                 path,
@@ -314,8 +314,11 @@ class Backend:
         the stored headers and the metadata, as far as the backend keeps them."""
         return {}
 
-    def open_reader(self, fs: AbstractFileSystem, path: str, block: int, timeouts: Timeouts) -> Any:
-        """A file open for reading ``path`` in blocks of ``block`` bytes."""
+    def open_reader(
+        self, fs: AbstractFileSystem, path: str, block: int, size: int, timeouts: Timeouts
+    ) -> Any:
+        """A file open for reading ``path`` (``size`` bytes, as stat'ed) in blocks of
+        ``block`` bytes."""
         return fs.open(path, "rb", block_size=block)
 
     def open_writer(

@@ -76,9 +76,11 @@ class SFTPBackend(Backend):
             fs._connect()  # with fs.ssh_kwargs, which limit_waits bounded
             self.limit_waits(fs, timeouts)
 
-    def open_reader(self, fs: AbstractFileSystem, path: str, block: int, timeouts: Timeouts) -> Any:
+    def open_reader(
+        self, fs: AbstractFileSystem, path: str, block: int, size: int, timeouts: Timeouts
+    ) -> Any:
         if _paramiko(fs):  # whose channel limit_waits bounded
-            return super().open_reader(fs, path, block, timeouts)
+            return super().open_reader(fs, path, block, size, timeouts)
         return _bounded_file()(fs, path, "rb", block, timeouts.each_wait(None))
 
     def open_writer(

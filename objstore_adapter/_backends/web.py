@@ -3,6 +3,7 @@ every store's are, and a failure reported as what it is, not as a missing object
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 from fsspec.spec import AbstractFileSystem
@@ -22,6 +23,20 @@ class WebBackend(Backend):
     # A block is one ranged GET that aiohttp reads whole, and fsspec reads one ahead: 2 MiB
     # blocks keep a stream's memory within a few MiB (8 MiB ones peaked at 50 MB).
     read_block = 2 * 2**20
+
+    def open_reader(
+        self, fs: AbstractFileSystem, path: str, block: int, size: int, timeouts: Timeouts
+    ) -> Any:
+        # Each block is a GET of its own, which waits as long as aiohttp's session does (5
+        # minutes) unless told otherwise; fsspec hands a file's keywords to each. The size
+        # given spares the HEAD that fsspec would send without the caller's timeout.
+        import aiohttp
+
+        if size == 0:  # nothing to fetch (fsspec would send the HEAD again for a size of 0)
+            return io.BytesIO()
+        wait = aiohttp.ClientTimeout(sock_connect=timeouts.connect, sock_read=timeouts.read)
+        bounded = {} if timeouts == Timeouts() else {"timeout": wait}
+        return fs.open(path, "rb", block_size=block, size=size, **bounded)
 
     def open_writer(
         self,

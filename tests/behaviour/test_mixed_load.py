@@ -326,7 +326,18 @@ OPERATIONS: dict[str, Callable[..., str | None]] = {
 }
 
 
-@pytest.mark.parametrize("name", [*BACKENDS, "ftp", "webdav", "sshfs", "paramiko"])
+#: Why HTTP is not put under this load: half of it would be refused (405), by design.
+HTTP_CANNOT = "fsspec's HTTP filesystem has no DELETE and sends no body over one block"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        *BACKENDS,
+        *["ftp", "webdav", "sshfs", "paramiko"],
+        pytest.param("http", marks=pytest.mark.skip(reason=HTTP_CANNOT)),
+    ],
+)
 def test_sixteen_threads_mixed_on_few_keys(request: pytest.FixtureRequest, name: str) -> None:
     store: Store = request.getfixturevalue(f"{name}_store")
     written = Written()
