@@ -454,21 +454,12 @@ def ftp_server(
     authorizer.add_user(user, password, str(root), perm="elradfmwMT")
     handler = type("Handler", (FTPHandler,), {"authorizer": authorizer})
     server = ThreadedFTPServer(("127.0.0.1", port), handler)
-    stop = threading.Event()
-
-    def serve() -> None:
-        # Closed by the thread that polls it: closed from another, the poll met a closed
-        # socket now and then (EBADF in the server's thread).
-        while not stop.is_set():
-            server.serve_forever(timeout=0.05, blocking=False, handle_exit=False)
-        server.close_all()
-
-    thread = threading.Thread(target=serve, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
         yield f"ftp://127.0.0.1:{server.address[1]}"
     finally:
-        stop.set()
+        server.close_all()
         thread.join(10)
 
 
