@@ -35,7 +35,7 @@ from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
 
 from .. import _info
 from .._body import ChunkSource, StoreGet
-from .._errors import status_error
+from .._errors import status_error, store_answer
 from .._http import ByteRange, Timeouts, WriteCondition
 from .._info import ObjectInfo, Representation
 from .._listing import hides_keys, listing_entries
@@ -624,15 +624,17 @@ _STAGING_NAME = re.compile(r"\..+\.[0-9a-f]{16}\.partial")
 def _make_folders(fs: AbstractFileSystem, folder: str, timeouts: Timeouts) -> None:
     """Make ``folder`` and its parents, where keys live in folders (an FTP or SFTP server's
     files). Another writer may make them meanwhile, and a filesystem's check for them may
-    be stale (FTP's cached listing): a refusal here is left to the write, which says what
-    is wrong if the folder is missing still. A failure another try may not meet (the
-    connection, a timeout) is raised, to be tried again."""
+    be stale (FTP's cached listing): the server's answer here, refusal or failure, is left
+    to the write, which says what is wrong if the folder is missing still (wsgidav answers
+    500 to a PROPFIND of a folder whose files are being renamed: one in three, with sixteen
+    writers in it). A failure with no answer (the connection, a timeout) is raised, to be
+    tried again."""
     fs.invalidate_cache(folder)
     fs.invalidate_cache(fs._parent(folder))
     try:
         call(fs, "makedirs", folder, exist_ok=True, timeout=timeouts.request)
     except Exception as exc:
-        if retryable(exc):
+        if retryable(exc) and store_answer(exc) is None:
             raise
 
 
