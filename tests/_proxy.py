@@ -43,6 +43,7 @@ class CannedAnswer:
     skip: int = 0  # matching requests to forward first
     agent: str | None = None  # only requests whose User-Agent starts with this
     after_store: bool = False  # the store is sent the request first; its answer is dropped
+    path: str | None = None  # only requests for this path
 
 
 #: S3's throttling answer, as the SlowDown faults send it.
@@ -176,7 +177,9 @@ class RecordingProxy:
                     self.close_connection = True
                     return
                 body = self.rfile.read(length) if length else None
-                canned = proxy._take_canned(self.command, self.headers.get("User-Agent", ""))
+                canned = proxy._take_canned(
+                    self.command, self.headers.get("User-Agent", ""), self.path
+                )
                 if canned is not None:
                     if canned.after_store:  # a store that failed after it did the work
                         self._from_store(body)
@@ -336,25 +339,29 @@ class RecordingProxy:
         skip: int = 0,
         agent: str | None = None,
         after_store: bool = False,
+        path: str | None = None,
     ) -> None:
         """Answer the next ``times`` requests (``None``: all of them) in the store's place.
 
         Only requests with one of ``methods`` (and a User-Agent starting with ``agent``)
         count, when given, and the first ``skip`` of those still reach the store. With
         ``after_store``, the store is sent each such request first, and its answer dropped.
-        Every request is recorded; answers queue up in order.
+        With ``path``, only requests for that path count. Every request is recorded;
+        answers queue up in order.
         """
         methods_set = frozenset(methods) if methods else None
         canned = CannedAnswer(
-            status, dict(headers or {}), body, times, methods_set, skip, agent, after_store
+            status, dict(headers or {}), body, times, methods_set, skip, agent, after_store, path
         )
         with self._canned_lock:
             self._canned.append(canned)
 
-    def _take_canned(self, method: str, agent: str) -> CannedAnswer | None:
+    def _take_canned(self, method: str, agent: str, path: str) -> CannedAnswer | None:
         with self._canned_lock:
             for canned in self._canned:
                 if canned.agent is not None and not agent.startswith(canned.agent):
+                    continue
+                if canned.path is not None and path != canned.path:
                     continue
                 if canned.methods is None or method in canned.methods:
                     if canned.skip > 0:

@@ -531,6 +531,19 @@ def test_a_range_of_a_file_removed_while_webdav4_opens_it_is_not_found(tmp_path:
     assert response.status_code == 404, response.text
 
 
+def test_a_folder_the_server_fails_to_describe_is_left_to_the_write(tmp_path: Path) -> None:
+    # webdav4 checks a folder that exists with a PROPFIND that lists it, which wsgidav
+    # answers 500 while a file in it is renamed: the write says whether the folder is there.
+    (tmp_path / "site").mkdir()
+    with _proxied_webdav(tmp_path) as (proxy, session):
+        proxy.answer(500, methods=("PROPFIND",), path="/site", times=None)
+
+        response = session.put("dav://site/report", data=b"new")
+
+    assert response.ok, response.text
+    assert (tmp_path / "site" / "report").read_bytes() == b"new"
+
+
 def test_an_sftp_route_heals_after_the_server_restarts(sftp_route: SFTPRoute) -> None:
     session = objstore_adapter.session(sftp_route.registry())
     url = f"{sftp_route.server.url}/p/report"
