@@ -352,10 +352,19 @@ class Backend:
         Returns the validators the store's answer gave (``None``: it gave none).
         """
         with self._judged(fs, path, timeouts, condition):
-            call(
-                fs, "pipe_file", path, data, timeout=timeouts.request, **self.write_options(stored)
-            )
+            self.send_whole(fs, path, data, stored, timeouts)
         return None
+
+    def send_whole(
+        self,
+        fs: AbstractFileSystem,
+        path: str,
+        data: bytes,
+        stored: Representation,
+        timeouts: Timeouts,
+    ) -> None:
+        """The one request of :meth:`write_whole`, once its condition is judged."""
+        call(fs, "pipe_file", path, data, timeout=timeouts.request, **self.write_options(stored))
 
     def part_store(
         self,
@@ -522,11 +531,8 @@ class Backend:
 
         def settled() -> ObjectInfo | None:
             # The answer was lost: the write took effect if the store holds these bytes now.
-            try:
-                info = self.stat(fs, path, timeouts)
-            except FileNotFoundError:
-                return None
-            return info if info.md5 == digest else None
+            info = self.stat_or_none(fs, path, timeouts)
+            return info if info is not None and info.md5 == digest else None
 
         return attempts.call(send, settled)
 

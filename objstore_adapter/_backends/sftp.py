@@ -27,8 +27,8 @@ from typing import Any
 
 from fsspec.spec import AbstractFileSystem
 
-from .._http import Timeouts, WriteCondition
-from .._info import ObjectInfo, Representation
+from .._http import Timeouts
+from .._info import Representation
 from . import Backend, close_when_dropped
 
 
@@ -97,20 +97,16 @@ class SFTPBackend(Backend):
         file.set_pipelined(True)
         return file
 
-    def write_whole(
+    def send_whole(
         self,
         fs: AbstractFileSystem,
         path: str,
         data: bytes,
         stored: Representation,
-        condition: WriteCondition | None,
         timeouts: Timeouts,
-    ) -> ObjectInfo | None:
-        with self._judged(fs, path, timeouts, condition):
-            file = self.open_writer(fs, path, stored, True, timeouts)
-            with file:
-                file.write(data)
-        return None
+    ) -> None:
+        with self.open_writer(fs, path, stored, True, timeouts) as file:  # paramiko's pipelined
+            file.write(data)
 
 
 def _paramiko(fs: AbstractFileSystem) -> bool:

@@ -16,8 +16,8 @@ from typing import Any
 
 from fsspec.spec import AbstractFileSystem
 
-from .._http import Timeouts, WriteCondition
-from .._info import ObjectInfo, Representation
+from .._http import Timeouts
+from .._info import Representation
 from . import Backend
 
 
@@ -57,23 +57,20 @@ class WebDAVBackend(Backend):
                 connect=connect, read=read, write=read, pool=connect
             )
 
-    def write_whole(
+    def send_whole(
         self,
         fs: AbstractFileSystem,
         path: str,
         data: bytes,
         stored: Representation,
-        condition: WriteCondition | None,
         timeouts: Timeouts,
-    ) -> ObjectInfo | None:
+    ) -> None:
         # webdav4's pipe_file makes the folder first, and checks it with a PROPFIND of depth
         # 1, which lists it: wsgidav answers 500 when a file in it is renamed meanwhile (a
         # third of them, with sixteen writers in one folder). The folder is made already.
-        with self._judged(fs, path, timeouts, condition):
-            fs.client.upload_fileobj(
-                io.BytesIO(data), fs._strip_protocol(path), overwrite=True, size=len(data)
-            )
-        return None
+        fs.client.upload_fileobj(
+            io.BytesIO(data), fs._strip_protocol(path), overwrite=True, size=len(data)
+        )
 
     def move_into_place(
         self, fs: AbstractFileSystem, staging: str, path: str, timeouts: Timeouts
