@@ -18,7 +18,7 @@ import threading
 import urllib.parse
 import weakref
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 import urllib3
 from fsspec.asyn import sync
@@ -29,6 +29,8 @@ from ... import _info
 from ..._body import StoreGet
 from ..._errors import status_error
 from ..._http import ByteRange, Timeouts
+from . import sigv4
+from .sigv4 import Signed
 
 #: Signed URLs live only as long as one request needs them to.
 EXPIRES_SECONDS = 900
@@ -69,14 +71,6 @@ def pool_for(fs: Any) -> urllib3.PoolManager:
                     tls["ca_certs"] = verify
                 pool = _pools[fs] = urllib3.PoolManager(maxsize=32, **tls)
     return pool
-
-
-class Signed(NamedTuple):
-    """A request signed in its URL: what to send, and the headers its signature covers."""
-
-    method: str
-    url: str
-    headers: dict[str, str]
 
 
 @functools.cache
@@ -183,6 +177,17 @@ def sign_here(
     client = _client_here(fs, params.get("Bucket"))
     if client is None or _credentials_due(client):
         return None
+    if operation == "get_object" and not in_url:
+        quick = sigv4.sign_get(client, params, functools.partial(_sign_now, client))
+        if quick is not None:
+            return quick
+    return _sign_now(client, params, operation, in_url)
+
+
+def _sign_now(
+    client: Any, params: Mapping[str, Any], operation: str = "get_object", in_url: bool = False
+) -> Signed | None:
+    """botocore's signature, made in this thread; ``None`` where it would wait."""
     coroutine = _presign(client, operation, params, in_url)
     try:
         coroutine.send(None)
@@ -345,6 +350,7 @@ def open_presigned(
         if response.status in (304, 412):
             return StoreGet(response.status, _info.from_http_headers(response.headers), None, None)
         raise_definite(response, f"{bucket}/{key}")
+        sigv4.forget(bucket)  # botocore, asked next, may learn where the bucket is
         raise PresignedRefused(response.status)
     fields = response.headers
     served = _served_range(fields.get("Content-Range")) if response.status == 206 else None
