@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 from collections.abc import Mapping
@@ -102,6 +103,9 @@ class ObjectStoreAdapter(BaseAdapter):
                 failure = exc.failure
             if failure is None:
                 timeouts = Timeouts.from_requests(timeout)
+                if not stream:  # read whole below anyway: a transport may read it at once
+                    whole = target.route.transfer.one_stream_up_to
+                    timeouts = dataclasses.replace(timeouts, whole=whole)
                 try:
                     target.backend.limit_waits(target.fs, timeouts)
                     prepared = _with_text_headers(request)
@@ -116,7 +120,11 @@ class ObjectStoreAdapter(BaseAdapter):
                 reply = self._error_reply(failure, request)
         logger.debug("%s %s -> %d", method, url, reply.status)
         response = self.build_response(request, reply)
-        if not stream:
+        loaded = reply.body if isinstance(reply.body, bytes) and method != "HEAD" else None
+        if not stream and loaded is not None and "Content-Encoding" not in response.headers:
+            # Whole already, and nothing for requests to decode: its fields for a body read.
+            response._content, response._content_consumed = loaded, True  # type: ignore[attr-defined]
+        elif not stream:
             self._preload(response, request)
         return response
 

@@ -198,7 +198,7 @@ def _transfer_policy(
 
     if config.max_attempts > 1:
         source = ResumingSource(source, open_part, start, stop, config, timeouts.request)
-    if stop - start > config.download_part_size and config.parallel_below > 0:
+    if stop - start > config.one_stream_up_to:
         source = ParallelSource(source, open_part, start, stop, config, timeouts.request)
     return source
 

@@ -7,7 +7,7 @@ import email.utils
 import mimetypes
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
@@ -122,12 +122,16 @@ class Timeouts:
 
     ``request`` bounds everything up to the response headers (connecting included);
     ``read`` bounds each wait for more body bytes, ``connect`` a connection where the adapter
-    connects itself. ``None`` waits forever, as requests does.
+    connects itself. ``None`` waits forever, as requests does. ``whole`` travels with them:
+    the largest body a transport may read whole before answering, because the caller reads
+    it at once (``stream=False``) and no body that size is fetched in parallel parts; ``0``
+    when it is streamed. It is not a timeout: two ``Timeouts`` compare without it.
     """
 
     request: float | None = None
     read: float | None = None
     connect: float | None = None
+    whole: int = field(default=0, compare=False)
 
     @classmethod
     def from_requests(

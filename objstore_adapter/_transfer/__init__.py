@@ -22,6 +22,7 @@ from __future__ import annotations
 import email.utils
 import importlib.util
 import random
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -89,6 +90,12 @@ class TransferConfig:
             raise ValueError("max_concurrency and download_concurrency must be at least 1")
         if self.native_gets and importlib.util.find_spec("obstore") is None:
             raise ValueError("native_gets needs obstore: pip install 'objstore-adapter[native]'")
+
+    @property
+    def one_stream_up_to(self) -> int:
+        """The largest body (or range) never fetched in parallel parts: any, when
+        ``parallel_below`` is 0."""
+        return self.download_part_size if self.parallel_below > 0 else sys.maxsize
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to wait before try ``attempt + 1`` (``attempt`` counts from 1)."""

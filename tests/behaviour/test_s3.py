@@ -67,7 +67,7 @@ def test_response_returns_before_the_body_is_sent(proxy: RecordingProxy, put: An
 def test_a_body_closed_unread_gives_its_connection_back(proxy: RecordingProxy, put: Any) -> None:
     empty, full = put("unread/empty.bin", b""), put("unread/full.bin", b"u" * 100_000)
     session = objstore_adapter.session(s3_registry(proxy.endpoint))
-    session.get(empty).close()  # the client built, one connection in the pool
+    session.get(empty, stream=True).close()  # the client built, one connection in the pool
     held = []  # closed, still referenced: only close() can have given their sockets back
 
     # Nothing left to read: the connection goes back to the pool and serves the next GET.

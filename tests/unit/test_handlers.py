@@ -252,10 +252,8 @@ def test_a_slow_large_get_is_fetched_in_parts_of_the_version_read(
         etag = response.headers["ETag"]
 
     assert response.content == DATA * 3
-    parts = [
-        {name.lower(): value for name, value in headers.items()}
-        for headers in proxy.request_headers[1:]
-    ]
+    sent = [{name.lower(): value for name, value in h.items()} for h in proxy.request_headers]
+    parts = [headers for headers in sent if "range" in headers]  # not the GET they started from
     assert sorted(part["range"] for part in parts) == [
         f"bytes={start}-{start + 2**20 - 1}" for start in range(2 * 2**20, 6 * 2**20, 2**20)
     ]

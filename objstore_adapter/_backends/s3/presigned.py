@@ -13,6 +13,7 @@ Nothing here retries: one call, one request; the adapter's transfer policy owns 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 import urllib.parse
@@ -26,10 +27,10 @@ from fsspec.spec import AbstractFileSystem
 from urllib3.exceptions import MaxRetryError
 
 from ... import _info
-from ..._body import StoreGet
+from ..._body import ChunkSource, LoadedBody, StoreGet
 from ..._errors import status_error
 from ..._http import ByteRange, Timeouts
-from . import sigv4
+from . import curl, sigv4
 from .sigv4 import Signed
 
 #: Signed URLs live only as long as one request needs them to.
@@ -65,12 +66,18 @@ def pool_for(fs: Any) -> urllib3.PoolManager:
         with _pools_lock:
             pool = _pools.get(fs)
             if pool is None:
-                verify = (getattr(fs, "client_kwargs", None) or {}).get("verify", True)
+                verify = _verify(fs)
                 tls: dict[str, Any] = {"cert_reqs": "CERT_REQUIRED" if verify else "CERT_NONE"}
                 if isinstance(verify, str):
                     tls["ca_certs"] = verify
                 pool = _pools[fs] = urllib3.PoolManager(maxsize=32, **tls)
     return pool
+
+
+def _verify(fs: Any) -> bool | str:
+    """How botocore was told to verify TLS: a CA bundle's path, or whether to verify."""
+    verify: bool | str = (getattr(fs, "client_kwargs", None) or {}).get("verify", True)
+    return verify
 
 
 @functools.cache
@@ -247,6 +254,9 @@ def presigned_request(
             answer is read and its connection returned to the pool.
         headers: sent as they are, unsigned (``Range``, preconditions of a GET).
 
+    A GET whose caller reads its body at once is read whole by libcurl (see :mod:`.curl`),
+    unless its body is larger than ``timeouts.whole``.
+
     Returns:
         The store's answer, whatever its status: redirects are not followed, nothing is
         tried again (the caller's retry policy decides).
@@ -261,6 +271,10 @@ def presigned_request(
     signed = sign_here(fs, operation, params, in_url) or sync(
         fs.loop, sign, fs, operation, params, in_url, timeout=timeouts.request
     )
+    sent = {**signed.headers, **(headers or {})}
+    if signed.method == "GET" and curl.available(timeouts):
+        with contextlib.suppress(curl.TooLarge):  # streamed below instead
+            return curl.fetch(signed.url, sent, timeouts, _verify(fs))
     # The connection pool of the URL's host, found without urllib3's parse of the whole URL
     # (a presigned query is long, and urllib3 checks it character by character each time).
     url = urllib.parse.urlsplit(signed.url)
@@ -271,7 +285,7 @@ def presigned_request(
             signed.method,
             f"{url.path}?{url.query}" if url.query else url.path,
             body=body,
-            headers={**signed.headers, **(headers or {})},
+            headers=sent,
             preload_content=not stream,
             decode_content=False,
             redirect=False,
@@ -354,9 +368,10 @@ def open_presigned(
         raise PresignedRefused(response.status)
     fields = response.headers
     served = _served_range(fields.get("Content-Range")) if response.status == 206 else None
-    return StoreGet(
-        response.status, _info.from_http_headers(fields), PresignedBody(response), served
-    )
+    body: ChunkSource = PresignedBody(response)
+    if isinstance(response, curl.Whole) and response.complete:
+        body = LoadedBody(response.data)
+    return StoreGet(response.status, _info.from_http_headers(fields), body, served)
 
 
 def _served_range(content_range: str | None) -> ByteRange | None:
