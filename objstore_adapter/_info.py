@@ -192,9 +192,8 @@ def http_stored_headers(fields: Mapping[str, str]) -> dict[str, str]:
     headers = {name: value for name in STORED_HEADERS if (value := fields.get(name))}
     for name, value in fields.items():
         lower = name.lower()
-        for prefix in _HTTP_META_PREFIXES:
-            if lower.startswith(prefix):
-                headers[f"{META_PREFIX}{lower[len(prefix) :]}"] = value
+        if lower.startswith(_HTTP_META_PREFIXES):  # each ends in its only "-meta-"
+            headers[META_PREFIX + lower.partition("-meta-")[2]] = value
     return headers
 
 

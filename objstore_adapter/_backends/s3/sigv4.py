@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import re
 import threading
 import time
 import weakref
@@ -34,6 +35,8 @@ PROBE_KEY = "objstore-adapter-probe"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 _ALGORITHM = "AWS4-HMAC-SHA256"
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class Credentials(NamedTuple):
@@ -105,9 +108,7 @@ def forget(bucket: str) -> None:
 def _plain(key: str) -> bool:
     """A key whose URL path botocore writes as its quoted self: printable ASCII or beyond,
     no empty, ``.`` or ``..`` segment, which some endpoints would read as another path."""
-    if not key or key.startswith("/") or "//" in key:
-        return False
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in key):
+    if not key or key.startswith("/") or "//" in key or _CONTROL.search(key):
         return False
     return not any(part in (".", "..") for part in key.split("/"))
 
