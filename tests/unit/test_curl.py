@@ -221,13 +221,12 @@ def _cut_after(first: bytes) -> Callable[[socket.socket], None]:
     return answer
 
 
-def test_a_body_that_stalls_is_read_as_far_as_it_came_then_times_out() -> None:
-    with _raw_server(_stall_after(HEAD_OF_100 + b"x" * 10)) as url:
+def test_a_body_that_stalls_times_out_where_its_bytes_end() -> None:
+    with _raw_server(_stall_after(HEAD_OF_100)) as url:
         answer = curl.fetch(url, {}, WAITS, True)
         assert (answer.status, answer.complete) == (200, False)
-        assert answer.read(10) == b"x" * 10
         with pytest.raises(ReadTimeoutError):
-            answer.read(90)
+            answer.read(100)
 
 
 def test_a_body_that_is_cut_raises_where_its_bytes_end() -> None:

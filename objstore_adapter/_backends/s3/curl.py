@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import functools
 import io
+import math
 import os
 import threading
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -71,8 +71,12 @@ class TooLarge(Exception):
 
 def available(timeouts: Timeouts) -> bool:
     """True when the caller reads the body at once, pycurl is installed, and it can keep
-    ``timeouts``: a stall is noticed within a second of its bound (see :class:`_Stalled`),
-    so a read timeout under one second stays with urllib3."""
+    ``timeouts``: libcurl times a stall in whole seconds, so a read timeout under one second
+    stays with urllib3.
+
+    libcurl measures a stall as a speed under one byte a second, averaged over its last five
+    seconds: a server that stops before any byte of the body is noticed at the read timeout
+    (rounded up to a second), one that stops after some bytes up to five seconds later."""
     return (
         pycurl is not None and timeouts.whole > 0 and (timeouts.read is None or timeouts.read >= 1)
     )
@@ -96,12 +100,11 @@ def fetch(url: str, headers: Mapping[str, str], timeouts: Timeouts, verify: bool
     curl.setopt(pycurl.CONNECTTIMEOUT_MS, _milliseconds(timeouts.connect))
     # A larger body stops the transfer after its head (Content-Length) or at that size.
     curl.setopt(pycurl.MAXFILESIZE_LARGE, timeouts.whole)
-    stalled = _Stalled(timeouts.read)
-    if timeouts.read is None:
-        curl.setopt(pycurl.NOPROGRESS, 1)
-    else:
-        curl.setopt(pycurl.NOPROGRESS, 0)
-        curl.setopt(pycurl.XFERINFOFUNCTION, stalled)
+    # A stall: below one byte a second for the read timeout. No Python callback times it:
+    # each would wait for the GIL, which threads sharing a session hold most of the time.
+    stall = 0 if timeouts.read is None else math.ceil(timeouts.read)
+    curl.setopt(pycurl.LOW_SPEED_LIMIT, 1 if stall else 0)
+    curl.setopt(pycurl.LOW_SPEED_TIME, stall)
     _set_tls(curl, verify)
     failure: urllib3.exceptions.HTTPError | None = None
     try:
@@ -110,8 +113,6 @@ def fetch(url: str, headers: Mapping[str, str], timeouts: Timeouts, verify: bool
         code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
         if code == pycurl.E_FILESIZE_EXCEEDED:
             raise TooLarge from None
-        if code == pycurl.E_ABORTED_BY_CALLBACK and stalled.fired:
-            code = pycurl.E_OPERATION_TIMEDOUT
         failure = _failure(code, curl, bool(head))
         if not head or head[-1] != b"\r\n":  # no answer, or not all of its head
             raise failure from None
@@ -150,29 +151,6 @@ class Whole(urllib3.HTTPResponse):
     @property
     def complete(self) -> bool:
         return self._body is not None
-
-
-class _Stalled:
-    """libcurl's progress callback: stop the transfer once no byte came for ``read``
-    seconds, as a read timeout does on a socket. (libcurl's own low-speed limit averages
-    over seconds of history, so bytes that came before a stall would hide it.) libcurl
-    calls it at least once a second while nothing comes, so it fires within a second of the
-    bound."""
-
-    def __init__(self, read: float | None) -> None:
-        self._read = read
-        self._last = time.monotonic()
-        self._received = 0
-        self.fired = False
-
-    def __call__(self, down_total: int, down_now: int, up_total: int, up_now: int) -> int:
-        now = time.monotonic()
-        if down_now != self._received:
-            self._received, self._last = down_now, now
-        elif self._read is not None and now - self._last > self._read:
-            self.fired = True
-            return 1  # abort: raised as a read timeout
-        return 0
 
 
 def _handle() -> Any:

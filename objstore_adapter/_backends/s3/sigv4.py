@@ -44,6 +44,11 @@ class Credentials(NamedTuple):
     secret_key: str
     token: str | None
 
+    def __repr__(self) -> str:  # a template may be printed: never its secret or token
+        token = None if self.token is None else "<hidden>"
+        shown = f"access_key={self.access_key!r}, secret_key='<hidden>', token={token!r}"
+        return f"Credentials({shown})"
+
 
 class Signed(NamedTuple):
     """A signed request: what to send, and the headers its signature covers."""
