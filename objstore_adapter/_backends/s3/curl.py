@@ -129,18 +129,18 @@ def fetch(url: str, headers: Mapping[str, str], timeouts: Timeouts, verify: bool
     body: io.IOBase = received
     if failure is not None:  # the head came, the body broke off: raise where its bytes end
         body = _EndsIn(received, failure)
-    length = fields.get("Content-Length")
+    complete = failure is None and fields.get("Content-Length") == str(len(data))
     answer = Whole(
         body=body,
         headers=fields,
         status=status,
         version=11,
-        # loaded now when it came whole: ``data`` is then the body, read without a copy
-        preload_content=failure is None and length == str(len(data)),
+        preload_content=complete,  # then ``data`` is the body, read without a copy
         decode_content=False,
         enforce_content_length=True,
         request_method="GET",
     )
+    answer.complete = complete
     return answer
 
 
@@ -148,9 +148,7 @@ class Whole(urllib3.HTTPResponse):
     """An answer read by :func:`fetch`. When its body came whole (as long as its
     ``Content-Length`` says), it is loaded: ``complete`` is true and ``data`` holds it."""
 
-    @property
-    def complete(self) -> bool:
-        return self._body is not None
+    complete = False
 
 
 def _handle() -> Any:
