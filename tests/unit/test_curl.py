@@ -87,6 +87,7 @@ def test_a_body_read_at_once_is_read_by_libcurl_a_streamed_one_by_urllib3(
         ({"Range": "bytes=-3"}, 206),
         ({"If-None-Match": "*"}, 304),
         ({"If-Match": '"other"'}, 412),
+        ({"If-Match": '"\xe9\x80"'}, 412),  # Latin-1 text, as HTTP headers may hold
         ({"Range": "bytes=50-60"}, 416),
     ],
 )
@@ -223,7 +224,7 @@ def _cut_after(first: bytes) -> Callable[[socket.socket], None]:
 
 def test_a_body_that_stalls_times_out_where_its_bytes_end() -> None:
     with _raw_server(_stall_after(HEAD_OF_100)) as url:
-        answer = curl.fetch(url, {}, WAITS, True)
+        answer = curl.fetch("GET", url, {}, WAITS, True)
         assert (answer.status, answer.complete) == (200, False)
         with pytest.raises(ReadTimeoutError):
             answer.read(100)
@@ -231,7 +232,7 @@ def test_a_body_that_stalls_times_out_where_its_bytes_end() -> None:
 
 def test_a_body_that_is_cut_raises_where_its_bytes_end() -> None:
     with _raw_server(_cut_after(HEAD_OF_100 + b"y" * 10)) as url:
-        answer = curl.fetch(url, {}, WAITS, True)
+        answer = curl.fetch("GET", url, {}, WAITS, True)
         assert (answer.status, answer.complete) == (200, False)
         with pytest.raises(ProtocolError):
             answer.read()
@@ -239,7 +240,7 @@ def test_a_body_that_is_cut_raises_where_its_bytes_end() -> None:
 
 def test_a_server_that_never_answers_is_a_read_timeout() -> None:
     with _raw_server(_stall_after(b"")) as url, pytest.raises(ReadTimeoutError):
-        curl.fetch(url, {}, WAITS, True)
+        curl.fetch("GET", url, {}, WAITS, True)
 
 
 def test_a_refused_connection_is_a_new_connection_error() -> None:
@@ -247,14 +248,14 @@ def test_a_refused_connection_is_a_new_connection_error() -> None:
         unused.bind(("127.0.0.1", 0))
         port = unused.getsockname()[1]
     with pytest.raises(NewConnectionError):
-        curl.fetch(f"http://127.0.0.1:{port}/b/k", {}, WAITS, True)
+        curl.fetch("GET", f"http://127.0.0.1:{port}/b/k", {}, WAITS, True)
 
 
 def test_an_interim_answer_is_not_the_answer() -> None:
     interim = b"HTTP/1.1 100 Continue\r\nX-Interim: yes\r\n\r\n"
     whole = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
     with _raw_server(_cut_after(interim + whole)) as url:
-        answer = curl.fetch(url, {}, WAITS, True)
+        answer = curl.fetch("GET", url, {}, WAITS, True)
     assert (answer.status, answer.complete, answer.data) == (200, True, b"ok")
     assert "X-Interim" not in answer.headers
 
@@ -336,7 +337,7 @@ def test_tls_is_verified_as_botocore_was_told(
         session = objstore_adapter.session(registry)
         if wanted is True:  # certifi's roots do not hold a certificate made here
             with pytest.raises(SSLError):
-                curl.fetch(f"{endpoint}/{s3_bucket}/{key}", {}, WAITS, True)
+                curl.fetch("GET", f"{endpoint}/{s3_bucket}/{key}", {}, WAITS, True)
             with pytest.raises(requests.exceptions.ConnectionError):
                 session.get(f"s3://{s3_bucket}/{key}", timeout=30)
             return
@@ -395,3 +396,30 @@ def test_without_pycurl_urllib3_reads_every_get(
 
     assert (response.status_code, response.content) == (200, b"by urllib3")
     assert _gets(proxy)[-1]["User-Agent"].startswith("python-urllib3/")
+
+
+def test_a_head_is_sent_by_libcurl_and_answers_as_a_get_would(
+    proxy: RecordingProxy, s3_client: Any, s3_bucket: str
+) -> None:
+    """HEAD is the GET's status and headers, without the body; a missing key is 404."""
+    key = f"curl/{uuid.uuid4().hex}.txt"
+    s3_client.put_object(
+        Bucket=s3_bucket, Key=key, Body=b"x" * 5000, ContentType="text/csv", Metadata={"a": "b"}
+    )
+    session = objstore_adapter.session(s3_registry(proxy.endpoint))
+    url = f"s3://{s3_bucket}/{key}"
+
+    since = len(proxy.requests)
+    head = session.head(url, timeout=30)
+    sent = zip(proxy.requests[since:], proxy.request_headers[since:], strict=True)
+    heads = [headers for (method, _), headers in sent if method == "HEAD"]
+    with session.get(url, stream=True, timeout=30) as get:  # its headers, by urllib3
+        pass
+    missing = session.head(f"s3://{s3_bucket}/{key}.missing", timeout=30)
+
+    assert head.status_code == 200
+    assert head.content == b""
+    assert dict(head.headers) == dict(get.headers)
+    assert head.headers["Content-Length"] == "5000"
+    assert [h["User-Agent"] for h in heads] == [curl.USER_AGENT]
+    assert missing.status_code == 404

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import functools
 import time
 import uuid
 from typing import Any
@@ -72,11 +73,15 @@ def _lowered(headers: dict[str, str]) -> dict[str, str]:
     return {k.lower(): v for k, v in headers.items()}
 
 
-def _both(fs: Any, params: dict[str, Any]) -> tuple[Any, Any]:
+def _reference(client: Any) -> Any:
+    return functools.partial(_presigned._sign_now, client)
+
+
+def _both(fs: Any, params: dict[str, Any], operation: str = "get_object") -> tuple[Any, Any]:
     """(signed here, signed by botocore), for the same second: botocore's."""
     client = _presigned._client_here(fs, params["Bucket"])
-    ours = sigv4.sign_get(client, params, lambda p: _presigned._sign_now(client, p))
-    theirs = _presigned._sign_now(client, params)
+    ours = sigv4.sign_read(client, operation, params, _reference(client))
+    theirs = _presigned._sign_now(client, operation, params)
     assert theirs is not None
     if ours is None:
         return None, theirs
@@ -86,13 +91,16 @@ def _both(fs: Any, params: dict[str, Any]) -> tuple[Any, Any]:
     assert abs(calendar.timegm(when) - calendar.timegm(ours_when)) <= 2, (ours, theirs)
     credentials = sigv4._credentials(client)
     assert credentials is not None
-    template = sigv4._template(client, params["Bucket"], credentials, lambda p: None)
+    template = sigv4._template(client, operation, params["Bucket"], credentials, lambda o, p: None)
     assert template is not None  # kept from sign_get's first call
     return sigv4._sign(template, params["Key"], params.get("VersionId"), when), theirs
 
 
+@pytest.mark.parametrize("operation", ["get_object", "head_object"])
 @pytest.mark.parametrize("credentials", ["static", "static with a token", "refreshed"])
-def test_a_get_is_signed_here_as_botocore_signs_it(moto_endpoint: str, credentials: str) -> None:
+def test_a_read_is_signed_here_as_botocore_signs_it(
+    moto_endpoint: str, credentials: str, operation: str
+) -> None:
     fs = {
         "static": lambda: _static(moto_endpoint),
         "static with a token": lambda: _static(moto_endpoint, token="a-token=="),
@@ -103,7 +111,7 @@ def test_a_get_is_signed_here_as_botocore_signs_it(moto_endpoint: str, credentia
             params = {"Bucket": "a-bucket", "Key": key} | (
                 {"VersionId": version} if version else {}
             )
-            ours, theirs = _both(fs, params)
+            ours, theirs = _both(fs, params, operation)
             assert ours is not None, (key, version)
             assert (ours.method, ours.url) == (theirs.method, theirs.url)
             assert _lowered(ours.headers) == _lowered(theirs.headers)
@@ -124,7 +132,7 @@ def test_what_an_endpoint_may_read_as_another_request_is_left_to_botocore(
 ) -> None:
     fs = _static(moto_endpoint)
     client = _presigned._client_here(fs, "a-bucket")
-    assert sigv4.sign_get(client, params, lambda p: _presigned._sign_now(client, p)) is None
+    assert sigv4.sign_read(client, "get_object", params, _reference(client)) is None
     # ...and sign_here still signs it, through botocore
     assert _presigned.sign_here(fs, "get_object", params, in_url=False) is not None
 
@@ -133,12 +141,14 @@ def test_an_anonymous_client_is_left_to_botocore(moto_endpoint: str) -> None:
     fs = _fs(moto_endpoint, anon=True)
     client = _presigned._client_here(fs, "a-bucket")
     params = {"Bucket": "a-bucket", "Key": "k"}
-    assert sigv4.sign_get(client, params, lambda p: _presigned._sign_now(client, p)) is None
+    assert sigv4.sign_read(client, "get_object", params, _reference(client)) is None
 
 
 def _probe(fs: Any) -> Any:
     client = _presigned._client_here(fs, "a-bucket")
-    signed = _presigned._sign_now(client, {"Bucket": "a-bucket", "Key": sigv4.PROBE_KEY})
+    signed = _presigned._sign_now(
+        client, "get_object", {"Bucket": "a-bucket", "Key": sigv4.PROBE_KEY}
+    )
     assert signed is not None
     return signed
 
@@ -174,7 +184,7 @@ def test_a_template_is_used_only_if_its_signature_is_botocores(
     credentials = sigv4.Credentials(S3_KEY, S3_SECRET, None)
     if change == "another access key":
         credentials = sigv4.Credentials("AKIAOTHER", S3_SECRET, None)
-    template = sigv4._checked(signed._replace(url=url, headers=headers), credentials)
+    template = sigv4._checked(signed._replace(url=url, headers=headers), credentials, "GET")
     assert (template is not None) == (change == "nothing")
 
 
@@ -193,7 +203,10 @@ def test_gets_signed_here_are_taken_by_a_store_that_checks_signatures(
         response = session.get(f"s3://{seaweed_bucket}/{prefix}{key}", timeout=30)
         assert (response.status_code, response.content) == (200, b"%d" % i), key
     kept = [
-        t for per in sigv4._templates.values() for (b, _), t in per.items() if b == seaweed_bucket
+        t
+        for per in sigv4._templates.values()
+        for (b, _, _), t in per.items()
+        if b == seaweed_bucket
     ]
     assert kept
     assert all(t is not None for t in kept)

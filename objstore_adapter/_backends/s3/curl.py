@@ -1,4 +1,4 @@
-"""Signed S3 GETs read whole by libcurl (pycurl), with the GIL released while it works.
+"""Signed S3 GETs and HEADs read whole by libcurl (pycurl), with the GIL released.
 
 A GET through urllib3 and http.client holds the GIL while it builds the request, parses the
 answer's head and copies its body: threads sharing one session take turns. When the caller
@@ -82,8 +82,11 @@ def available(timeouts: Timeouts) -> bool:
     )
 
 
-def fetch(url: str, headers: Mapping[str, str], timeouts: Timeouts, verify: bool | str) -> Whole:
-    """GET ``url`` with ``headers``, read whole: the answer, whatever its status.
+def fetch(
+    method: str, url: str, headers: Mapping[str, str], timeouts: Timeouts, verify: bool | str
+) -> Whole:
+    """``method`` (GET or HEAD) ``url`` with ``headers``, read whole: the answer, whatever
+    its status.
 
     Raises:
         TooLarge: the body is larger than ``timeouts.whole``.
@@ -94,12 +97,19 @@ def fetch(url: str, headers: Mapping[str, str], timeouts: Timeouts, verify: bool
     head: list[bytes] = []
     chunks: list[bytes] = []
     curl.setopt(pycurl.URL, url)
-    curl.setopt(pycurl.HTTPHEADER, [f"{name}: {value}" for name, value in headers.items()])
+    if method == "HEAD":
+        curl.setopt(pycurl.NOBODY, 1)
+    else:
+        curl.setopt(pycurl.HTTPGET, 1)  # and not HEAD's NOBODY, should the last one have been
+    # Header text is Latin-1 (the adapter checked it): pycurl would encode str as ASCII.
+    lines = [f"{name}: {value}".encode("latin-1") for name, value in headers.items()]
+    curl.setopt(pycurl.HTTPHEADER, lines)
     curl.setopt(pycurl.HEADERFUNCTION, head.append)
     curl.setopt(pycurl.WRITEFUNCTION, chunks.append)
     curl.setopt(pycurl.CONNECTTIMEOUT_MS, _milliseconds(timeouts.connect))
-    # A larger body stops the transfer after its head (Content-Length) or at that size.
-    curl.setopt(pycurl.MAXFILESIZE_LARGE, timeouts.whole)
+    # A larger body stops the transfer after its head (Content-Length) or at that size. A
+    # HEAD has no body: its Content-Length is the object's.
+    curl.setopt(pycurl.MAXFILESIZE_LARGE, 0 if method == "HEAD" else timeouts.whole)
     # A stall: below one byte a second for the read timeout. No Python callback times it:
     # each would wait for the GIL, which threads sharing a session hold most of the time.
     stall = 0 if timeouts.read is None else math.ceil(timeouts.read)
@@ -129,7 +139,9 @@ def fetch(url: str, headers: Mapping[str, str], timeouts: Timeouts, verify: bool
     body: io.IOBase = received
     if failure is not None:  # the head came, the body broke off: raise where its bytes end
         body = _EndsIn(received, failure)
-    complete = failure is None and fields.get("Content-Length") == str(len(data))
+    complete = (
+        method == "GET" and failure is None and fields.get("Content-Length") == str(len(data))
+    )
     answer = Whole(
         body=body,
         headers=fields,
@@ -138,7 +150,7 @@ def fetch(url: str, headers: Mapping[str, str], timeouts: Timeouts, verify: bool
         preload_content=complete,  # then ``data`` is the body, read without a copy
         decode_content=False,
         enforce_content_length=True,
-        request_method="GET",
+        request_method=method,
     )
     answer.complete = complete
     return answer

@@ -184,15 +184,15 @@ def sign_here(
     client = _client_here(fs, params.get("Bucket"))
     if client is None or _credentials_due(client):
         return None
-    if operation == "get_object" and not in_url:
-        quick = sigv4.sign_get(client, params, functools.partial(_sign_now, client))
+    if operation in sigv4.READS and not in_url:
+        quick = sigv4.sign_read(client, operation, params, functools.partial(_sign_now, client))
         if quick is not None:
             return quick
-    return _sign_now(client, params, operation, in_url)
+    return _sign_now(client, operation, params, in_url)
 
 
 def _sign_now(
-    client: Any, params: Mapping[str, Any], operation: str = "get_object", in_url: bool = False
+    client: Any, operation: str, params: Mapping[str, Any], in_url: bool = False
 ) -> Signed | None:
     """botocore's signature, made in this thread; ``None`` where it would wait."""
     coroutine = _presign(client, operation, params, in_url)
@@ -255,7 +255,7 @@ def presigned_request(
         headers: sent as they are, unsigned (``Range``, preconditions of a GET).
 
     A GET whose caller reads its body at once is read whole by libcurl (see :mod:`.curl`),
-    unless its body is larger than ``timeouts.whole``.
+    unless its body is larger than ``timeouts.whole``, and so is a HEAD.
 
     Returns:
         The store's answer, whatever its status: redirects are not followed, nothing is
@@ -272,9 +272,9 @@ def presigned_request(
         fs.loop, sign, fs, operation, params, in_url, timeout=timeouts.request
     )
     sent = {**signed.headers, **(headers or {})}
-    if signed.method == "GET" and curl.available(timeouts):
+    if signed.method in ("GET", "HEAD") and curl.available(timeouts):
         with contextlib.suppress(curl.TooLarge):  # streamed below instead
-            return curl.fetch(signed.url, sent, timeouts, _verify(fs))
+            return curl.fetch(signed.method, signed.url, sent, timeouts, _verify(fs))
     # The connection pool of the URL's host, found without urllib3's parse of the whole URL
     # (a presigned query is long, and urllib3 checks it character by character each time).
     url = urllib.parse.urlsplit(signed.url)

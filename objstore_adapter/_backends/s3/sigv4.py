@@ -1,4 +1,5 @@
-"""SigV4 header signatures for GetObject, without botocore's per-request machinery.
+"""SigV4 header signatures for GetObject and HeadObject, without botocore's per-request
+machinery.
 
 botocore builds each signed request from scratch: its parameter events, its endpoint
 ruleset, its request serializer and its signer, about a third of a small GET's time in the
@@ -9,7 +10,8 @@ and credentials: it signs a probe key, and the endpoint, the headers and the sig
 are taken from its request. A signature computed here for that same request and time must
 be botocore's, byte for byte, or the bucket keeps botocore's signer.
 
-Signed here: GetObject of a key made of printable characters, with or without a version,
+Signed here: GetObject and HeadObject (each checked with a probe of its own) of a key made
+of printable characters, with or without a version,
 by a client signing SigV4 in the ``Authorization`` header with static or refreshed
 credentials. Anything else (another operation, an anonymous client, S3 Express sessions,
 an endpoint that puts the key elsewhere) is left to botocore.
@@ -59,8 +61,10 @@ class Signed(NamedTuple):
 
 
 class Template(NamedTuple):
-    """Where a bucket's keys go (``prefix`` + quoted key) and how their GETs are signed."""
+    """Where a bucket's keys go (``prefix`` + quoted key) and how a request of ``method`` to
+    them is signed."""
 
+    method: str
     prefix: str  # scheme://host/[bucket/], up to the key
     path_prefix: str  # the same, without scheme and host: what the signature covers
     host: str  # the Host header urllib3 will send, as botocore signed it
@@ -68,24 +72,34 @@ class Template(NamedTuple):
     credentials: Credentials
 
 
-#: Per botocore client: per bucket and credentials, the template, or None where botocore's
-#: own signer must be used (checked once).
-_templates: weakref.WeakKeyDictionary[Any, dict[tuple[str, Credentials], Template | None]] = (
+#: The operations signed here, and their methods.
+READS = {"get_object": "GET", "head_object": "HEAD"}
+
+#: Per botocore client: per bucket, credentials and method, the template, or None where
+#: botocore's own signer must be used (checked once).
+_templates: weakref.WeakKeyDictionary[Any, dict[tuple[str, Credentials, str], Template | None]] = (
     weakref.WeakKeyDictionary()
 )
 _lock = threading.Lock()
 
 
-def sign_get(
-    client: Any, params: Mapping[str, Any], reference: Callable[[Mapping[str, Any]], Any]
+def sign_read(
+    client: Any,
+    operation: str,
+    params: Mapping[str, Any],
+    reference: Callable[[str, Mapping[str, Any]], Any],
 ) -> Signed | None:
-    """GetObject of ``params`` (``Bucket``, ``Key``, optional ``VersionId``), signed in its
-    ``Authorization`` header as ``client`` would sign it; ``None`` where botocore must sign.
+    """``operation`` (one of :data:`READS`) of ``params`` (``Bucket``, ``Key``, optional
+    ``VersionId``), signed in its ``Authorization`` header as ``client`` would sign it;
+    ``None`` where botocore must sign.
 
-    ``reference(params)`` is botocore's own signature of a request (a :class:`Signed`, or
-    ``None`` when it cannot be had without waiting); it is asked once per bucket and
-    credentials, for the probe key.
+    ``reference(operation, params)`` is botocore's own signature of a request (a
+    :class:`Signed`, or ``None`` when it cannot be had without waiting); it is asked once per
+    bucket, credentials and operation, for the probe key.
     """
+    method = READS.get(operation)
+    if method is None:
+        return None
     bucket, key = params.get("Bucket"), params.get("Key")
     if not (isinstance(bucket, str) and isinstance(key, str) and _plain(key)):
         return None
@@ -94,7 +108,7 @@ def sign_get(
     credentials = _credentials(client)
     if credentials is None:
         return None
-    template = _template(client, bucket, credentials, reference)
+    template = _template(client, operation, bucket, credentials, reference)
     if template is None:
         return None
     now = time.gmtime()
@@ -135,29 +149,32 @@ def _credentials(client: Any) -> Credentials | None:
 
 def _template(
     client: Any,
+    operation: str,
     bucket: str,
     credentials: Credentials,
-    reference: Callable[[Mapping[str, Any]], Any],
+    reference: Callable[[str, Mapping[str, Any]], Any],
 ) -> Template | None:
+    method = READS[operation]
+    known = (bucket, credentials, method)
     per_client = _templates.get(client)
-    if per_client is not None and (bucket, credentials) in per_client:
-        return per_client[(bucket, credentials)]
-    signed = reference({"Bucket": bucket, "Key": PROBE_KEY})
+    if per_client is not None and known in per_client:
+        return per_client[known]
+    signed = reference(operation, {"Bucket": bucket, "Key": PROBE_KEY})
     if signed is None:  # botocore would wait (for a region, say): try again next time
         return None
-    template = _checked(signed, credentials)
+    template = _checked(signed, credentials, method)
     with _lock:
         per_client = _templates.setdefault(client, {})
         if len(per_client) > 64:  # credentials that rotate: keep the newest only
             per_client.clear()
-        per_client[(bucket, credentials)] = template
+        per_client[known] = template
     return template
 
 
-def _checked(signed: Any, credentials: Credentials) -> Template | None:
+def _checked(signed: Any, credentials: Credentials, method: str) -> Template | None:
     """The template read from botocore's signature of the probe, if a signature computed
     here for the same request and time is botocore's own; else ``None``."""
-    if signed.method != "GET":
+    if signed.method != method:
         return None
     url = urlsplit(signed.url)
     quoted = quote(PROBE_KEY, safe="/~")
@@ -179,6 +196,7 @@ def _checked(signed: Any, credentials: Credentials) -> Template | None:
         return None
     path_prefix = url.path[: -len(quoted)]
     template = Template(
+        method=method,
         prefix=f"{url.scheme}://{url.netloc}{path_prefix}",
         path_prefix=path_prefix,
         host=_canonical_host(url.scheme, url.netloc),
@@ -216,7 +234,9 @@ def _sign(template: Template, key: str, version: str | None, now: time.struct_ti
         canonical_headers += f"x-amz-security-token:{' '.join(credentials.token.split())}\n"
         signed_headers += ";x-amz-security-token"
     path = template.path_prefix + quoted
-    request = "\n".join(("GET", path, query, canonical_headers, signed_headers, EMPTY_SHA256))
+    request = "\n".join(
+        (template.method, path, query, canonical_headers, signed_headers, EMPTY_SHA256)
+    )
     scope = f"{day}/{template.scope}"
     to_sign = "\n".join((_ALGORITHM, amz_date, scope, hashlib.sha256(request.encode()).hexdigest()))
     signing_key = _signing_key(credentials.secret_key, day, template.scope)
@@ -226,7 +246,7 @@ def _sign(template: Template, key: str, version: str | None, now: time.struct_ti
         f"SignedHeaders={signed_headers}, Signature={signature}"
     )
     url = template.prefix + quoted + (f"?{query}" if query else "")
-    return Signed("GET", url, headers)
+    return Signed(template.method, url, headers)
 
 
 @functools.lru_cache(maxsize=64)
