@@ -2,8 +2,8 @@
 
 Each method is a label and a ``setup(job)`` that builds its client (and warms it up with one
 request, so connections and lazily built clients exist; for GETs, a GET of the object's first
-byte, since the adapter's GETs and HEADs take different paths) and returns the operation to
-time:
+byte, streamed as the timed GET is, since the adapter's GETs read at once, streamed GETs and
+HEADs take different paths) and returns the operation to time:
 
 * ``GET``: a :data:`Reader`, which hands every chunk of one large object to a sink;
 * ``PUT``: a :data:`Writer`, which uploads the job's local file;
@@ -102,7 +102,11 @@ class _SinkFile:
 
 def get_adapter(job: Job, native_gets: bool = False) -> Reader:
     session = adapter_session(job.endpoint, native_gets)
-    session.get(job.url, headers={"Range": "bytes=0-0"}).raise_for_status()
+    # Streamed, as the timed GET is: a GET read at once goes over a connection of its own,
+    # which the timed GET would not use.
+    with session.get(job.url, headers={"Range": "bytes=0-0"}, stream=True) as warm:
+        warm.raise_for_status()
+        warm.content  # noqa: B018 - read, so the connection goes back to the pool
 
     def read(sink: Sink) -> None:
         with session.get(job.url, stream=True) as response:
