@@ -1,4 +1,4 @@
-"""GETs whose caller reads the body at once, read whole by libcurl with the GIL released.
+"""GETs whose caller reads the body at once, read whole over a kept-alive HTTP/1.1 connection.
 
 Against real sockets: moto behind a recording proxy (what was sent, cut bodies), a TLS
 forwarder with a certificate made here, and raw servers that stall or cut an answer where a
@@ -23,7 +23,7 @@ import requests
 from urllib3.exceptions import NewConnectionError, ProtocolError, ReadTimeoutError, SSLError
 
 import objstore_adapter
-from objstore_adapter._backends.s3 import curl
+from objstore_adapter._backends.s3 import wire
 from objstore_adapter._http import Timeouts
 
 from .._proxy import RecordingProxy
@@ -49,11 +49,11 @@ def _gets(proxy: RecordingProxy, since: int = 0) -> list[dict[str, str]]:
     ]
 
 
-def test_a_body_read_at_once_is_read_by_libcurl_a_streamed_one_by_urllib3(
+def test_a_body_read_at_once_is_read_here_a_streamed_one_by_urllib3(
     proxy: RecordingProxy, s3_client: Any, s3_bucket: str
 ) -> None:
     """The same answer either way, headers and all; one request each."""
-    key = f"curl/{uuid.uuid4().hex}.txt"
+    key = f"wire/{uuid.uuid4().hex}.txt"
     s3_client.put_object(
         Bucket=s3_bucket,
         Key=key,
@@ -67,7 +67,7 @@ def test_a_body_read_at_once_is_read_by_libcurl_a_streamed_one_by_urllib3(
 
     since = len(proxy.requests)
     whole = session.get(url, timeout=30)
-    by_curl = _gets(proxy, since)
+    by_wire = _gets(proxy, since)
     since = len(proxy.requests)
     streamed = session.get(url, stream=True, timeout=30)
     by_urllib3 = _gets(proxy, since)
@@ -75,8 +75,8 @@ def test_a_body_read_at_once_is_read_by_libcurl_a_streamed_one_by_urllib3(
     assert (whole.status_code, whole.content) == (200, b"read whole")
     assert (streamed.status_code, streamed.content) == (200, b"read whole")
     assert dict(whole.headers) == dict(streamed.headers)
-    assert len(by_curl) == len(by_urllib3) == 1
-    assert by_curl[0]["User-Agent"] == curl.USER_AGENT
+    assert len(by_wire) == len(by_urllib3) == 1
+    assert by_wire[0]["User-Agent"] == wire.USER_AGENT
     assert by_urllib3[0]["User-Agent"].startswith("python-urllib3/")
 
 
@@ -98,7 +98,7 @@ def test_ranges_and_preconditions_read_at_once_are_answered_as_streamed_ones(
     headers: dict[str, str],
     status: int,
 ) -> None:
-    key = f"curl/{uuid.uuid4().hex}.txt"
+    key = f"wire/{uuid.uuid4().hex}.txt"
     s3_client.put_object(Bucket=s3_bucket, Key=key, Body=b"0123456789")
     session = objstore_adapter.session(s3_registry(proxy.endpoint))
     url = f"s3://{s3_bucket}/{key}"
@@ -127,9 +127,9 @@ def test_a_body_that_may_go_parallel_is_streamed_instead(
     gets: int,
 ) -> None:
     """A body larger than a download part may be fetched in parallel parts on a slow link:
-    libcurl stops its answer after the head (its Content-Length), and urllib3 streams it.
+    its connection is closed after the head (its Content-Length), and urllib3 streams it.
     With parallel parts off, any body is read whole."""
-    key = f"curl/{uuid.uuid4().hex}.bin"
+    key = f"wire/{uuid.uuid4().hex}.bin"
     data = os.urandom(size)
     s3_client.put_object(Bucket=s3_bucket, Key=key, Body=data)
     transfer = objstore_adapter.TransferConfig()
@@ -144,7 +144,7 @@ def test_a_body_that_may_go_parallel_is_streamed_instead(
     assert response.content == data
     agents = [h.get("User-Agent") for h in _gets(proxy, since)]
     assert len(agents) == gets
-    assert agents[0] == curl.USER_AGENT
+    assert agents[0] == wire.USER_AGENT
 
 
 def test_a_body_cut_while_read_at_once_is_healed(
@@ -152,7 +152,7 @@ def test_a_body_cut_while_read_at_once_is_healed(
 ) -> None:
     """The bytes that came are handed on as urllib3 would hand them, ending in the cut, and
     the transfer policy reads on from the same version."""
-    key = f"curl/{uuid.uuid4().hex}.bin"
+    key = f"wire/{uuid.uuid4().hex}.bin"
     data = os.urandom(MiB)
     s3_client.put_object(Bucket=s3_bucket, Key=key, Body=data)
     session = objstore_adapter.session(s3_registry(proxy.endpoint))
@@ -224,7 +224,7 @@ def _cut_after(first: bytes) -> Callable[[socket.socket], None]:
 
 def test_a_body_that_stalls_times_out_where_its_bytes_end() -> None:
     with _raw_server(_stall_after(HEAD_OF_100)) as url:
-        answer = curl.fetch("GET", url, {}, WAITS, True)
+        answer = wire.fetch("GET", url, {}, WAITS, True)
         assert (answer.status, answer.complete) == (200, False)
         with pytest.raises(ReadTimeoutError):
             answer.read(100)
@@ -232,7 +232,7 @@ def test_a_body_that_stalls_times_out_where_its_bytes_end() -> None:
 
 def test_a_body_that_is_cut_raises_where_its_bytes_end() -> None:
     with _raw_server(_cut_after(HEAD_OF_100 + b"y" * 10)) as url:
-        answer = curl.fetch("GET", url, {}, WAITS, True)
+        answer = wire.fetch("GET", url, {}, WAITS, True)
         assert (answer.status, answer.complete) == (200, False)
         with pytest.raises(ProtocolError):
             answer.read()
@@ -240,7 +240,7 @@ def test_a_body_that_is_cut_raises_where_its_bytes_end() -> None:
 
 def test_a_server_that_never_answers_is_a_read_timeout() -> None:
     with _raw_server(_stall_after(b"")) as url, pytest.raises(ReadTimeoutError):
-        curl.fetch("GET", url, {}, WAITS, True)
+        wire.fetch("GET", url, {}, WAITS, True)
 
 
 def test_a_refused_connection_is_a_new_connection_error() -> None:
@@ -248,30 +248,203 @@ def test_a_refused_connection_is_a_new_connection_error() -> None:
         unused.bind(("127.0.0.1", 0))
         port = unused.getsockname()[1]
     with pytest.raises(NewConnectionError):
-        curl.fetch("GET", f"http://127.0.0.1:{port}/b/k", {}, WAITS, True)
+        wire.fetch("GET", f"http://127.0.0.1:{port}/b/k", {}, WAITS, True)
 
 
 def test_an_interim_answer_is_not_the_answer() -> None:
     interim = b"HTTP/1.1 100 Continue\r\nX-Interim: yes\r\n\r\n"
     whole = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
     with _raw_server(_cut_after(interim + whole)) as url:
-        answer = curl.fetch("GET", url, {}, WAITS, True)
+        answer = wire.fetch("GET", url, {}, WAITS, True)
     assert (answer.status, answer.complete, answer.data) == (200, True, b"ok")
     assert "X-Interim" not in answer.headers
 
 
-@pytest.mark.parametrize("read", [None, 1, 30])
-def test_read_timeouts_libcurl_can_keep_take_it(read: float | None) -> None:
-    assert curl.available(Timeouts(read=read, whole=PART))
+def test_a_chunked_answer_is_decoded() -> None:
+    chunked = (
+        b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n"
+    )
+    with _raw_server(_cut_after(chunked)) as url:
+        answer = wire.fetch("GET", url, {}, WAITS, True)
+    assert (answer.status, answer.read()) == (404, b"hello world")
 
 
-def test_a_read_timeout_under_a_second_stays_with_urllib3() -> None:
-    """libcurl notices a stall within a second of its bound."""
-    assert not curl.available(Timeouts(read=0.5, whole=PART))
+def test_a_chunked_answer_cut_raises_where_its_bytes_end() -> None:
+    cut = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n9\r\nwor"
+    with _raw_server(_cut_after(cut)) as url:
+        answer = wire.fetch("GET", url, {}, WAITS, True)
+    assert answer.complete is False
+    assert answer.read(5) == b"hello"
+    with pytest.raises(ProtocolError):
+        answer.read()
+
+
+def test_a_body_without_a_length_ends_with_its_connection() -> None:
+    with _raw_server(_cut_after(b"HTTP/1.0 200 OK\r\n\r\nuntil the end")) as url:
+        answer = wire.fetch("GET", url, {}, WAITS, True)
+    assert (answer.status, answer.read()) == (200, b"until the end")
+
+
+@pytest.mark.parametrize(
+    "head",
+    [b"SSH-2.0-OpenSSH\r\n\r\n", b"HTTP/1.1 2xx OK\r\n\r\n", b"HTTP/1.1 200 OK\r\n bad\r\n\r\n"],
+)
+def test_an_answer_that_is_not_http_is_a_protocol_error(head: bytes) -> None:
+    with _raw_server(_cut_after(head)) as url, pytest.raises(ProtocolError):
+        wire.fetch("GET", url, {}, WAITS, True)
+
+
+def test_an_endless_head_is_a_protocol_error() -> None:
+    endless = b"HTTP/1.1 200 OK\r\n" + b"X-Long: " + b"a" * (wire.MAX_HEAD + 10)
+    with _raw_server(_cut_after(endless)) as url, pytest.raises(ProtocolError):
+        wire.fetch("GET", url, {}, WAITS, True)
+
+
+def test_a_body_larger_than_a_part_is_not_read() -> None:
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % (PART + 1)
+    with _raw_server(_stall_after(head)) as url, pytest.raises(wire.TooLarge):
+        wire.fetch("GET", url, {}, WAITS, True)
+
+
+def test_a_stall_under_a_second_is_a_read_timeout() -> None:
+    """Each wait for bytes is bounded by the read timeout, as with urllib3."""
+    waits = Timeouts(request=10, read=0.3, connect=5, whole=PART)
+    with _raw_server(_stall_after(b"")) as url, pytest.raises(ReadTimeoutError):
+        wire.fetch("GET", url, {}, waits, True)
+
+
+@contextlib.contextmanager
+def _keeping_server(answers: list[bytes], close_after: int = 0) -> Iterator[tuple[str, list[int]]]:
+    """A server answering each request of a connection with the next of ``answers``; after
+    ``close_after`` answers (0: never) it closes the connection. Yields the URL and the
+    number of answers given on each connection accepted."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+    served: list[int] = []
+    pending = list(answers)
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            served.append(0)
+            with connection:
+                received = b""
+                while pending:
+                    while b"\r\n\r\n" not in received:
+                        chunk = connection.recv(65536)
+                        if not chunk:
+                            break
+                        received += chunk
+                    if b"\r\n\r\n" not in received:
+                        break
+                    received = received.split(b"\r\n\r\n", 1)[1]
+                    connection.sendall(pending.pop(0))
+                    served[-1] += 1
+                    if close_after and served[-1] == close_after:
+                        break
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/bucket/key", served
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
+
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+
+def _fetch_in_a_new_thread(url: str, times: int) -> list[bytes]:
+    """``times`` GETs from one new thread: its connections are its own."""
+    bodies: list[bytes] = []
+
+    def work() -> None:
+        for _ in range(times):
+            bodies.append(wire.fetch("GET", url, {}, WAITS, True).data)
+            time.sleep(0.2)  # the server's close reaches this side before the next GET
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join(30)
+    return bodies
+
+
+def test_a_connection_is_kept_for_the_next_request() -> None:
+    with _keeping_server([OK, OK, OK]) as (url, served):
+        bodies = _fetch_in_a_new_thread(url, 3)
+    assert bodies == [b"ok"] * 3
+    assert served == [3]
+
+
+def test_a_connection_its_server_closed_is_not_used_again() -> None:
+    """An idle connection the server closed (its keep-alive timeout) is dropped unused."""
+    with _keeping_server([OK, OK, OK], close_after=1) as (url, served):
+        bodies = _fetch_in_a_new_thread(url, 3)
+    assert bodies == [b"ok"] * 3
+    assert served == [1, 1, 1]
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
+        b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        OK + b"extra bytes no request asked for",
+    ],
+)
+def test_an_answer_that_ends_its_connection_is_not_followed_by_another(first: bytes) -> None:
+    with _keeping_server([first, OK]) as (url, served):
+        bodies = _fetch_in_a_new_thread(url, 2)
+    assert bodies == [b"ok"] * 2
+    assert served == [1, 1]
+
+
+def test_the_request_head_carries_each_header_once() -> None:
+    """Host and User-Agent are added unless given; header text goes out as Latin-1."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        heads: list[bytes] = []
+
+        def echo() -> None:
+            connection, _ = listener.accept()
+            with connection:
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    head += connection.recv(65536)
+                heads.append(head)
+                connection.sendall(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
+
+        thread = threading.Thread(target=echo)
+        thread.start()
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/b/k%20x?versionId=1"
+        answer = wire.fetch("GET", url, {"User-Agent": "mine", "If-Match": "\xe9"}, WAITS, True)
+        thread.join(10)
+    lines = heads[0].split(b"\r\n")
+    assert answer.status == 204
+    assert lines[0] == b"GET /b/k%20x?versionId=1 HTTP/1.1"
+    assert sorted(lines[1:-2]) == sorted(
+        [b"Host: " + url.split("/")[2].encode(), b"User-Agent: mine", b"If-Match: \xe9"]
+    )
+
+
+def test_a_request_that_cannot_be_sent_is_a_protocol_error() -> None:
+    """A connection that broke under the request: no answer will come on it."""
+    near, far = socket.socketpair()
+    far.close()
+    near.shutdown(socket.SHUT_WR)
+    with near, pytest.raises(ProtocolError):
+        wire._send(near, b"GET / HTTP/1.1\r\n\r\n")
 
 
 def test_a_body_the_caller_streams_stays_with_urllib3() -> None:
-    assert not curl.available(Timeouts(read=30))
+    assert not wire.available(Timeouts(read=30))
+    assert wire.available(Timeouts(read=0.5, whole=PART))
 
 
 # --- TLS ----------------------------------------------------------------------------------------
@@ -327,7 +500,7 @@ def test_tls_is_verified_as_botocore_was_told(
     cert_file, key_file = _self_signed(tmp_path)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_file, key_file)
-    key = f"curl/{uuid.uuid4().hex}.txt"
+    key = f"wire/{uuid.uuid4().hex}.txt"
     s3_client.put_object(Bucket=s3_bucket, Key=key, Body=b"over TLS")
     wanted = str(cert_file) if verify == "the certificate" else verify
     with _tls_forwarder(proxy.port, context) as port:
@@ -337,20 +510,20 @@ def test_tls_is_verified_as_botocore_was_told(
         session = objstore_adapter.session(registry)
         if wanted is True:  # certifi's roots do not hold a certificate made here
             with pytest.raises(SSLError):
-                curl.fetch("GET", f"{endpoint}/{s3_bucket}/{key}", {}, WAITS, True)
+                wire.fetch("GET", f"{endpoint}/{s3_bucket}/{key}", {}, WAITS, True)
             with pytest.raises(requests.exceptions.ConnectionError):
                 session.get(f"s3://{s3_bucket}/{key}", timeout=30)
             return
         response = session.get(f"s3://{s3_bucket}/{key}", timeout=30)
     assert (response.status_code, response.content) == (200, b"over TLS")
-    assert _gets(proxy)[-1]["User-Agent"] == curl.USER_AGENT
+    assert _gets(proxy)[-1]["User-Agent"] == wire.USER_AGENT
 
 
 def test_a_session_reads_whole_from_sixteen_threads(
     proxy: RecordingProxy, s3_client: Any, s3_bucket: str
 ) -> None:
-    """One curl handle per thread, each keeping its connection."""
-    keys = [f"curl/{uuid.uuid4().hex}-{i}" for i in range(32)]
+    """Each thread keeps its own connection."""
+    keys = [f"wire/{uuid.uuid4().hex}-{i}" for i in range(32)]
     for i, key in enumerate(keys):
         s3_client.put_object(Bucket=s3_bucket, Key=key, Body=b"%d" % i * 100)
     session = objstore_adapter.session(s3_registry(proxy.endpoint))
@@ -369,7 +542,7 @@ def test_a_session_reads_whole_from_sixteen_threads(
     for thread in threads:
         thread.join(120)
     assert failures == []
-    assert {h.get("User-Agent") for h in _gets(proxy)} == {curl.USER_AGENT}
+    assert {h.get("User-Agent") for h in _gets(proxy)} == {wire.USER_AGENT}
 
 
 def test_requests_exceptions_name_the_failure(s3_bucket: str) -> None:
@@ -383,26 +556,11 @@ def test_requests_exceptions_name_the_failure(s3_bucket: str) -> None:
         session.get(f"s3://{s3_bucket}/k", timeout=(2, 2))
 
 
-def test_without_pycurl_urllib3_reads_every_get(
-    proxy: RecordingProxy, s3_client: Any, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """pycurl comes with the ``s3`` extra; an install without it still serves every GET."""
-    key = f"curl/{uuid.uuid4().hex}.txt"
-    s3_client.put_object(Bucket=s3_bucket, Key=key, Body=b"by urllib3")
-    monkeypatch.setattr(curl, "pycurl", None)  # as the failed import leaves it
-    session = objstore_adapter.session(s3_registry(proxy.endpoint))
-
-    response = session.get(f"s3://{s3_bucket}/{key}", timeout=30)
-
-    assert (response.status_code, response.content) == (200, b"by urllib3")
-    assert _gets(proxy)[-1]["User-Agent"].startswith("python-urllib3/")
-
-
-def test_a_head_is_sent_by_libcurl_and_answers_as_a_get_would(
+def test_a_head_is_sent_here_and_answers_as_a_get_would(
     proxy: RecordingProxy, s3_client: Any, s3_bucket: str
 ) -> None:
     """HEAD is the GET's status and headers, without the body; a missing key is 404."""
-    key = f"curl/{uuid.uuid4().hex}.txt"
+    key = f"wire/{uuid.uuid4().hex}.txt"
     s3_client.put_object(
         Bucket=s3_bucket, Key=key, Body=b"x" * 5000, ContentType="text/csv", Metadata={"a": "b"}
     )
@@ -421,5 +579,5 @@ def test_a_head_is_sent_by_libcurl_and_answers_as_a_get_would(
     assert head.content == b""
     assert dict(head.headers) == dict(get.headers)
     assert head.headers["Content-Length"] == "5000"
-    assert [h["User-Agent"] for h in heads] == [curl.USER_AGENT]
+    assert [h["User-Agent"] for h in heads] == [wire.USER_AGENT]
     assert missing.status_code == 404

@@ -30,7 +30,7 @@ from ... import _info
 from ..._body import ChunkSource, LoadedBody, StoreGet
 from ..._errors import status_error
 from ..._http import ByteRange, Timeouts
-from . import curl, sigv4
+from . import sigv4, wire
 from .sigv4 import Signed
 
 #: Signed URLs live only as long as one request needs them to.
@@ -254,7 +254,7 @@ def presigned_request(
             answer is read and its connection returned to the pool.
         headers: sent as they are, unsigned (``Range``, preconditions of a GET).
 
-    A GET whose caller reads its body at once is read whole by libcurl (see :mod:`.curl`),
+    A GET whose caller reads its body at once is read whole (see :mod:`.wire`),
     unless its body is larger than ``timeouts.whole``, and so is a HEAD.
 
     Returns:
@@ -272,9 +272,9 @@ def presigned_request(
         fs.loop, sign, fs, operation, params, in_url, timeout=timeouts.request
     )
     sent = {**signed.headers, **(headers or {})}
-    if signed.method in ("GET", "HEAD") and curl.available(timeouts):
-        with contextlib.suppress(curl.TooLarge):  # streamed below instead
-            return curl.fetch(signed.method, signed.url, sent, timeouts, _verify(fs))
+    if signed.method in ("GET", "HEAD") and wire.available(timeouts):
+        with contextlib.suppress(wire.TooLarge):  # streamed below instead
+            return wire.fetch(signed.method, signed.url, sent, timeouts, _verify(fs))
     # The connection pool of the URL's host, found without urllib3's parse of the whole URL
     # (a presigned query is long, and urllib3 checks it character by character each time).
     url = urllib.parse.urlsplit(signed.url)
@@ -369,7 +369,7 @@ def open_presigned(
     fields = response.headers
     served = _served_range(fields.get("Content-Range")) if response.status == 206 else None
     body: ChunkSource = PresignedBody(response)
-    if isinstance(response, curl.Whole) and response.complete:
+    if isinstance(response, wire.Whole) and response.complete:
         body = LoadedBody(response.data)
     return StoreGet(response.status, _info.from_http_headers(fields), body, served)
 

@@ -1,0 +1,393 @@
+"""Signed S3 GETs and HEADs read whole over a kept-alive HTTP/1.1 connection of this thread.
+
+A GET through urllib3 holds the GIL while http.client parses the answer's head (with the
+``email`` package) and reads the body through layers of buffers: threads sharing one session
+take turns. libcurl releases the GIL, but calls back into Python for every header line, and
+each call waits for the GIL again. When the caller reads the body at once (``stream=False``),
+nothing is gained by streaming it: here the request goes out in one ``sendall``, the answer
+comes in as few ``recv`` calls as the socket allows (each releases the GIL), and its head is
+split with bytes methods. That is all of HTTP/1.1 a signed S3 GET needs: no proxy, no
+redirect, no request body; a body framed by ``Content-Length``, chunks or the connection's
+end; interim (1xx) answers skipped.
+
+The answer is handed on as a urllib3 response over the bytes received, so it is read, judged
+and healed exactly as one from urllib3: a body cut short raises ``ProtocolError`` where its
+bytes end, a stalled one ``ReadTimeoutError`` (the read timeout bounds each wait for bytes,
+as urllib3's does); failures to connect are urllib3's own exceptions, chained from the
+``OSError`` that caused them. Nothing is tried again here: the adapter's transfer policy
+decides that.
+
+A body larger than ``timeouts.whole`` (the route's download part size: a larger one may be
+fetched in parallel parts) is not read here: the connection is closed after the head, and the
+caller streams the body with urllib3.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import os
+import select
+import socket
+import ssl
+import threading
+import urllib.parse
+from collections.abc import Mapping
+from typing import Any
+
+import urllib3
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+    SSLError,
+)
+
+from ..._http import Timeouts
+
+#: Sent with each request made here.
+USER_AGENT = "objstore-adapter"
+
+#: The longest head read: a store's answer head is a few hundred bytes.
+MAX_HEAD = 64 * 1024
+
+_RECV = 2**16
+_connections = threading.local()
+
+
+class TooLarge(Exception):
+    """The answer's body is larger than ``timeouts.whole``: nothing was read of it."""
+
+
+def available(timeouts: Timeouts) -> bool:
+    """True when the caller reads the body at once (``timeouts.whole`` is set)."""
+    return timeouts.whole > 0
+
+
+class Whole(urllib3.HTTPResponse):
+    """An answer read by :func:`fetch`. When its body came whole (as long as its
+    ``Content-Length`` says), it is loaded: ``complete`` is true and ``data`` holds it."""
+
+    complete = False
+
+
+def fetch(
+    method: str, url: str, headers: Mapping[str, str], timeouts: Timeouts, verify: bool | str
+) -> Whole:
+    """``method`` (GET or HEAD) ``url`` with ``headers``, read whole: the answer, whatever
+    its status.
+
+    Raises:
+        TooLarge: the body is larger than ``timeouts.whole``.
+        urllib3.exceptions.HTTPError: no answer: ``NewConnectionError``,
+            ``ConnectTimeoutError``, ``SSLError``, ``ReadTimeoutError`` (before the whole
+            head), ``ProtocolError``.
+    """
+    parts = urllib.parse.urlsplit(url)
+    tls = parts.scheme == "https"
+    host = parts.hostname or ""
+    port = parts.port or (443 if tls else 80)
+    target = f"{parts.path or '/'}?{parts.query}" if parts.query else parts.path or "/"
+    given = {name.lower() for name in headers}
+    lines = [f"{method} {target} HTTP/1.1"]
+    if "host" not in given:
+        lines.append(f"Host: {parts.netloc}")
+    if "user-agent" not in given:
+        lines.append(f"User-Agent: {USER_AGENT}")
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    # Header text is Latin-1 (the adapter checked it), as urllib3 sends it.
+    request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    key = (tls, host, port, verify if tls else None)
+    kept = _kept()
+    sock = kept.pop(key, None)
+    if sock is not None and _dropped(sock):
+        sock.close()
+        sock = None
+    if sock is None:
+        sock = _connect(host, port, timeouts, verify if tls else None)
+    try:
+        sock.settimeout(timeouts.read)
+        _send(sock, request)
+        answer, reusable = _read_answer(sock, method, timeouts.whole)
+    except BaseException:
+        sock.close()
+        raise
+    if reusable:
+        kept[key] = sock
+    else:
+        sock.close()
+    return answer
+
+
+def _send(sock: socket.socket, request: bytes) -> None:
+    try:
+        sock.sendall(request)
+    except TimeoutError:
+        raise ReadTimeoutError(None, None, "Write timed out.") from None  # type: ignore[arg-type]
+    except OSError as exc:  # the server closed or reset it: no answer will come
+        raise ProtocolError("Connection aborted.", exc) from exc
+
+
+class _Kept(dict[tuple[Any, ...], socket.socket]):
+    """One thread's idle connections, by host; closed when the thread ends."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pid = os.getpid()
+
+    def __del__(self) -> None:
+        for sock in self.values():
+            sock.close()
+
+
+def _kept() -> _Kept:
+    """This thread's idle connections: none in a forked child (they are its parent's)."""
+    kept: _Kept | None = getattr(_connections, "kept", None)
+    if kept is None or kept.pid != os.getpid():
+        # A forked child's copies of its parent's sockets are closed as the old one goes:
+        # that closes this process's descriptors only, not the parent's connections.
+        kept = _connections.kept = _Kept()
+    return kept
+
+
+def _dropped(sock: socket.socket) -> bool:
+    """True when an idle connection has something to read: its server closed it (or sent
+    what no request asked for). Either way it cannot carry another request."""
+    try:
+        if hasattr(select, "poll"):
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            return bool(poller.poll(0))
+        return bool(select.select([sock], [], [], 0)[0])
+    except (OSError, ValueError):
+        return True
+
+
+def _connect(host: str, port: int, timeouts: Timeouts, verify: bool | str | None) -> socket.socket:
+    """A new connection, TLS when ``verify`` is not None, verified as botocore was told."""
+    try:
+        sock = socket.create_connection((host, port), timeout=timeouts.connect)
+    except TimeoutError as exc:
+        raise ConnectTimeoutError(
+            None, f"Connection to {host} timed out. (connect timeout={timeouts.connect})"
+        ) from exc
+    except OSError as exc:
+        message = f"Failed to establish a new connection to {host}:{port}: {exc}"
+        raise NewConnectionError(None, message) from exc  # type: ignore[arg-type]
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if verify is None:
+        return sock
+    try:
+        return _tls_context(verify).wrap_socket(sock, server_hostname=host)
+    except TimeoutError as exc:
+        sock.close()
+        raise ConnectTimeoutError(None, f"TLS with {host} timed out") from exc
+    except ssl.SSLError as exc:
+        sock.close()
+        raise SSLError(f"TLS with {host}:{port} failed: {exc}") from exc
+    except OSError as exc:
+        sock.close()
+        raise ProtocolError("Connection aborted.", exc) from exc
+
+
+@functools.cache
+def _tls_context(verify: bool | str) -> ssl.SSLContext:
+    """TLS as botocore was told (``client_kwargs['verify']``): its CA bundle alone, or
+    certifi's as requests and botocore use by default, or no verification at all."""
+    if not verify:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    if isinstance(verify, str):
+        return ssl.create_default_context(cafile=verify)
+    import certifi
+
+    return ssl.create_default_context(cafile=certifi.where())
+
+
+class _Reader:
+    """The answer's bytes as they come off one socket, failures as urllib3 names them."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buffer = bytearray()
+
+    def more(self) -> bool:
+        """Receive what has come; False at the connection's end."""
+        try:
+            chunk = self.sock.recv(_RECV)
+        except TimeoutError:
+            raise ReadTimeoutError(None, None, "Read timed out.") from None  # type: ignore[arg-type]
+        except OSError as exc:
+            raise ProtocolError("Connection aborted.", exc) from exc
+        self.buffer += chunk
+        return bool(chunk)
+
+    def head(self) -> bytes:
+        """One head, up to its blank line, taken from the buffer."""
+        scanned = 0
+        while (end := self.buffer.find(b"\r\n\r\n", scanned)) < 0:
+            if len(self.buffer) > MAX_HEAD:
+                raise ProtocolError(f"an answer head of over {MAX_HEAD} bytes")
+            scanned = max(0, len(self.buffer) - 3)
+            if not self.more():
+                message = "Remote end closed connection without response"
+                raise ProtocolError("Connection aborted.", ConnectionResetError(message))
+        head = bytes(self.buffer[:end])
+        del self.buffer[: end + 4]
+        return head
+
+
+def _read_answer(sock: socket.socket, method: str, whole: int) -> tuple[Whole, bool]:
+    """The answer to the request just sent, and whether its connection can carry another."""
+    reader = _Reader(sock)
+    while True:
+        status, version, fields = _parse_head(reader.head())
+        if not 100 <= status < 200:
+            break  # interim answers (100 Continue) are not the answer
+    reusable = version == 11 and "close" not in fields.get("Connection", "").lower()
+    received = io.BytesIO()
+    failure: Exception | None = None
+    if method != "HEAD" and status not in (204, 304):
+        if "chunked" in fields.get("Transfer-Encoding", "").lower():
+            data, failure = _chunked(reader, whole)
+        else:
+            length = _content_length(fields)
+            if length is not None and length > whole:
+                raise TooLarge
+            data, failure = _delimited(reader, length, whole)
+            reusable = reusable and length is not None  # else it ended with the connection
+        received = io.BytesIO(data)
+    reusable = reusable and not reader.buffer  # bytes beyond the answer: out of step
+    body: io.IOBase = received if failure is None else _EndsIn(received, failure)
+    complete = (
+        method == "GET"
+        and failure is None
+        and fields.get("Content-Length") == str(len(received.getbuffer()))
+    )
+    answer = Whole(
+        body=body,
+        headers=fields,
+        status=status,
+        version=version,
+        preload_content=complete,  # then the body is ``data``, read without a copy
+        decode_content=False,
+        enforce_content_length=True,
+        request_method=method,
+    )
+    answer.complete = complete
+    return answer, reusable and failure is None
+
+
+def _parse_head(head: bytes) -> tuple[int, int, urllib3.HTTPHeaderDict]:
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    protocol, _, rest = status_line.partition(" ")
+    code = rest[:3]
+    if protocol not in ("HTTP/1.1", "HTTP/1.0") or not code.isdigit():
+        raise ProtocolError(f"not an HTTP/1.x answer: {status_line[:40]!r}")
+    fields = urllib3.HTTPHeaderDict()
+    for line in lines:
+        name, sep, value = line.partition(":")
+        if not sep or not name or name != name.strip():
+            raise ProtocolError(f"a malformed header line in the answer: {line[:40]!r}")
+        fields.add(name, value.strip())
+    return int(code), 11 if protocol == "HTTP/1.1" else 10, fields
+
+
+def _content_length(fields: urllib3.HTTPHeaderDict) -> int | None:
+    """The body's announced length; ``None``: it ends with the connection."""
+    values = {value.strip() for value in fields.get_all("Content-Length")}
+    if not values:
+        return None
+    if len(values) > 1 or not all(value.isdigit() for value in values):
+        raise ProtocolError(f"an invalid Content-Length: {', '.join(sorted(values))}")
+    return int(values.pop())
+
+
+def _delimited(reader: _Reader, length: int | None, whole: int) -> tuple[bytes, Exception | None]:
+    """``length`` bytes (``None``: up to the connection's end), and the failure that cut
+    them short."""
+    failure: Exception | None = None
+    try:
+        while length is None or len(reader.buffer) < length:
+            if length is None and len(reader.buffer) > whole:
+                raise TooLarge
+            if not reader.more():
+                if length is not None:
+                    failure = ProtocolError(
+                        f"Connection broken: {len(reader.buffer)} of {length} bytes received"
+                    )
+                break
+    except (ProtocolError, ReadTimeoutError) as exc:
+        failure = exc
+    end = len(reader.buffer) if length is None else min(length, len(reader.buffer))
+    data = bytes(reader.buffer[:end])
+    del reader.buffer[:end]
+    return data, failure
+
+
+def _chunked(reader: _Reader, whole: int) -> tuple[bytes, Exception | None]:
+    """A chunked body, decoded, and the failure that cut it short."""
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while True:
+            while (end := reader.buffer.find(b"\r\n")) < 0:
+                if len(reader.buffer) > MAX_HEAD or not reader.more():
+                    raise ProtocolError("Connection broken: a chunked body ended early")
+            line = bytes(reader.buffer[:end]).split(b";", 1)[0].strip()
+            try:
+                length = int(line, 16)
+            except ValueError:
+                raise ProtocolError(f"an invalid chunk size: {line[:20]!r}") from None
+            del reader.buffer[: end + 2]
+            if length == 0:
+                _trailers(reader)
+                break
+            size += length
+            if size > whole:
+                raise TooLarge
+            while len(reader.buffer) < length + 2:
+                if not reader.more():
+                    raise ProtocolError("Connection broken: a chunked body ended early")
+            chunks.append(bytes(reader.buffer[:length]))
+            del reader.buffer[: length + 2]
+    except (ProtocolError, ReadTimeoutError) as exc:
+        return b"".join(chunks), exc
+    return b"".join(chunks), None
+
+
+def _trailers(reader: _Reader) -> None:
+    """Skip the trailer section after the last chunk, up to its blank line."""
+    while True:
+        end = reader.buffer.find(b"\r\n")
+        if end == 0:
+            del reader.buffer[:2]
+            return
+        if end > 0:
+            del reader.buffer[: end + 2]
+        elif len(reader.buffer) > MAX_HEAD or not reader.more():
+            raise ProtocolError("Connection broken: a chunked body ended early")
+
+
+class _EndsIn(io.RawIOBase):
+    """The bytes that came, then the failure that stopped them, raised as urllib3 would meet
+    it on a socket (urllib3 turns an ``OSError`` into ``ProtocolError``, a socket timeout
+    into ``ReadTimeoutError``)."""
+
+    def __init__(self, received: io.BytesIO, failure: Exception) -> None:
+        self._received = received
+        self._failure = failure
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = self._received.readinto(buffer)
+        if n == 0 and len(memoryview(buffer)):
+            if isinstance(self._failure, ReadTimeoutError):
+                raise TimeoutError("read timed out")
+            raise ConnectionResetError(str(self._failure))
+        return n
