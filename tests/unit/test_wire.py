@@ -270,14 +270,57 @@ def test_a_chunked_answer_is_decoded() -> None:
     assert (answer.status, answer.read()) == (404, b"hello world")
 
 
-def test_a_chunked_answer_cut_raises_where_its_bytes_end() -> None:
+@pytest.mark.parametrize("server", [_cut_after, _stall_after])
+def test_a_chunked_answer_cut_raises_where_its_bytes_end(
+    server: Callable[[bytes], Callable[[socket.socket], None]],
+) -> None:
     cut = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n9\r\nwor"
-    with _raw_server(_cut_after(cut)) as url:
+    with _raw_server(server(cut)) as url:
         answer = wire.fetch("GET", url, {}, WAITS, True)
     assert answer.complete is False
-    assert answer.read(5) == b"hello"
+    assert answer.read(8) == b"hellowor"
+    with pytest.raises((ProtocolError, ReadTimeoutError)):
+        answer.read()
+
+
+def test_a_chunked_body_whose_trailers_are_cut_is_whole() -> None:
+    """As http.client reads it: the last chunk came, so the body did."""
+    cut = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nX-T: 1\r\n"
+    with _raw_server(_cut_after(cut)) as url:
+        answer = wire.fetch("GET", url, {}, WAITS, True)
+    assert (answer.status, answer.read()) == (200, b"ok")
+
+
+@pytest.mark.parametrize("size", [b"-2", b"+2", b"0x2", b"2_0", b"", b"1" * 17])
+def test_a_chunk_size_that_is_not_hex_digits_breaks_the_body(size: bytes) -> None:
+    bad = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n%s\r\nab\r\n0\r\n\r\n" % size
+    with _raw_server(_cut_after(bad)) as url:
+        answer = wire.fetch("GET", url, {}, WAITS, True)
     with pytest.raises(ProtocolError):
         answer.read()
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "tls", "header"),
+    [
+        ("s3.example", 80, False, "s3.example"),
+        ("s3.example", 443, True, "s3.example"),
+        ("s3.example", 443, False, "s3.example:443"),
+        ("127.0.0.1", 9000, False, "127.0.0.1:9000"),
+        ("::1", 9000, False, "[::1]:9000"),
+    ],
+)
+def test_the_host_header_is_the_one_botocore_signs(
+    host: str, port: int, tls: bool, header: str
+) -> None:
+    assert wire._host(host, port, tls) == header
+
+
+def test_a_request_that_is_not_latin_1_is_refused_without_quoting_it() -> None:
+    with pytest.raises(ProtocolError) as raised:
+        wire.fetch("GET", "http://127.0.0.1:9/b/k", {"Authorization": "sig \u20ac"}, WAITS, True)
+    assert "sig" not in str(raised.value)
+    assert raised.value.__context__ is None
 
 
 def test_a_body_without_a_length_ends_with_its_connection() -> None:
@@ -288,7 +331,17 @@ def test_a_body_without_a_length_ends_with_its_connection() -> None:
 
 @pytest.mark.parametrize(
     "head",
-    [b"SSH-2.0-OpenSSH\r\n\r\n", b"HTTP/1.1 2xx OK\r\n\r\n", b"HTTP/1.1 200 OK\r\n bad\r\n\r\n"],
+    [
+        b"SSH-2.0-OpenSSH\r\n\r\n",
+        b"HTTP/1.1 2xx OK\r\n\r\n",
+        b"HTTP/1.1 20\xb2 OK\r\n\r\n",  # Latin-1 superscript two: a digit to str.isdigit
+        b"HTTP/1.1 200 OK\r\n bad\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 1\xb2\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+        b"HTTP/1.1 200 OK\r\nContent-Length: " + b"9" * 5000 + b"\r\n\r\n",
+        b"HTTP/1.1 2000 OK\r\n\r\n",
+        b"HTTP/1.1 099 Below\r\n\r\n",
+    ],
 )
 def test_an_answer_that_is_not_http_is_a_protocol_error(head: bytes) -> None:
     with _raw_server(_cut_after(head)) as url, pytest.raises(ProtocolError):
@@ -422,14 +475,18 @@ def test_the_request_head_carries_each_header_once() -> None:
 
         thread = threading.Thread(target=echo)
         thread.start()
-        url = f"http://127.0.0.1:{listener.getsockname()[1]}/b/k%20x?versionId=1"
+        url = f"http://user:pw@127.0.0.1:{listener.getsockname()[1]}/b/k%20x?versionId=1"
         answer = wire.fetch("GET", url, {"User-Agent": "mine", "If-Match": "\xe9"}, WAITS, True)
         thread.join(10)
     lines = heads[0].split(b"\r\n")
     assert answer.status == 204
     assert lines[0] == b"GET /b/k%20x?versionId=1 HTTP/1.1"
     assert sorted(lines[1:-2]) == sorted(
-        [b"Host: " + url.split("/")[2].encode(), b"User-Agent: mine", b"If-Match: \xe9"]
+        [
+            b"Host: " + url.split("@")[1].split("/")[0].encode(),
+            b"User-Agent: mine",
+            b"If-Match: \xe9",
+        ]
     )
 
 

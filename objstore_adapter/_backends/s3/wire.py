@@ -24,6 +24,7 @@ caller streams the body with urllib3.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import os
@@ -87,17 +88,23 @@ def fetch(
     parts = urllib.parse.urlsplit(url)
     tls = parts.scheme == "https"
     host = parts.hostname or ""
-    port = parts.port or (443 if tls else 80)
+    try:
+        port = parts.port or (443 if tls else 80)
+    except ValueError:
+        raise NewConnectionError(None, f"no port to connect to in {host}") from None  # type: ignore[arg-type]
     target = f"{parts.path or '/'}?{parts.query}" if parts.query else parts.path or "/"
     given = {name.lower() for name in headers}
     lines = [f"{method} {target} HTTP/1.1"]
     if "host" not in given:
-        lines.append(f"Host: {parts.netloc}")
+        lines.append(f"Host: {_host(host, port, tls)}")
     if "user-agent" not in given:
         lines.append(f"User-Agent: {USER_AGENT}")
     lines += [f"{name}: {value}" for name, value in headers.items()]
-    # Header text is Latin-1 (the adapter checked it), as urllib3 sends it.
-    request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    request: bytes | None = None
+    with contextlib.suppress(UnicodeEncodeError):  # header text is Latin-1, as urllib3 sends it
+        request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    if request is None:  # raised here: the encoding error quotes the request, signature and all
+        raise ProtocolError("a request that is not Latin-1 text cannot be sent")
     key = (tls, host, port, verify if tls else None)
     kept = _kept()
     sock = kept.pop(key, None)
@@ -118,6 +125,13 @@ def fetch(
     else:
         sock.close()
     return answer
+
+
+def _host(host: str, port: int, tls: bool) -> str:
+    """The Host header as urllib3 sends it and botocore signs it: no userinfo, no default
+    port, an IPv6 address in brackets."""
+    named = f"[{host}]" if ":" in host else host
+    return named if port == (443 if tls else 80) else f"{named}:{port}"
 
 
 def _send(sock: socket.socket, request: bytes) -> None:
@@ -179,7 +193,12 @@ def _connect(host: str, port: int, timeouts: Timeouts, verify: bool | str | None
     if verify is None:
         return sock
     try:
-        return _tls_context(verify).wrap_socket(sock, server_hostname=host)
+        context = _tls_context(verify)
+    except OSError as exc:  # a CA bundle that cannot be read
+        sock.close()
+        raise SSLError(f"TLS with {host}:{port} cannot be set up: {exc}") from exc
+    try:
+        return context.wrap_socket(sock, server_hostname=host)
     except TimeoutError as exc:
         sock.close()
         raise ConnectTimeoutError(None, f"TLS with {host} timed out") from exc
@@ -213,6 +232,7 @@ class _Reader:
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.buffer = bytearray()
+        self.ended = False  # the connection's end was met: it carries nothing more
 
     def more(self) -> bool:
         """Receive what has come; False at the connection's end."""
@@ -223,6 +243,7 @@ class _Reader:
         except OSError as exc:
             raise ProtocolError("Connection aborted.", exc) from exc
         self.buffer += chunk
+        self.ended = self.ended or not chunk
         return bool(chunk)
 
     def head(self) -> bytes:
@@ -260,7 +281,7 @@ def _read_answer(sock: socket.socket, method: str, whole: int) -> tuple[Whole, b
             data, failure = _delimited(reader, length, whole)
             reusable = reusable and length is not None  # else it ended with the connection
         received = io.BytesIO(data)
-    reusable = reusable and not reader.buffer  # bytes beyond the answer: out of step
+    reusable = reusable and not reader.buffer and not reader.ended  # else: out of step
     body: io.IOBase = received if failure is None else _EndsIn(received, failure)
     complete = (
         method == "GET"
@@ -284,9 +305,11 @@ def _read_answer(sock: socket.socket, method: str, whole: int) -> tuple[Whole, b
 def _parse_head(head: bytes) -> tuple[int, int, urllib3.HTTPHeaderDict]:
     status_line, *lines = head.decode("latin-1").split("\r\n")
     protocol, _, rest = status_line.partition(" ")
-    code = rest[:3]
-    if protocol not in ("HTTP/1.1", "HTTP/1.0") or not code.isdigit():
+    code, _, _ = rest.partition(" ")
+    if protocol not in ("HTTP/1.1", "HTTP/1.0") or len(code) != 3 or not _decimal(code):
         raise ProtocolError(f"not an HTTP/1.x answer: {status_line[:40]!r}")
+    if code < "100":
+        raise ProtocolError(f"not an HTTP status: {status_line[:40]!r}")
     fields = urllib3.HTTPHeaderDict()
     for line in lines:
         name, sep, value = line.partition(":")
@@ -296,13 +319,18 @@ def _parse_head(head: bytes) -> tuple[int, int, urllib3.HTTPHeaderDict]:
     return int(code), 11 if protocol == "HTTP/1.1" else 10, fields
 
 
+def _decimal(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also takes ``²``, which ``int`` refuses."""
+    return text.isascii() and text.isdigit()
+
+
 def _content_length(fields: urllib3.HTTPHeaderDict) -> int | None:
     """The body's announced length; ``None``: it ends with the connection."""
     values = {value.strip() for value in fields.get_all("Content-Length")}
     if not values:
         return None
-    if len(values) > 1 or not all(value.isdigit() for value in values):
-        raise ProtocolError(f"an invalid Content-Length: {', '.join(sorted(values))}")
+    if len(values) > 1 or not all(_decimal(value) and len(value) < 19 for value in values):
+        raise ProtocolError(f"an invalid Content-Length: {', '.join(sorted(values))[:40]}")
     return int(values.pop())
 
 
@@ -329,7 +357,8 @@ def _delimited(reader: _Reader, length: int | None, whole: int) -> tuple[bytes, 
 
 
 def _chunked(reader: _Reader, whole: int) -> tuple[bytes, Exception | None]:
-    """A chunked body, decoded, and the failure that cut it short."""
+    """A chunked body, decoded, and the failure that cut it short (the bytes that came
+    before it are kept, those of a chunk cut in its middle too)."""
     chunks: list[bytes] = []
     size = 0
     try:
@@ -338,10 +367,9 @@ def _chunked(reader: _Reader, whole: int) -> tuple[bytes, Exception | None]:
                 if len(reader.buffer) > MAX_HEAD or not reader.more():
                     raise ProtocolError("Connection broken: a chunked body ended early")
             line = bytes(reader.buffer[:end]).split(b";", 1)[0].strip()
-            try:
-                length = int(line, 16)
-            except ValueError:
-                raise ProtocolError(f"an invalid chunk size: {line[:20]!r}") from None
+            if not line or len(line) > 16 or line.strip(_HEX):
+                raise ProtocolError(f"an invalid chunk size: {line[:20]!r}")
+            length = int(line, 16)
             del reader.buffer[: end + 2]
             if length == 0:
                 _trailers(reader)
@@ -350,8 +378,17 @@ def _chunked(reader: _Reader, whole: int) -> tuple[bytes, Exception | None]:
             if size > whole:
                 raise TooLarge
             while len(reader.buffer) < length + 2:
-                if not reader.more():
-                    raise ProtocolError("Connection broken: a chunked body ended early")
+                failure: Exception | None = None
+                try:
+                    more = reader.more()
+                except (ProtocolError, ReadTimeoutError) as exc:
+                    failure, more = exc, False
+                if not more:  # what came of this chunk is handed on before the failure
+                    chunks.append(bytes(reader.buffer[:length]))
+                    del reader.buffer[:length]
+                    raise failure or ProtocolError("Connection broken: a chunk ended early")
+            if reader.buffer[length : length + 2] != b"\r\n":
+                raise ProtocolError("a chunk longer than its size")
             chunks.append(bytes(reader.buffer[:length]))
             del reader.buffer[: length + 2]
     except (ProtocolError, ReadTimeoutError) as exc:
@@ -359,17 +396,25 @@ def _chunked(reader: _Reader, whole: int) -> tuple[bytes, Exception | None]:
     return b"".join(chunks), None
 
 
+_HEX = b"0123456789abcdefABCDEF"
+
+
 def _trailers(reader: _Reader) -> None:
-    """Skip the trailer section after the last chunk, up to its blank line."""
-    while True:
-        end = reader.buffer.find(b"\r\n")
-        if end == 0:
-            del reader.buffer[:2]
-            return
-        if end > 0:
-            del reader.buffer[: end + 2]
-        elif len(reader.buffer) > MAX_HEAD or not reader.more():
-            raise ProtocolError("Connection broken: a chunked body ended early")
+    """Skip the trailer section after the last chunk, up to its blank line. The body is
+    whole: where the connection ends or stalls in the trailers, it is only not kept."""
+    try:
+        while True:
+            end = reader.buffer.find(b"\r\n")
+            if end == 0:
+                del reader.buffer[:2]
+                return
+            if end > 0:
+                del reader.buffer[: end + 2]
+            elif len(reader.buffer) > MAX_HEAD or not reader.more():
+                reader.ended = True
+                return
+    except (ProtocolError, ReadTimeoutError):
+        reader.ended = True
 
 
 class _EndsIn(io.RawIOBase):
