@@ -301,19 +301,32 @@ def test_a_chunk_size_that_is_not_hex_digits_breaks_the_body(size: bytes) -> Non
 
 
 @pytest.mark.parametrize(
-    ("host", "port", "tls", "header"),
+    ("endpoint", "header"),
     [
-        ("s3.example", 80, False, "s3.example"),
-        ("s3.example", 443, True, "s3.example"),
-        ("s3.example", 443, False, "s3.example:443"),
-        ("127.0.0.1", 9000, False, "127.0.0.1:9000"),
-        ("::1", 9000, False, "[::1]:9000"),
+        ("http://s3.example:80", "s3.example"),
+        ("https://s3.example:443", "s3.example"),
+        ("http://s3.example:443", "s3.example:443"),
+        ("http://127.0.0.1:9000", "127.0.0.1:9000"),
+        ("http://[::1]:9000", "[::1]:9000"),
     ],
 )
-def test_the_host_header_is_the_one_botocore_signs(
-    host: str, port: int, tls: bool, header: str
-) -> None:
-    assert wire._host(host, port, tls) == header
+def test_the_host_header_is_the_one_botocore_signs(endpoint: str, header: str) -> None:
+    """The Host sent is the one signed: botocore's, for the same endpoint."""
+    from botocore.auth import _host_from_url  # what botocore's signers put in Host
+
+    sent = [b""]
+
+    def record(sock: Any, request: bytes) -> None:
+        sent[0] = request
+        raise ProtocolError("recorded")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(wire, "_connect", lambda *args: socket.socket())
+        patch.setattr(wire, "_send", record)
+        with pytest.raises(ProtocolError):
+            wire.fetch("GET", f"{endpoint}/b/k", {}, WAITS, True)
+    assert f"\r\nHost: {header}\r\n".encode() in sent[0]
+    assert _host_from_url(f"{endpoint}/b/k") == header
 
 
 def test_a_request_that_is_not_latin_1_is_refused_without_quoting_it() -> None:

@@ -199,7 +199,7 @@ def _checked(signed: Any, credentials: Credentials, method: str) -> Template | N
         method=method,
         prefix=f"{url.scheme}://{url.netloc}{path_prefix}",
         path_prefix=path_prefix,
-        host=_canonical_host(url.scheme, url.netloc),
+        host=canonical_host(url.scheme, url.netloc),
         scope=scope,
         credentials=credentials,
     )
@@ -212,7 +212,7 @@ def _checked(signed: Any, credentials: Credentials, method: str) -> Template | N
     return template if ours.url == signed.url and mine == headers else None
 
 
-def _canonical_host(scheme: str, netloc: str) -> str:
+def canonical_host(scheme: str, netloc: str) -> str:
     """The Host header as urllib3 sends it and botocore signs it: without a default port."""
     host = netloc.rsplit("@", 1)[-1]
     default = {"http": ":80", "https": ":443"}.get(scheme)

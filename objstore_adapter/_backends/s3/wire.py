@@ -46,6 +46,7 @@ from urllib3.exceptions import (
 )
 
 from ..._http import Timeouts
+from . import sigv4
 
 #: Sent with each request made here.
 USER_AGENT = "objstore-adapter"
@@ -96,7 +97,7 @@ def fetch(
     given = {name.lower() for name in headers}
     lines = [f"{method} {target} HTTP/1.1"]
     if "host" not in given:
-        lines.append(f"Host: {_host(host, port, tls)}")
+        lines.append(f"Host: {sigv4.canonical_host(parts.scheme, parts.netloc)}")
     if "user-agent" not in given:
         lines.append(f"User-Agent: {USER_AGENT}")
     lines += [f"{name}: {value}" for name, value in headers.items()]
@@ -125,13 +126,6 @@ def fetch(
     else:
         sock.close()
     return answer
-
-
-def _host(host: str, port: int, tls: bool) -> str:
-    """The Host header as urllib3 sends it and botocore signs it: no userinfo, no default
-    port, an IPv6 address in brackets."""
-    named = f"[{host}]" if ":" in host else host
-    return named if port == (443 if tls else 80) else f"{named}:{port}"
 
 
 def _send(sock: socket.socket, request: bytes) -> None:
