@@ -91,7 +91,9 @@ def _both(fs: Any, params: dict[str, Any], operation: str = "get_object") -> tup
     assert abs(calendar.timegm(when) - calendar.timegm(ours_when)) <= 2, (ours, theirs)
     credentials = sigv4._credentials(client)
     assert credentials is not None
-    template = sigv4._template(client, operation, params["Bucket"], credentials, lambda o, p: None)
+    method = sigv4.READS[operation]
+    bucket = params["Bucket"]
+    template = sigv4._template(client, operation, method, bucket, credentials, lambda o, p: None)
     assert template is not None  # kept from sign_get's first call
     return sigv4._sign(template, params["Key"], params.get("VersionId"), when), theirs
 

@@ -184,7 +184,7 @@ def sign_here(
     client = _client_here(fs, params.get("Bucket"))
     if client is None or _credentials_due(client):
         return None
-    if operation in sigv4.READS and not in_url:
+    if not in_url:  # sigv4 decides which operations it signs
         quick = sigv4.sign_read(client, operation, params, functools.partial(_sign_now, client))
         if quick is not None:
             return quick

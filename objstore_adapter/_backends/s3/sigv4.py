@@ -108,7 +108,7 @@ def sign_read(
     credentials = _credentials(client)
     if credentials is None:
         return None
-    template = _template(client, operation, bucket, credentials, reference)
+    template = _template(client, operation, method, bucket, credentials, reference)
     if template is None:
         return None
     now = time.gmtime()
@@ -150,11 +150,11 @@ def _credentials(client: Any) -> Credentials | None:
 def _template(
     client: Any,
     operation: str,
+    method: str,
     bucket: str,
     credentials: Credentials,
     reference: Callable[[str, Mapping[str, Any]], Any],
 ) -> Template | None:
-    method = READS[operation]
     known = (bucket, credentials, method)
     per_client = _templates.get(client)
     if per_client is not None and known in per_client:

@@ -28,7 +28,6 @@ import contextlib
 import functools
 import io
 import os
-import select
 import socket
 import ssl
 import threading
@@ -44,6 +43,7 @@ from urllib3.exceptions import (
     ReadTimeoutError,
     SSLError,
 )
+from urllib3.util.wait import wait_for_read
 
 from ..._http import Timeouts
 from . import sigv4
@@ -163,11 +163,7 @@ def _dropped(sock: socket.socket) -> bool:
     """True when an idle connection has something to read: its server closed it (or sent
     what no request asked for). Either way it cannot carry another request."""
     try:
-        if hasattr(select, "poll"):
-            poller = select.poll()
-            poller.register(sock, select.POLLIN)
-            return bool(poller.poll(0))
-        return bool(select.select([sock], [], [], 0)[0])
+        return wait_for_read(sock, timeout=0)  # urllib3's own check before it reuses one
     except (OSError, ValueError):
         return True
 
