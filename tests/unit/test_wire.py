@@ -171,36 +171,53 @@ def test_a_body_cut_while_read_at_once_is_healed(
 
 
 @contextlib.contextmanager
-def _raw_server(answer: Callable[[socket.socket], None]) -> Iterator[str]:
-    """A server on 127.0.0.1 that reads a request's head and lets ``answer`` reply."""
+def _serving(handle: Callable[[socket.socket], None]) -> Iterator[int]:
+    """A server on 127.0.0.1 handing each connection it accepts to ``handle``, one at a time
+    in its own thread, and closing it after; yields its port."""
     listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
     stop = threading.Event()
 
     def serve() -> None:
-        listener.settimeout(0.2)
         while not stop.is_set():
             try:
                 connection, _ = listener.accept()
             except TimeoutError:
                 continue
-            with connection:
-                received = b""
-                while b"\r\n\r\n" not in received:
-                    chunk = connection.recv(65536)
-                    if not chunk:
-                        break
-                    received += chunk
-                with contextlib.suppress(OSError):
-                    answer(connection)
+            with connection, contextlib.suppress(OSError):
+                handle(connection)
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}/bucket/key"
+        yield listener.getsockname()[1]
     finally:
         stop.set()
         thread.join(5)
         listener.close()
+
+
+def _until_head(connection: socket.socket, received: bytes = b"") -> bytes | None:
+    """``received`` and what comes after it up to the end of a request head; ``None`` if the
+    connection ends first."""
+    while b"\r\n\r\n" not in received:
+        chunk = connection.recv(65536)
+        if not chunk:
+            return None
+        received += chunk
+    return received
+
+
+@contextlib.contextmanager
+def _raw_server(answer: Callable[[socket.socket], None]) -> Iterator[str]:
+    """A server on 127.0.0.1 that reads a request's head and lets ``answer`` reply."""
+
+    def handle(connection: socket.socket) -> None:
+        _until_head(connection)
+        answer(connection)
+
+    with _serving(handle) as port:
+        yield f"http://127.0.0.1:{port}/bucket/key"
 
 
 HEAD_OF_100 = b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\nETag: "e"\r\n\r\n'
@@ -385,43 +402,21 @@ def _keeping_server(answers: list[bytes], close_after: int = 0) -> Iterator[tupl
     """A server answering each request of a connection with the next of ``answers``; after
     ``close_after`` answers (0: never) it closes the connection. Yields the URL and the
     number of answers given on each connection accepted."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.2)
-    stop = threading.Event()
     served: list[int] = []
     pending = list(answers)
 
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                connection, _ = listener.accept()
-            except TimeoutError:
-                continue
-            served.append(0)
-            with connection:
-                received = b""
-                while pending:
-                    while b"\r\n\r\n" not in received:
-                        chunk = connection.recv(65536)
-                        if not chunk:
-                            break
-                        received += chunk
-                    if b"\r\n\r\n" not in received:
-                        break
-                    received = received.split(b"\r\n\r\n", 1)[1]
-                    connection.sendall(pending.pop(0))
-                    served[-1] += 1
-                    if close_after and served[-1] == close_after:
-                        break
+    def handle(connection: socket.socket) -> None:
+        served.append(0)
+        received: bytes | None = b""
+        while pending and (received := _until_head(connection, received or b"")) is not None:
+            received = received.split(b"\r\n\r\n", 1)[1]
+            connection.sendall(pending.pop(0))
+            served[-1] += 1
+            if close_after and served[-1] == close_after:
+                return
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}/bucket/key", served
-    finally:
-        stop.set()
-        thread.join(5)
-        listener.close()
+    with _serving(handle) as port:
+        yield f"http://127.0.0.1:{port}/bucket/key", served
 
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
@@ -474,23 +469,15 @@ def test_an_answer_that_ends_its_connection_is_not_followed_by_another(first: by
 
 def test_the_request_head_carries_each_header_once() -> None:
     """Host and User-Agent are added unless given; header text goes out as Latin-1."""
-    with socket.create_server(("127.0.0.1", 0)) as listener:
-        heads: list[bytes] = []
+    heads: list[bytes] = []
 
-        def echo() -> None:
-            connection, _ = listener.accept()
-            with connection:
-                head = b""
-                while b"\r\n\r\n" not in head:
-                    head += connection.recv(65536)
-                heads.append(head)
-                connection.sendall(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
+    def echo(connection: socket.socket) -> None:
+        heads.append(_until_head(connection) or b"")
+        connection.sendall(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
 
-        thread = threading.Thread(target=echo)
-        thread.start()
-        url = f"http://user:pw@127.0.0.1:{listener.getsockname()[1]}/b/k%20x?versionId=1"
+    with _serving(echo) as port:
+        url = f"http://user:pw@127.0.0.1:{port}/b/k%20x?versionId=1"
         answer = wire.fetch("GET", url, {"User-Agent": "mine", "If-Match": "\xe9"}, WAITS, True)
-        thread.join(10)
     lines = heads[0].split(b"\r\n")
     assert answer.status == 204
     assert lines[0] == b"GET /b/k%20x?versionId=1 HTTP/1.1"
@@ -523,9 +510,6 @@ def test_a_body_the_caller_streams_stays_with_urllib3() -> None:
 @contextlib.contextmanager
 def _tls_forwarder(upstream_port: int, context: ssl.SSLContext) -> Iterator[int]:
     """TLS on a port of its own, forwarded as plain TCP to ``upstream_port``."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.2)
-    stop = threading.Event()
     opened: list[socket.socket] = []
 
     def pipe(source: socket.socket, sink: socket.socket) -> None:
@@ -535,30 +519,17 @@ def _tls_forwarder(upstream_port: int, context: ssl.SSLContext) -> Iterator[int]
         with contextlib.suppress(OSError):
             sink.shutdown(socket.SHUT_WR)
 
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                raw, _ = listener.accept()
-            except TimeoutError:
-                continue
-            opened.append(raw)
-            try:
-                client = context.wrap_socket(raw, server_side=True)
-            except (ssl.SSLError, OSError):
-                continue
-            upstream = socket.create_connection(("127.0.0.1", upstream_port))
-            opened.extend((client, upstream))
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=pipe, args=(a, b), daemon=True).start()
+    def handle(raw: socket.socket) -> None:
+        client = context.wrap_socket(raw, server_side=True)  # it takes the connection over
+        upstream = socket.create_connection(("127.0.0.1", upstream_port))
+        opened.extend((client, upstream))
+        for a, b in ((client, upstream), (upstream, client)):
+            threading.Thread(target=pipe, args=(a, b), daemon=True).start()
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
     try:
-        yield listener.getsockname()[1]
+        with _serving(handle) as port:
+            yield port
     finally:
-        stop.set()
-        thread.join(5)
-        listener.close()
         for each in opened:
             each.close()
 
