@@ -10,7 +10,8 @@ table and writes the JSON to ``benchmarks/results/<name>.json``. What the script
 * :func:`interleaved`: every measurement once per repeat, one after another, so load on a
   shared machine is spread over all of them;
 * :func:`in_child`: one measurement in a fresh process, forked from a fork server that has
-  imported the clients once (a child then starts in milliseconds);
+  imported the clients once (a child then starts in milliseconds); :class:`Worker`: such a
+  process kept for many measurements, so what it builds (a client) serves all of them;
 * :func:`time_read` (one body read whole), :func:`latencies` (each call timed alone, and
   :func:`latency_summary` of them), :func:`burst` (calls shared out among threads started
   together).
@@ -26,6 +27,7 @@ import hashlib
 import json
 import multiprocessing
 import multiprocessing.context
+import multiprocessing.process
 import resource
 import threading
 import time
@@ -115,15 +117,21 @@ def interleaved(
     measurements: Mapping[Key, Callable[[int], R]],
     show: Callable[[R], str] = json.dumps,
     name: Callable[[Key], str] = str,
+    counts: Mapping[Key, int] | None = None,
 ) -> dict[Key, list[R]]:
     """Each measurement (called with the repeat's index) once per repeat, in turn; each
-    one's results in order. Every result is shown on stderr as it comes."""
+    one's results in order. A measurement in ``counts`` runs that many times instead, the
+    rounds past ``repeats`` taking only those that still have runs to make. Every result is
+    shown on stderr as it comes."""
+    wanted = {key: (counts or {}).get(key, repeats) for key in measurements}
     runs: dict[Key, list[R]] = {key: [] for key in measurements}
-    for repeat in range(repeats):
+    for repeat in range(max(wanted.values(), default=0)):
         for key, measure in measurements.items():
+            if repeat >= wanted[key]:
+                continue
             result = measure(repeat)
             runs[key].append(result)
-            progress(f"{title}: run {repeat + 1}/{repeats} {name(key)}: {show(result)}")
+            progress(f"{title}: run {repeat + 1}/{wanted[key]} {name(key)}: {show(result)}")
     return runs
 
 
@@ -142,6 +150,27 @@ PRELOAD = (
 )
 
 
+def _forkserver(preload: Sequence[str]) -> multiprocessing.context.ForkServerContext:
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([*PRELOAD, *preload])
+    return context
+
+
+def _receive(
+    results: Connection, process: multiprocessing.process.BaseProcess, what: str, timeout: float
+) -> Results:
+    """The child's next result; its death or a timeout raised, naming ``what`` it ran."""
+    try:
+        if not results.poll(timeout):
+            process.kill()
+            raise TimeoutError(f"{what} took over {timeout} s")
+        result: Results = results.recv()
+    except EOFError:
+        process.join()
+        raise RuntimeError(f"{what} failed: exit code {process.exitcode}") from None
+    return result
+
+
 def _child_main(measure: Callable[[Any], Results], argument: Any, results: Connection) -> None:
     results.send(measure(argument))
     results.close()
@@ -155,26 +184,58 @@ def in_child(
 ) -> Results:
     """``measure(argument)`` in a fresh process, forked from a server that preloaded the
     clients (and ``preload``); ``measure`` is pickled by name, so it is a module's function."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([*PRELOAD, *preload])
+    context = _forkserver(preload)
     receiver, sender = context.Pipe(duplex=False)
     process = context.Process(target=_child_main, args=(measure, argument, sender), daemon=True)
     process.start()
     sender.close()
     try:
-        if not receiver.poll(timeout):
-            process.kill()
-            raise TimeoutError(f"{measure.__name__}({argument!r}) took over {timeout} s")
-        result: Results = receiver.recv()
-    except EOFError:
-        process.join()
-        raise RuntimeError(
-            f"{measure.__name__}({argument!r}) failed: exit code {process.exitcode}"
-        ) from None
+        return _receive(receiver, process, f"{measure.__name__}({argument!r})", timeout)
     finally:
         receiver.close()
-    process.join()
-    return result
+        process.join()
+
+
+def _worker_main(measure: Callable[[Any], Results], calls: Connection) -> None:
+    while True:
+        try:
+            argument = calls.recv()
+        except EOFError:  # the parent closed its end: no more calls
+            return
+        calls.send(measure(argument))
+
+
+class Worker(Generic[Arg]):
+    """A child process, forked as :func:`in_child`'s are, that runs ``measure(argument)`` once
+    per :meth:`call` and keeps its memory in between: what ``measure`` builds and caches (a
+    client, warmed up) serves every call, as it would in an application. A context manager;
+    leaving it ends the process."""
+
+    def __init__(
+        self, measure: Callable[[Arg], Results], preload: Sequence[str] = (), timeout: float = 1800
+    ) -> None:
+        context = _forkserver(preload)
+        self._calls, child_end = context.Pipe()
+        self._process = context.Process(target=_worker_main, args=(measure, child_end), daemon=True)
+        self._process.start()
+        child_end.close()
+        self._name = measure.__name__
+        self._timeout = timeout
+
+    def call(self, argument: Arg) -> Results:
+        """``measure(argument)`` in the worker; its result."""
+        self._calls.send(argument)
+        return _receive(self._calls, self._process, f"{self._name}({argument!r})", self._timeout)
+
+    def __enter__(self) -> Worker[Arg]:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._calls.close()
+        self._process.join(10)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
 
 
 # --- timing -------------------------------------------------------------------------------------

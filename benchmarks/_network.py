@@ -3,7 +3,8 @@
 A scenario file (``bench_network.py``) declares its sizes in a :class:`Scenario` and calls
 :func:`main`. For every server (moto's S3 server, SeaweedFS) and every link (``direct``, or
 ``shaped`` through :class:`_shaping.ShapingProxy`), each repeat measures every method of every
-case, interleaved so load on a shared machine is spread:
+case, interleaved so load on a shared machine is spread (large GETs at least five times, the
+median the issue's targets are read from):
 
 * ``get``: one large object read whole (MiB/s, time to first byte, peak RSS growth, sha256);
 * ``put``: one large object uploaded from a local file (MiB/s, peak RSS growth); the parent
@@ -11,10 +12,12 @@ case, interleaved so load on a shared machine is spread:
 * ``small``: many small GETs from threads sharing one session or client (requests/s; every
   body checked).
 
-Each measurement runs in a fresh child process (``_harness.in_child``, forked from a fork
-server that has imported the clients once): the client is built and warmed up with one
-request first, then the peak-RSS mark is reset, so growth counts only the transfer. The
-methods are in ``_peers.py``; the command line, repeats and output are ``_harness.py``'s.
+Each method runs in a child process of its own, kept for all its runs
+(``_harness.Worker``, forked from a fork server that has imported the clients once), as one
+application would use one client: the client is built and warmed up with one request before
+its first run, and the peak-RSS mark is reset before each run, so growth counts only the
+transfer. The methods are in ``_peers.py``; the command line, repeats and output are
+``_harness.py``'s.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -48,8 +51,8 @@ from _harness import (
     Method,
     Results,
     Script,
+    Worker,
     burst,
-    in_child,
     interleaved,
     time_read,
     with_machine,
@@ -64,6 +67,7 @@ SERVERS: dict[str, Callable[[], AbstractContextManager[str]]] = {
 CASES: dict[str, dict[str, Method[Job, Any]]] = {"get": GET, "put": PUT, "small": SMALL}
 LINKS = ("direct", "shaped")
 GET_KEY = "large/object.bin"
+GET_REPEATS = 5  # at least: large GETs are read from the median of five
 
 
 @dataclass(frozen=True)
@@ -97,13 +101,23 @@ class Settings:
     links: tuple[str, ...]
     cases: tuple[str, ...]
     repeats: int
+    get_repeats: int
 
 
 # --- in the child: one measurement -------------------------------------------------------------
 
+#: What each job's setup built in this worker process: its first run builds it, the rest reuse it.
+_built: dict[Job, Any] = {}
+
+
+def _set_up(job: Job) -> Any:
+    if job not in _built:
+        _built[job] = CASES[job.case][job.method].setup(job)
+    return _built[job]
+
 
 def measure(job: Job) -> dict[str, Any]:
-    """Run ``job`` in this (fresh) process; what the parent reads back as JSON."""
+    """One run of ``job`` in this worker process; what the parent reads back as JSON."""
     if job.case == "get":
         return _measure_get(job)
     if job.case == "put":
@@ -112,7 +126,7 @@ def measure(job: Job) -> dict[str, Any]:
 
 
 def _measure_get(job: Job) -> dict[str, Any]:
-    read = time_read(GET[job.method].setup(job))
+    read = time_read(_set_up(job))
     return {
         "seconds": read.seconds,
         "ttfb": read.ttfb,
@@ -123,7 +137,7 @@ def _measure_get(job: Job) -> dict[str, Any]:
 
 
 def _measure_put(job: Job) -> dict[str, Any]:
-    write = PUT[job.method].setup(job)
+    write = _set_up(job)
     gc.collect()
     rss_before = reset_peak_rss()
     start = time.perf_counter()
@@ -133,7 +147,7 @@ def _measure_put(job: Job) -> dict[str, Any]:
 
 
 def _measure_small(job: Job) -> dict[str, Any]:
-    get = SMALL[job.method].setup(job)
+    get = _set_up(job)
     bodies = {small_key(i): small_body(i, job.size) for i in range(job.keys)}
     keys = list(bodies)
 
@@ -168,11 +182,6 @@ def link_to(endpoint: str, link: str, latency_ms: float, bandwidth_mib: float) -
     bandwidth = bandwidth_mib * MiB if bandwidth_mib else None
     with ShapingProxy(endpoint, latency_ms / 1000, bandwidth) as proxy:
         yield proxy.endpoint
-
-
-def child(job: Job) -> dict[str, Any]:
-    """``measure(job)`` in a fresh process."""
-    return in_child(measure, job, preload=["_network"])
 
 
 def _stored_sha256(client: Any, bucket: str, key: str) -> str:
@@ -228,23 +237,27 @@ Runs = dict[str, dict[str, list[dict[str, Any]]]]  # case -> method -> one resul
 
 
 def measure_link(settings: Settings, where: str, jobs: list[Job], client: Any) -> Runs:
-    """Every job ``settings.repeats`` times, interleaved; uploads are read back and checked."""
+    """Every job ``settings.repeats`` times (large GETs ``settings.get_repeats``), interleaved,
+    each job in a worker process of its own; uploads are read back and checked."""
+    with ExitStack() as stack:
+        workers = {job: stack.enter_context(Worker(measure, preload=["_network"])) for job in jobs}
 
-    def measurement(job: Job) -> Callable[[int], dict[str, Any]]:
-        def measure_once(repeat: int) -> dict[str, Any]:
-            result = child(job)
-            if job.case == "put":
-                result["ok"] = _stored_sha256(client, job.bucket, job.key) == job.sha256
-            return result
+        def measurement(job: Job) -> Callable[[int], dict[str, Any]]:
+            def measure_once(repeat: int) -> dict[str, Any]:
+                result = workers[job].call(job)
+                if job.case == "put":
+                    result["ok"] = _stored_sha256(client, job.bucket, job.key) == job.sha256
+                return result
 
-        return measure_once
+            return measure_once
 
-    by_job = interleaved(
-        f"network {where}",
-        settings.repeats,
-        {job: measurement(job) for job in jobs},
-        name=lambda job: f"{job.case} {job.method}",
-    )
+        by_job = interleaved(
+            f"network {where}",
+            settings.repeats,
+            {job: measurement(job) for job in jobs},
+            name=lambda job: f"{job.case} {job.method}",
+            counts={job: settings.get_repeats for job in jobs if job.case == "get"},
+        )
     runs: Runs = {}
     for job, results in by_job.items():
         runs.setdefault(job.case, {})[job.method] = results
@@ -378,10 +391,21 @@ def markdown(results: Results, show_machine: bool = True) -> str:
                 + markdown_table(header, rows, left=2)
                 + f"\n\n{_versus_peers(by_case)}"
             )
+    if "get_repeats" in s:
+        runs = (
+            f"Median of {s['get_repeats']} runs of each large GET and {s['repeats']} of the "
+            "rest, alternating; each method in a child process of its own, kept for all its "
+            "runs (client built and warmed up with one request before the first; peak RSS "
+            "growth counts only the transfer)."
+        )
+    else:  # results recorded before methods kept their process
+        runs = (
+            f"Median of {s['repeats']} run(s) of each method, each in a fresh child process "
+            "(client built and warmed up with one request first; peak RSS growth counts only "
+            "the transfer)."
+        )
     note = (
-        f"Median of {s['repeats']} run(s) of each method, each in a fresh child process "
-        "(client built and warmed up with one request first; peak RSS growth counts only the "
-        "transfer). GET bodies are checked by sha256 as they stream, uploads by reading them "
+        f"{runs} GET bodies are checked by sha256 as they stream, uploads by reading them "
         "back from the server, small bodies one by one. MiB/s = 2^20 bytes/s; TTFB is the time "
         "from the call to holding the first bytes."
     )
@@ -425,6 +449,7 @@ def script(scenario: Scenario) -> Script:
             links=tuple(args.links),
             cases=tuple(args.cases),
             repeats=args.repeats,
+            get_repeats=max(args.repeats, GET_REPEATS),
         )
         return {"settings": asdict(settings), "machine": machine(), **benchmark(settings)}
 
