@@ -444,12 +444,75 @@ def test_a_connection_is_kept_for_the_next_request() -> None:
     assert served == [3]
 
 
-def test_a_connection_its_server_closed_is_not_used_again() -> None:
+def test_a_connection_its_server_closed_is_not_used_again(monkeypatch: pytest.MonkeyPatch) -> None:
     """An idle connection the server closed (its keep-alive timeout) is dropped unused."""
+    monkeypatch.setattr(wire, "CHECK_IDLE_AFTER", 0.05)  # the GETs are 0.2 s apart
     with _keeping_server([OK, OK, OK], close_after=1) as (url, served):
         bodies = _fetch_in_a_new_thread(url, 3)
     assert bodies == [b"ok"] * 3
     assert served == [1, 1, 1]
+
+
+def test_a_connection_that_just_answered_is_used_unchecked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Within CHECK_IDLE_AFTER of its last answer a kept connection is taken as open: one
+    its server closed meanwhile fails the GET after one request, as a connection closed
+    without an answer does (the adapter's retry policy decides what follows)."""
+    monkeypatch.setattr(wire, "CHECK_IDLE_AFTER", 60.0)
+    outcomes: list[object] = []
+
+    def work() -> None:
+        for _ in range(2):
+            try:
+                outcomes.append(wire.fetch("GET", url, {}, WAITS, True).data)
+            except ProtocolError as exc:
+                outcomes.append(exc)
+            time.sleep(0.2)  # the server's close reaches this side before the next GET
+
+    with _keeping_server([OK, OK], close_after=1) as (url, served):
+        thread = threading.Thread(target=work)
+        thread.start()
+        thread.join(30)
+    assert outcomes[0] == b"ok"
+    assert isinstance(outcomes[1], ProtocolError)
+    assert "without response" in str(outcomes[1])
+    assert served == [1]  # the second GET opened no connection of its own
+
+
+def test_a_changed_read_timeout_bounds_a_kept_connection() -> None:
+    """The read timeout is set on a kept connection only when it changes, and then it is."""
+    requests_seen: list[float] = []
+    connections: list[socket.socket] = []
+
+    def handle(connection: socket.socket) -> None:
+        connections.append(connection)
+        received: bytes | None = b""
+        while (received := _until_head(connection, received or b"")) is not None:
+            received = received.split(b"\r\n\r\n", 1)[1]
+            requests_seen.append(time.monotonic())
+            if len(requests_seen) == 3:
+                time.sleep(3)  # the third GET stalls
+                return
+            connection.sendall(OK)
+
+    patient = Timeouts(request=10, read=5, connect=5, whole=PART)
+    hasty = Timeouts(request=10, read=0.3, connect=5, whole=PART)
+    outcomes: list[object] = []
+
+    def work() -> None:
+        for waits in (patient, patient, hasty):
+            started = time.monotonic()
+            try:
+                outcomes.append(wire.fetch("GET", url, {}, waits, True).data)
+            except ReadTimeoutError:
+                outcomes.append(round(time.monotonic() - started))
+
+    with _serving(handle) as port:
+        url = f"http://127.0.0.1:{port}/bucket/key"
+        thread = threading.Thread(target=work)
+        thread.start()
+        thread.join(30)
+    assert outcomes == [b"ok", b"ok", 0]  # timed out after 0.3 s, not 5
+    assert (len(connections), len(requests_seen)) == (1, 3)  # one connection carried all
 
 
 @pytest.mark.parametrize(
