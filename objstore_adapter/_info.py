@@ -52,6 +52,7 @@ _SPELLINGS: Mapping[str, tuple[str, ...]] = {
 
 #: Metadata prefixes of the stores' own HTTP answers.
 _HTTP_META_PREFIXES = ("x-amz-meta-", "x-goog-meta-", "x-ms-meta-")
+_STORED_LOWER = tuple((name, name.lower()) for name in STORED_HEADERS)
 
 #: Metadata adlfs writes for its own bookkeeping on every blob: not the user's.
 _BOOKKEEPING_METADATA = frozenset({"is_directory", "hdi_isfolder"})
@@ -109,21 +110,40 @@ def to_datetime(value: Any) -> dt.datetime | None:
             microsecond=int(fraction.ljust(6, "0")[:6])
         )
     elif isinstance(value, str):
-        text = value.strip()
-        if text.endswith("Z"):  # fromisoformat accepts "Z" only from Python 3.11
-            text = text[:-1] + "+00:00"
-        try:
-            stamp = dt.datetime.fromisoformat(text)
-        except ValueError:
-            try:  # an HTTP-date, as in a Last-Modified header
-                stamp = email.utils.parsedate_to_datetime(value)
-            except (TypeError, ValueError):
-                return None
+        parsed = _from_text(value)
+        if parsed is None:
+            return None
+        stamp = parsed
     else:
         return None
     if stamp.tzinfo is None:
         stamp = stamp.replace(tzinfo=dt.timezone.utc)
     return stamp.astimezone(dt.timezone.utc)
+
+
+def _from_text(value: str) -> dt.datetime | None:
+    """ISO 8601 text or an HTTP-date (``Sun, 06 Nov 1994 08:49:37 GMT``, as in
+    ``Last-Modified``); ``None`` for neither."""
+    text = value.strip()
+    if "," in text:  # an HTTP-date, most likely: a failed fromisoformat costs more than it
+        return _http_date(text) or _iso(text)
+    return _iso(text) or _http_date(text)
+
+
+def _iso(text: str) -> dt.datetime | None:
+    if text.endswith("Z"):  # fromisoformat accepts "Z" only from Python 3.11
+        text = text[:-1] + "+00:00"
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _http_date(text: str) -> dt.datetime | None:
+    try:
+        return email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
 
 
 def stored_type(value: Any) -> str | None:
@@ -187,11 +207,11 @@ def meta_headers(metadata: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
-def http_stored_headers(fields: Mapping[str, str]) -> dict[str, str]:
-    """The stored headers and user metadata in a store's own HTTP answer (S3, GCS)."""
-    headers = {name: value for name in STORED_HEADERS if (value := fields.get(name))}
-    for name, value in fields.items():
-        lower = name.lower()
+def http_stored_headers(named: Mapping[str, str]) -> dict[str, str]:
+    """The stored headers and user metadata in a store's own HTTP answer (S3, GCS), its
+    fields given :func:`by_lower_name`."""
+    headers = {name: value for name, lower in _STORED_LOWER if (value := named.get(lower))}
+    for lower, value in named.items():
         if lower.startswith(_HTTP_META_PREFIXES):  # each ends in its only "-meta-"
             headers[META_PREFIX + lower.partition("-meta-")[2]] = value
     return headers
@@ -267,15 +287,27 @@ def from_s3_response(response: Mapping[str, Any]) -> ObjectInfo:
 def from_http_headers(fields: Mapping[str, str]) -> ObjectInfo:
     """Normalise a store's own answer to a GET (S3 presigned, GCS media): the whole object's
     size (from ``Content-Range`` for a range), validators and stored headers."""
+    named = by_lower_name(fields)
     return ObjectInfo(
-        size=total_size(fields.get("Content-Range"), fields.get("Content-Length")),
-        content_type=stored_type(fields.get("Content-Type")),
-        last_modified=to_datetime(fields.get("Last-Modified")),
-        etag=quote_etag(fields.get("ETag")),
-        headers=http_stored_headers(fields),
-        generation=fields.get("x-goog-generation"),
-        md5=md5_of(fields.get("ETag"), fields.get("Content-MD5")),
+        size=total_size(named.get("content-range"), named.get("content-length")),
+        content_type=stored_type(named.get("content-type")),
+        last_modified=to_datetime(named.get("last-modified")),
+        etag=quote_etag(named.get("etag")),
+        headers=http_stored_headers(named),
+        generation=named.get("x-goog-generation"),
+        md5=md5_of(named.get("etag"), named.get("content-md5")),
     )
+
+
+def by_lower_name(fields: Mapping[str, str]) -> dict[str, str]:
+    """HTTP fields by lower-case name, a repeated field's values joined with ``", "`` (as
+    urllib3's ``HTTPHeaderDict`` reads them): each field is then looked up in a plain dict,
+    where ``HTTPHeaderDict`` folds the case and joins the values on every lookup."""
+    named: dict[str, str] = {}
+    for name, value in fields.items():
+        lower = name.lower()
+        named[lower] = f"{named[lower]}, {value}" if lower in named else value
+    return named
 
 
 def _text(value: Any) -> str | None:

@@ -6,8 +6,16 @@ import datetime as dt
 from typing import Any
 
 import pytest
+import urllib3
 
-from objstore_adapter._info import ObjectInfo, from_fsspec, from_s3_response, quote_etag
+from objstore_adapter._info import (
+    ObjectInfo,
+    from_fsspec,
+    from_http_headers,
+    from_s3_response,
+    quote_etag,
+    to_datetime,
+)
 
 UTC = dt.timezone.utc
 STAMP = dt.datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
@@ -87,3 +95,49 @@ def test_s3_default_type_counts_as_unset_and_ranged_size_is_total() -> None:
         }
     )
     assert info == ObjectInfo(size=1000, content_type=None, last_modified=STAMP, etag='"x"')
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Mon, 06 May 2024 07:08:09 GMT",  # an HTTP-date, as in Last-Modified
+        "Monday, 06-May-24 07:08:09 GMT",  # RFC 850, which HTTP still accepts
+        "2024-05-06T07:08:09Z",
+        "2024-05-06T09:08:09+02:00",
+        " 2024-05-06T07:08:09,0+00:00 ",  # ISO 8601 with a decimal comma: not an HTTP-date
+    ],
+)
+def test_a_time_is_read_from_either_kind_of_text(text: str) -> None:
+    assert to_datetime(text) == STAMP
+
+
+@pytest.mark.parametrize("text", ["", "yesterday", "Mon, the sixth of May"])
+def test_text_that_is_no_time_is_none(text: str) -> None:
+    assert to_datetime(text) is None
+
+
+def test_a_stores_http_answer_is_read_whatever_the_case_of_its_names() -> None:
+    fields = urllib3.HTTPHeaderDict()
+    for name, value in [
+        ("content-length", "5"),
+        ("CONTENT-TYPE", "text/plain"),
+        ("Etag", '"0123456789abcdef0123456789abcdef"'),
+        ("last-modified", "Mon, 06 May 2024 07:08:09 GMT"),
+        ("cache-control", "no-cache"),
+        ("Cache-Control", "max-age=60"),
+        ("X-Amz-Meta-Colour", "blue"),
+        ("x-goog-meta-size", "big"),
+        ("Server", "not stored"),
+    ]:
+        fields.add(name, value)
+    info = from_http_headers(fields)
+    assert info == from_http_headers(dict(fields))  # requests' and urllib3's alike
+    assert (info.size, info.content_type, info.last_modified) == (5, "text/plain", STAMP)
+    assert (info.etag, info.md5) == ('"0123456789abcdef0123456789abcdef"', "0123456789abcdef" * 2)
+    assert info.headers == {
+        "Cache-Control": "no-cache, max-age=60",  # a repeated field, joined as urllib3 reads it
+        "X-Object-Meta-colour": "blue",
+        "X-Object-Meta-size": "big",
+    }
+    ranged = from_http_headers({"Content-Range": "bytes 0-4/99", "Content-Length": "5"})
+    assert ranged.size == 99
