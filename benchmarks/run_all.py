@@ -75,7 +75,9 @@ BENCHES = [
         "threads sharing one client, on moto and on SeaweedFS (a real S3 server), each directly "
         "and through a proxy that adds latency to each response and caps each connection's "
         "bandwidth. Peers: boto3 (`get_object`, s3transfer's `download_fileobj` and "
-        "`upload_file`), obstore and s3fs. Each measurement in a fresh child process.",
+        "`upload_file`), obstore and s3fs. Each method in a child process of its own, kept "
+        "for all its runs (as an application keeps its client); runs alternate between the "
+        "methods, large GETs at least five times.",
     ),
     Bench(
         "writes",
