@@ -193,7 +193,10 @@ def in_child(
         return _receive(receiver, process, f"{measure.__name__}({argument!r})", timeout)
     finally:
         receiver.close()
-        process.join()
+        process.join(10)
+        if process.is_alive():  # interrupted while it measured
+            process.kill()
+            process.join()
 
 
 def _worker_main(measure: Callable[[Any], Results], calls: Connection) -> None:
@@ -224,8 +227,13 @@ class Worker(Generic[Arg]):
 
     def call(self, argument: Arg) -> Results:
         """``measure(argument)`` in the worker; its result."""
-        self._calls.send(argument)
-        return _receive(self._calls, self._process, f"{self._name}({argument!r})", self._timeout)
+        what = f"{self._name}({argument!r})"
+        try:
+            self._calls.send(argument)
+        except OSError:  # the worker died after an earlier call
+            self._process.join()
+            raise RuntimeError(f"{what}: exit code {self._process.exitcode}") from None
+        return _receive(self._calls, self._process, what, self._timeout)
 
     def __enter__(self) -> Worker[Arg]:
         return self

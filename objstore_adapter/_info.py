@@ -301,8 +301,10 @@ def from_http_headers(fields: Mapping[str, str]) -> ObjectInfo:
 
 def by_lower_name(fields: Mapping[str, str]) -> dict[str, str]:
     """HTTP fields by lower-case name, a repeated field's values joined with ``", "`` (as
-    urllib3's ``HTTPHeaderDict`` reads them): each field is then looked up in a plain dict,
-    where ``HTTPHeaderDict`` folds the case and joins the values on every lookup."""
+    urllib3's ``HTTPHeaderDict`` reads them, for aiohttp's multidicts too: a repeated
+    ``ETag`` or ``Content-Length`` is then no valid value, where the first one was taken).
+    Each field is then looked up in a plain dict, where ``HTTPHeaderDict`` folds the case
+    and joins the values on every lookup."""
     named: dict[str, str] = {}
     for name, value in fields.items():
         lower = name.lower()

@@ -131,7 +131,7 @@ def test_a_stores_http_answer_is_read_whatever_the_case_of_its_names() -> None:
     ]:
         fields.add(name, value)
     info = from_http_headers(fields)
-    assert info == from_http_headers(dict(fields))  # requests' and urllib3's alike
+    assert info == from_http_headers(dict(fields))  # a plain dict, names in any case
     assert (info.size, info.content_type, info.last_modified) == (5, "text/plain", STAMP)
     assert (info.etag, info.md5) == ('"0123456789abcdef0123456789abcdef"', "0123456789abcdef" * 2)
     assert info.headers == {

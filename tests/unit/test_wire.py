@@ -458,24 +458,34 @@ def test_a_connection_that_just_answered_is_used_unchecked(monkeypatch: pytest.M
     its server closed meanwhile fails the GET after one request, as a connection closed
     without an answer does (the adapter's retry policy decides what follows)."""
     monkeypatch.setattr(wire, "CHECK_IDLE_AFTER", 60.0)
+    connections: list[socket.socket] = []
+    closed = threading.Event()
+
+    def answer_once(connection: socket.socket) -> None:
+        connections.append(connection)
+        _until_head(connection)
+        connection.sendall(OK)
+        connection.close()  # unannounced: no Connection: close
+        closed.set()
+
     outcomes: list[object] = []
 
     def work() -> None:
-        for _ in range(2):
-            try:
-                outcomes.append(wire.fetch("GET", url, {}, WAITS, True).data)
-            except ProtocolError as exc:
-                outcomes.append(exc)
-            time.sleep(0.2)  # the server's close reaches this side before the next GET
+        outcomes.append(wire.fetch("GET", url, {}, WAITS, True).data)
+        closed.wait(10)
+        try:
+            outcomes.append(wire.fetch("GET", url, {}, WAITS, True).data)
+        except ProtocolError as exc:  # its end met unanswered, or reset: either is no answer
+            outcomes.append(exc)
 
-    with _keeping_server([OK, OK], close_after=1) as (url, served):
+    with _serving(answer_once) as port:
+        url = f"http://127.0.0.1:{port}/bucket/key"
         thread = threading.Thread(target=work)
         thread.start()
         thread.join(30)
     assert outcomes[0] == b"ok"
     assert isinstance(outcomes[1], ProtocolError)
-    assert "without response" in str(outcomes[1])
-    assert served == [1]  # the second GET opened no connection of its own
+    assert len(connections) == 1  # the second GET opened no connection of its own
 
 
 def test_a_changed_read_timeout_bounds_a_kept_connection() -> None:
@@ -504,14 +514,14 @@ def test_a_changed_read_timeout_bounds_a_kept_connection() -> None:
             try:
                 outcomes.append(wire.fetch("GET", url, {}, waits, True).data)
             except ReadTimeoutError:
-                outcomes.append(round(time.monotonic() - started))
+                outcomes.append(time.monotonic() - started < 2)  # 0.3 s, not the 5 s before
 
     with _serving(handle) as port:
         url = f"http://127.0.0.1:{port}/bucket/key"
         thread = threading.Thread(target=work)
         thread.start()
         thread.join(30)
-    assert outcomes == [b"ok", b"ok", 0]  # timed out after 0.3 s, not 5
+    assert outcomes == [b"ok", b"ok", True]
     assert (len(connections), len(requests_seen)) == (1, 3)  # one connection carried all
 
 

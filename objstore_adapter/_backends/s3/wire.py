@@ -14,10 +14,12 @@ A kept connection idle for longer than :data:`CHECK_IDLE_AFTER` is checked befor
 again, as urllib3 checks each one, since its server may have closed it. One that carried an
 answer more recently is used unchecked: the check is a system call, and each system call
 hands the GIL to another thread (without it, and with the read timeout set only when it
-changes, 16 threads sharing a session made 10% more GETs a second on SeaweedFS). A server closes
-a connection after it has been idle for seconds, not within :data:`CHECK_IDLE_AFTER`; where
-one did, the GET fails as a connection closed without an answer does, after one request, and
-the adapter's retry policy decides whether to ask again.
+changes, 16 threads sharing a session made 10% more GETs a second on SeaweedFS). Servers
+close idle connections after seconds, not within :data:`CHECK_IDLE_AFTER`. Where one closed
+a connection sooner without saying so (right after an answer, with no ``Connection: close``),
+or sent bytes no request asked for, the next GET on it fails after one request, as one on a
+connection closed without an answer does, and the adapter's retry policy decides whether to
+ask again.
 
 The answer is handed on as a urllib3 response over the bytes received, so it is read, judged
 and healed exactly as one from urllib3: a body cut short raises ``ProtocolError`` where its
@@ -128,7 +130,9 @@ def fetch(
     if sock is None:
         sock = _connect(host, port, timeouts, verify if tls else None)
     try:
-        if sock.gettimeout() != timeouts.read:  # setting it is a system call: only a change
+        # Setting it is a system call: only a change is set (a value the socket stores
+        # rounded, such as 1/3, reads back changed and is set each time, which is harmless).
+        if sock.gettimeout() != timeouts.read:
             sock.settimeout(timeouts.read)
         _send(sock, request)
         answer, reusable = _read_answer(sock, method, timeouts.whole)
