@@ -454,11 +454,22 @@ def ftp_server(
     authorizer.add_user(user, password, str(root), perm="elradfmwMT")
     handler = type("Handler", (FTPHandler,), {"authorizer": authorizer})
     server = ThreadedFTPServer(("127.0.0.1", port), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    closing = threading.Event()
+
+    def serve() -> None:
+        try:
+            server.serve_forever()
+        except OSError:
+            # close_all() closes the loop's epoll descriptor under its poll(): EBADF.
+            if not closing.is_set():
+                raise
+
+    thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     try:
         yield f"ftp://127.0.0.1:{server.address[1]}"
     finally:
+        closing.set()
         server.close_all()
         thread.join(10)
 

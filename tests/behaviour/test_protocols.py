@@ -603,6 +603,19 @@ def test_ftp_failures_are_reported_as_what_they_are(
     assert session.get(f"{base}/no-such-folder/report").status_code == 404
 
 
+def test_the_ftp_server_stops_without_an_error_in_its_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """close_all() closes the serving loop's epoll descriptor under its poll(): the EBADF
+    that follows is the shutdown's, not a failure (it was raised in 90 of 100 stops)."""
+    raised: list[BaseException | None] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: raised.append(args.exc_value))
+    for _ in range(20):
+        with ftp_server(tmp_path, FTP_USER, FTP_PASSWORD):
+            pass
+    assert raised == []
+
+
 def test_an_ftp_route_heals_after_the_server_restarts(tmp_path: Path) -> None:
     (tmp_path / "report").write_bytes(b"the real report")
     with ftp_server(tmp_path, FTP_USER, FTP_PASSWORD) as base:
