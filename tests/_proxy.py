@@ -9,6 +9,9 @@ faults at random instead (seeded), and counts what it injected.
 :class:`HoldingTcpProxy` does the same for a protocol that is not HTTP: it stops forwarding
 while held.
 
+:func:`serving` hands each connection to a function of the test's, for answers no store sends
+(a head and body in one write, bytes after an answer).
+
 :class:`CallOutRefuser` is where the suite sends every request that would leave the machine
 (credential discovery, metadata services, token endpoints): it refuses each with a 403.
 """
@@ -24,11 +27,49 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade"}
+
+
+@contextlib.contextmanager
+def serving(handle: Callable[[socket.socket], None]) -> Iterator[int]:
+    """A server on 127.0.0.1 handing each connection it accepts to ``handle``, one at a time
+    in its own thread, and closing it after; yields its port."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with connection, contextlib.suppress(OSError):
+                handle(connection)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
+
+
+def until_head(connection: socket.socket, received: bytes = b"") -> bytes | None:
+    """``received`` and what comes after it up to the end of a request head; ``None`` if the
+    connection ends first."""
+    while b"\r\n\r\n" not in received:
+        chunk = connection.recv(65536)
+        if not chunk:
+            return None
+        received += chunk
+    return received
 
 
 @dataclass

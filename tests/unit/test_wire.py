@@ -26,7 +26,7 @@ import objstore_adapter
 from objstore_adapter._backends.s3 import wire
 from objstore_adapter._http import Timeouts
 
-from .._proxy import RecordingProxy
+from .._proxy import RecordingProxy, serving, until_head
 from ..behaviour.test_security import _self_signed
 from ..conftest import s3_registry
 
@@ -171,52 +171,14 @@ def test_a_body_cut_while_read_at_once_is_healed(
 
 
 @contextlib.contextmanager
-def _serving(handle: Callable[[socket.socket], None]) -> Iterator[int]:
-    """A server on 127.0.0.1 handing each connection it accepts to ``handle``, one at a time
-    in its own thread, and closing it after; yields its port."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.2)
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                connection, _ = listener.accept()
-            except TimeoutError:
-                continue
-            with connection, contextlib.suppress(OSError):
-                handle(connection)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join(5)
-        listener.close()
-
-
-def _until_head(connection: socket.socket, received: bytes = b"") -> bytes | None:
-    """``received`` and what comes after it up to the end of a request head; ``None`` if the
-    connection ends first."""
-    while b"\r\n\r\n" not in received:
-        chunk = connection.recv(65536)
-        if not chunk:
-            return None
-        received += chunk
-    return received
-
-
-@contextlib.contextmanager
 def _raw_server(answer: Callable[[socket.socket], None]) -> Iterator[str]:
     """A server on 127.0.0.1 that reads a request's head and lets ``answer`` reply."""
 
     def handle(connection: socket.socket) -> None:
-        _until_head(connection)
+        until_head(connection)
         answer(connection)
 
-    with _serving(handle) as port:
+    with serving(handle) as port:
         yield f"http://127.0.0.1:{port}/bucket/key"
 
 
@@ -408,14 +370,14 @@ def _keeping_server(answers: list[bytes], close_after: int = 0) -> Iterator[tupl
     def handle(connection: socket.socket) -> None:
         served.append(0)
         received: bytes | None = b""
-        while pending and (received := _until_head(connection, received or b"")) is not None:
+        while pending and (received := until_head(connection, received or b"")) is not None:
             received = received.split(b"\r\n\r\n", 1)[1]
             connection.sendall(pending.pop(0))
             served[-1] += 1
             if close_after and served[-1] == close_after:
                 return
 
-    with _serving(handle) as port:
+    with serving(handle) as port:
         yield f"http://127.0.0.1:{port}/bucket/key", served
 
 
@@ -463,7 +425,7 @@ def test_a_connection_that_just_answered_is_used_unchecked(monkeypatch: pytest.M
 
     def answer_once(connection: socket.socket) -> None:
         connections.append(connection)
-        _until_head(connection)
+        until_head(connection)
         connection.sendall(OK)
         connection.close()  # unannounced: no Connection: close
         closed.set()
@@ -478,7 +440,7 @@ def test_a_connection_that_just_answered_is_used_unchecked(monkeypatch: pytest.M
         except ProtocolError as exc:  # its end met unanswered, or reset: either is no answer
             outcomes.append(exc)
 
-    with _serving(answer_once) as port:
+    with serving(answer_once) as port:
         url = f"http://127.0.0.1:{port}/bucket/key"
         thread = threading.Thread(target=work)
         thread.start()
@@ -496,7 +458,7 @@ def test_a_changed_read_timeout_bounds_a_kept_connection() -> None:
     def handle(connection: socket.socket) -> None:
         connections.append(connection)
         received: bytes | None = b""
-        while (received := _until_head(connection, received or b"")) is not None:
+        while (received := until_head(connection, received or b"")) is not None:
             received = received.split(b"\r\n\r\n", 1)[1]
             requests_seen.append(time.monotonic())
             if len(requests_seen) == 3:
@@ -516,7 +478,7 @@ def test_a_changed_read_timeout_bounds_a_kept_connection() -> None:
             except ReadTimeoutError:
                 outcomes.append(time.monotonic() - started < 2)  # 0.3 s, not the 5 s before
 
-    with _serving(handle) as port:
+    with serving(handle) as port:
         url = f"http://127.0.0.1:{port}/bucket/key"
         thread = threading.Thread(target=work)
         thread.start()
@@ -545,10 +507,10 @@ def test_the_request_head_carries_each_header_once() -> None:
     heads: list[bytes] = []
 
     def echo(connection: socket.socket) -> None:
-        heads.append(_until_head(connection) or b"")
+        heads.append(until_head(connection) or b"")
         connection.sendall(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
 
-    with _serving(echo) as port:
+    with serving(echo) as port:
         url = f"http://user:pw@127.0.0.1:{port}/b/k%20x?versionId=1"
         answer = wire.fetch("GET", url, {"User-Agent": "mine", "If-Match": "\xe9"}, WAITS, True)
     lines = heads[0].split(b"\r\n")
@@ -600,7 +562,7 @@ def _tls_forwarder(upstream_port: int, context: ssl.SSLContext) -> Iterator[int]
             threading.Thread(target=pipe, args=(a, b), daemon=True).start()
 
     try:
-        with _serving(handle) as port:
+        with serving(handle) as port:
             yield port
     finally:
         for each in opened:
