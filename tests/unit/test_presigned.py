@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -24,7 +24,7 @@ from objstore_adapter import SchemeRegistry, TransferConfig
 from objstore_adapter._backends.s3 import presigned as _presigned
 from objstore_adapter._http import Timeouts
 
-from .._proxy import RecordingProxy
+from .._proxy import RecordingProxy, serving, until_head
 from ..conftest import S3_KEY, S3_SECRET, s3_registry
 
 TIMEOUTS = Timeouts(request=10, read=10, connect=5)
@@ -621,11 +621,81 @@ def test_a_body_read_to_its_end_gives_its_connection_back(
         return data
 
     assert read(100) == b"0123456789"
+    assert read(2**20) == b"0123456789"  # a large read of a body that came with the head
     assert read(100) == b"0123456789"
     assert len(set(proxy_to_moto.clients)) == 1  # the connection was reused
     assert read(3) == b"012"  # closed with bytes unread: that connection is dropped
     assert read(100) == b"0123456789"
     assert len(set(proxy_to_moto.clients)) == 2
+
+
+def _head_and_body_at_once(body: bytes) -> Callable[[socket.socket], None]:
+    """Answers each GET with its head and ``body`` in one write: the header read of the
+    client takes in the first body bytes too."""
+    head = f'HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\nETag: "e"\r\n\r\n'.encode()
+
+    def answer(connection: socket.socket) -> None:
+        while until_head(connection) is not None:
+            connection.sendall(head + body)
+
+    return answer
+
+
+def test_a_streamed_body_is_read_from_the_socket_into_the_bytes_handed_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After the first read, each read asks the socket for exactly what it still lacks: no
+    read goes through http.client's 8 KiB buffer (a refill, then a copy out of it)."""
+    body = os.urandom(3 * 2**20 + 12345)
+    socket_reads: list[tuple[int, int]] = []  # (bytes asked for, bytes read)
+    read_socket = socket.SocketIO.readinto
+
+    def recorded(self: socket.SocketIO, into: Any) -> int | None:
+        asked = len(into)
+        got = read_socket(self, into)
+        socket_reads.append((asked, got or 0))
+        return got
+
+    with serving(_head_and_body_at_once(body)) as port:
+        fs = _fs(f"http://127.0.0.1:{port}")
+        answer = _presigned.open_presigned(fs, "bucket", "key", None, TIMEOUTS, {})
+        assert answer.body is not None
+        monkeypatch.setattr(socket.SocketIO, "readinto", recorded)
+        received = [answer.body.read(2**20)]
+        while True:
+            socket_reads.clear()
+            if not (chunk := answer.body.read(2**20)):
+                break
+            received.append(chunk)
+            wanted = len(chunk)
+            for asked, got in socket_reads:
+                assert asked == wanted  # not a buffer's size
+                wanted -= got
+            assert wanted == 0
+        answer.body.close()
+
+    assert b"".join(received) == body
+    assert [len(chunk) for chunk in received] == [2**20, 2**20, 2**20, 12345]
+
+
+def test_a_body_cut_after_the_first_read_raises() -> None:
+    body = os.urandom(3 * 2**20)
+    head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+
+    def cut(connection: socket.socket) -> None:
+        until_head(connection)
+        connection.sendall(head + body[: 2**20 + 5000])
+
+    with serving(cut) as port:
+        answer = _presigned.open_presigned(
+            _fs(f"http://127.0.0.1:{port}"), "bucket", "key", None, TIMEOUTS, {}
+        )
+        assert answer.body is not None
+        assert answer.body.read(2**20) == body[: 2**20]
+        assert answer.body.read(2**20) == body[2**20 : 2**20 + 5000]  # what came, then:
+        with pytest.raises(urllib3.exceptions.ProtocolError, match="IncompleteRead"):
+            answer.body.read(2**20)
+        answer.body.close()
 
 
 def test_a_request_without_a_body_is_signed_in_a_header(

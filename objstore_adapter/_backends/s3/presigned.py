@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import http.client
+import io
 import threading
 import urllib.parse
 import weakref
@@ -329,14 +331,46 @@ class PresignedRefused(Exception):
 
 
 class PresignedBody:
-    """A urllib3 response body, read in the caller's thread."""
+    """A urllib3 response body, read in the caller's thread.
+
+    Its reads go from the socket straight into the bytes handed on. http.client reads the
+    headers through an 8 KiB buffer, which keeps the first body bytes that came with them;
+    every later read of a whole number of such blocks then ends with a refill of that buffer
+    and a copy out of it: twice the system calls, and a store that sends faster than it is
+    read paces the reader by those small reads (7% of a 128 MiB GET from moto). So the first
+    large read takes what the buffer holds, and the rest is read through a reader without
+    one, which fills each read's bytes from the socket directly.
+    """
 
     def __init__(self, response: urllib3.BaseHTTPResponse) -> None:
         self._response = response
+        self._buffered = True
 
     def read(self, n: int) -> bytes:
+        if self._buffered and n >= io.DEFAULT_BUFFER_SIZE:
+            self._buffered = False
+            return self._read_unbuffered(n)
         data: bytes = self._response.read(n, decode_content=False)
         return data
+
+    def _read_unbuffered(self, n: int) -> bytes:
+        """Read what the header read buffered, then go on without the buffer."""
+        inner = getattr(self._response, "_fp", None)
+        if not isinstance(inner, http.client.HTTPResponse) or inner.chunked:
+            return self.read(n)  # another transport, or chunk headers read line by line
+        buffered = inner.fp
+        if type(buffered) is not io.BufferedReader:
+            return self.read(n)
+        # A read1 no smaller than the buffer returns only what it holds, or makes one read
+        # of the socket past it: either way the buffer is empty afterwards.
+        head: bytes = self._response.read1(n, decode_content=False)
+        if inner.fp is buffered:  # not closed: the body goes on
+            # buffer_size=1: every read goes straight to the socket, never through a buffer.
+            inner.fp = io.BufferedReader(buffered.detach(), buffer_size=1)
+        if len(head) == n or not head:
+            return head
+        rest: bytes = self._response.read(n - len(head), decode_content=False)
+        return head + rest
 
     def close(self) -> None:
         if self._response.length_remaining:  # unread bytes: this connection cannot be reused
