@@ -275,6 +275,10 @@ def benchmark(settings: Settings) -> dict[str, Any]:
                 client = boto3_client(endpoint, max_pool_connections=16)
                 bucket = unique_bucket("network")
                 _fill_bucket(client, bucket, source, settings)
+                # Read back once, untimed: the upload is checked, and no method's first run
+                # pays for the server's first read of a freshly written object.
+                if _stored_sha256(client, bucket, GET_KEY) != sha256:
+                    raise RuntimeError(f"{server} stored the large object wrongly")
                 for link in settings.links:
                     shape = (settings.latency_ms, settings.bandwidth_mib)
                     with link_to(endpoint, link, *shape) as url:
