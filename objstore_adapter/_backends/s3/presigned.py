@@ -356,14 +356,15 @@ class PresignedBody:
     def _read_unbuffered(self, n: int) -> bytes:
         """Read what the header read buffered, then go on without the buffer."""
         inner = getattr(self._response, "_fp", None)
-        if not isinstance(inner, http.client.HTTPResponse) or inner.chunked:
+        read1 = getattr(self._response, "read1", None)  # urllib3 2.2 and later
+        if not isinstance(inner, http.client.HTTPResponse) or inner.chunked or read1 is None:
             return self.read(n)  # another transport, or chunk headers read line by line
         buffered = inner.fp
         if type(buffered) is not io.BufferedReader:
             return self.read(n)
         # A read1 no smaller than the buffer returns only what it holds, or makes one read
         # of the socket past it: either way the buffer is empty afterwards.
-        head: bytes = self._response.read1(n, decode_content=False)
+        head: bytes = read1(n, decode_content=False)
         if inner.fp is buffered:  # not closed: the body goes on
             # buffer_size=1: every read goes straight to the socket, never through a buffer.
             inner.fp = io.BufferedReader(buffered.detach(), buffer_size=1)
