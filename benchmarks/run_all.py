@@ -77,7 +77,8 @@ BENCHES = [
         "bandwidth. Peers: boto3 (`get_object`, s3transfer's `download_fileobj` and "
         "`upload_file`), obstore and s3fs. Each method in a child process of its own, kept "
         "for all its runs (as an application keeps its client); runs alternate between the "
-        "methods, large GETs at least five times.",
+        "methods, each round starting one method further on, large GETs at least five times, "
+        "after the large object was read back once, untimed.",
     ),
     Bench(
         "writes",
