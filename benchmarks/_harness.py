@@ -120,11 +120,11 @@ def interleaved(
     counts: Mapping[Key, int] | None = None,
 ) -> dict[Key, list[R]]:
     """Each measurement (called with the repeat's index) once per repeat, in turn; each
-    one's results in order. Each round starts one measurement further on, so that none runs
-    first in every round (right after the setup before it, or the heaviest method) or after
-    the same one every time. A measurement in ``counts`` runs that many times instead, the
-    rounds past ``repeats`` taking only those that still have runs to make. Every result is
-    shown on stderr as it comes."""
+    one's results in order. Each round starts one measurement further on, so that the one
+    listed first does not run first in every round (right after the setup before it); the
+    rest keep their order, so most keep the measurement they follow. A measurement in
+    ``counts`` runs that many times instead, the rounds past ``repeats`` taking only those
+    that still have runs to make. Every result is shown on stderr as it comes."""
     wanted = {key: (counts or {}).get(key, repeats) for key in measurements}
     runs: dict[Key, list[R]] = {key: [] for key in measurements}
     keys = list(measurements)

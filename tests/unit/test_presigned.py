@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -621,7 +622,7 @@ def test_a_body_read_to_its_end_gives_its_connection_back(
         return data
 
     assert read(100) == b"0123456789"
-    assert read(2**20) == b"0123456789"  # a large read of a body that came with the head
+    assert read(2**20) == b"0123456789"  # a large read of a small body
     assert read(100) == b"0123456789"
     assert len(set(proxy_to_moto.clients)) == 1  # the connection was reused
     assert read(3) == b"012"  # closed with bytes unread: that connection is dropped
@@ -629,24 +630,50 @@ def test_a_body_read_to_its_end_gives_its_connection_back(
     assert len(set(proxy_to_moto.clients)) == 2
 
 
-def _head_and_body_at_once(body: bytes) -> Callable[[socket.socket], None]:
-    """Answers each GET with its head and ``body`` in one write: the header read of the
-    client takes in the first body bytes too."""
-    head = f'HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\nETag: "e"\r\n\r\n'.encode()
+class _HeadAndBody:
+    """Answers each GET with its head and ``body`` in one write, so that the client's read of
+    the head takes in the first body bytes too. With ``send``, only that many body bytes are
+    sent; the connection then stays silent until ``stall`` is set, and closes."""
 
-    def answer(connection: socket.socket) -> None:
+    def __init__(self, body: bytes, send: int | None = None) -> None:
+        self.head = f'HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\nETag: "e"\r\n\r\n'.encode()
+        self.sent = body[:send]
+        self.connections = 0
+        self.stall = threading.Event()
+        self.stalling = send is not None
+
+    def __call__(self, connection: socket.socket) -> None:
+        self.connections += 1
         while until_head(connection) is not None:
-            connection.sendall(head + body)
+            connection.sendall(self.head + self.sent)
+            if self.stalling:
+                self.stall.wait(10)
+                return
 
-    return answer
+
+def _close_kept(fs: Any, port: int) -> None:
+    """Close the connections kept for ``fs`` to 127.0.0.1:``port``: the server's thread,
+    waiting for their next request, ends."""
+    _presigned.pool_for(fs).connection_from_host("127.0.0.1", port, scheme="http").close()
+
+
+def _read_upto(body: Any, n: int) -> bytes:
+    """Up to ``n`` bytes of ``body``, read as often as it takes (its reads may be short)."""
+    parts: list[bytes] = []
+    while n and (part := body.read(n)):
+        parts.append(part)
+        n -= len(part)
+    return b"".join(parts)
 
 
 def test_a_streamed_body_is_read_from_the_socket_into_the_bytes_handed_on(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """After the first read, each read asks the socket for exactly what it still lacks: no
-    read goes through http.client's 8 KiB buffer (a refill, then a copy out of it)."""
+    """Past what came with the head, each read asks the socket for exactly what it still
+    lacks: none goes through http.client's buffer (a refill, then a copy out of it). The
+    connection serves the next GET."""
     body = os.urandom(3 * 2**20 + 12345)
+    server = _HeadAndBody(body)
     socket_reads: list[tuple[int, int]] = []  # (bytes asked for, bytes read)
     read_socket = socket.SocketIO.readinto
 
@@ -656,45 +683,79 @@ def test_a_streamed_body_is_read_from_the_socket_into_the_bytes_handed_on(
         socket_reads.append((asked, got or 0))
         return got
 
-    with serving(_head_and_body_at_once(body)) as port:
+    with serving(server) as port:
         fs = _fs(f"http://127.0.0.1:{port}")
-        answer = _presigned.open_presigned(fs, "bucket", "key", None, TIMEOUTS, {})
-        assert answer.body is not None
-        monkeypatch.setattr(socket.SocketIO, "readinto", recorded)
-        received = [answer.body.read(2**20)]
-        while True:
-            socket_reads.clear()
-            if not (chunk := answer.body.read(2**20)):
-                break
-            received.append(chunk)
-            wanted = len(chunk)
-            for asked, got in socket_reads:
-                assert asked == wanted  # not a buffer's size
-                wanted -= got
-            assert wanted == 0
-        answer.body.close()
+        for _ in range(2):
+            answer = _presigned.open_presigned(fs, "bucket", "key", None, TIMEOUTS, {})
+            assert answer.body is not None
+            monkeypatch.setattr(socket.SocketIO, "readinto", recorded)
+            received = [answer.body.read(2**20)]  # what came with the head, or one socket read
+            assert 0 < len(received[0]) <= 2**20
+            while True:
+                socket_reads.clear()
+                if not (chunk := answer.body.read(2**20)):
+                    break
+                received.append(chunk)
+                wanted = len(chunk)
+                for asked, got in socket_reads:
+                    assert asked == wanted  # not a buffer's size
+                    wanted -= got
+                assert wanted == 0
+            monkeypatch.undo()
+            answer.body.close()
+            assert b"".join(received) == body
+            assert all(len(chunk) == 2**20 for chunk in received[1:-1])
+        _close_kept(fs, port)
 
-    assert b"".join(received) == body
-    assert [len(chunk) for chunk in received] == [2**20, 2**20, 2**20, 12345]
+    assert server.connections == 1
 
 
-def test_a_body_cut_after_the_first_read_raises() -> None:
+def test_a_body_that_came_with_its_head_keeps_its_connection() -> None:
+    server = _HeadAndBody(b"0123456789")
+    with serving(server) as port:
+        fs = _fs(f"http://127.0.0.1:{port}")
+        for _ in range(3):
+            answer = _presigned.open_presigned(fs, "bucket", "key", None, TIMEOUTS, {})
+            assert answer.body is not None
+            assert answer.body.read(2**20) == b"0123456789"
+            assert answer.body.read(2**20) == b""
+            answer.body.close()
+        _close_kept(fs, port)
+
+    assert server.connections == 1
+
+
+@pytest.mark.parametrize("sent", [5000, 2**20 + 5000], ids=["in the first read", "after it"])
+def test_a_cut_body_raises(sent: int) -> None:
     body = os.urandom(3 * 2**20)
-    head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n\r\n".encode()
-
-    def cut(connection: socket.socket) -> None:
-        until_head(connection)
-        connection.sendall(head + body[: 2**20 + 5000])
-
-    with serving(cut) as port:
+    server = _HeadAndBody(body, send=sent)
+    with serving(server) as port:
         answer = _presigned.open_presigned(
             _fs(f"http://127.0.0.1:{port}"), "bucket", "key", None, TIMEOUTS, {}
         )
         assert answer.body is not None
-        assert answer.body.read(2**20) == body[: 2**20]
-        assert answer.body.read(2**20) == body[2**20 : 2**20 + 5000]  # what came, then:
+        server.stall.set()  # the connection closes after what was sent
+        assert _read_upto(answer.body, sent) == body[:sent]
         with pytest.raises(urllib3.exceptions.ProtocolError, match="IncompleteRead"):
             answer.body.read(2**20)
+        answer.body.close()
+
+
+def test_a_body_that_stops_coming_after_the_first_read_times_out() -> None:
+    body = os.urandom(3 * 2**20)
+    server = _HeadAndBody(body, send=2**20 + 5000)
+    quick = Timeouts(request=10, read=0.5, connect=5)
+    with serving(server) as port:
+        answer = _presigned.open_presigned(
+            _fs(f"http://127.0.0.1:{port}"), "bucket", "key", None, quick, {}
+        )
+        assert answer.body is not None
+        try:
+            assert _read_upto(answer.body, 2**20 + 5000) == body[: 2**20 + 5000]
+            with pytest.raises(urllib3.exceptions.ReadTimeoutError):
+                answer.body.read(2**20)
+        finally:
+            server.stall.set()
         answer.body.close()
 
 

@@ -337,9 +337,9 @@ class PresignedBody:
     headers through an 8 KiB buffer, which keeps the first body bytes that came with them;
     every later read of a whole number of such blocks then ends with a refill of that buffer
     and a copy out of it: twice the system calls, and a store that sends faster than it is
-    read paces the reader by those small reads (7% of a 128 MiB GET from moto). So the first
-    large read takes what the buffer holds, and the rest is read through a reader without
-    one, which fills each read's bytes from the socket directly.
+    read paces the reader by those small reads (a 128 MiB GET from moto ran 7% slower). So
+    the first large read returns what the buffer holds, and the rest is read through a
+    reader without one, which fills each read's bytes from the socket directly.
     """
 
     def __init__(self, response: urllib3.BaseHTTPResponse) -> None:
@@ -354,7 +354,7 @@ class PresignedBody:
         return data
 
     def _read_unbuffered(self, n: int) -> bytes:
-        """Read what the header read buffered, then go on without the buffer."""
+        """What the header read buffered (or one read of the socket), then no buffer."""
         inner = getattr(self._response, "_fp", None)
         read1 = getattr(self._response, "read1", None)  # urllib3 2.2 and later
         if not isinstance(inner, http.client.HTTPResponse) or inner.chunked or read1 is None:
@@ -362,16 +362,14 @@ class PresignedBody:
         buffered = inner.fp
         if type(buffered) is not io.BufferedReader:
             return self.read(n)
-        # A read1 no smaller than the buffer returns only what it holds, or makes one read
-        # of the socket past it: either way the buffer is empty afterwards.
+        # A read1 no smaller than the buffer returns all it holds, or makes one read of the
+        # socket past it: either way the buffer is empty afterwards. (http.client asks for
+        # less only when the body ends within it, and then closes its file.)
         head: bytes = read1(n, decode_content=False)
         if inner.fp is buffered:  # not closed: the body goes on
             # buffer_size=1: every read goes straight to the socket, never through a buffer.
             inner.fp = io.BufferedReader(buffered.detach(), buffer_size=1)
-        if len(head) == n or not head:
-            return head
-        rest: bytes = self._response.read(n - len(head), decode_content=False)
-        return head + rest
+        return head  # perhaps short: the callers ask again for the rest
 
     def close(self) -> None:
         if self._response.length_remaining:  # unread bytes: this connection cannot be reused
