@@ -188,6 +188,16 @@ def put(s3_client: Any, s3_bucket: str) -> Callable[[str, bytes], str]:
     return put
 
 
+def read_exactly(body: Any, n: int) -> bytes:
+    """``n`` bytes of a backend's body (fewer at its end), read as often as it takes: its
+    reads may return less than asked."""
+    chunks: list[bytes] = []
+    while n and (chunk := body.read(n)):
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
 def s3_registry(endpoint: str, **options: Any) -> SchemeRegistry:
     registry = SchemeRegistry()
     registry.register(

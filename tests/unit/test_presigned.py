@@ -26,7 +26,7 @@ from objstore_adapter._backends.s3 import presigned as _presigned
 from objstore_adapter._http import Timeouts
 
 from .._proxy import RecordingProxy, serving, until_head
-from ..conftest import S3_KEY, S3_SECRET, s3_registry
+from ..conftest import S3_KEY, S3_SECRET, read_exactly, s3_registry
 
 TIMEOUTS = Timeouts(request=10, read=10, connect=5)
 
@@ -657,15 +657,6 @@ def _close_kept(fs: Any, port: int) -> None:
     _presigned.pool_for(fs).connection_from_host("127.0.0.1", port, scheme="http").close()
 
 
-def _read_upto(body: Any, n: int) -> bytes:
-    """Up to ``n`` bytes of ``body``, read as often as it takes (its reads may be short)."""
-    parts: list[bytes] = []
-    while n and (part := body.read(n)):
-        parts.append(part)
-        n -= len(part)
-    return b"".join(parts)
-
-
 def test_a_streamed_body_is_read_from_the_socket_into_the_bytes_handed_on(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -735,7 +726,7 @@ def test_a_cut_body_raises(sent: int) -> None:
         )
         assert answer.body is not None
         server.stall.set()  # the connection closes after what was sent
-        assert _read_upto(answer.body, sent) == body[:sent]
+        assert read_exactly(answer.body, sent) == body[:sent]
         with pytest.raises(urllib3.exceptions.ProtocolError, match="IncompleteRead"):
             answer.body.read(2**20)
         answer.body.close()
@@ -751,7 +742,7 @@ def test_a_body_that_stops_coming_after_the_first_read_times_out() -> None:
         )
         assert answer.body is not None
         try:
-            assert _read_upto(answer.body, 2**20 + 5000) == body[: 2**20 + 5000]
+            assert read_exactly(answer.body, 2**20 + 5000) == body[: 2**20 + 5000]
             with pytest.raises(urllib3.exceptions.ReadTimeoutError):
                 answer.body.read(2**20)
         finally:

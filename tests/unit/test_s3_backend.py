@@ -22,7 +22,7 @@ from objstore_adapter._info import ObjectInfo, Representation
 from objstore_adapter._transfer import VersionChanged
 
 from .._proxy import RecordingProxy
-from ..conftest import S3_KEY, S3_SECRET
+from ..conftest import S3_KEY, S3_SECRET, read_exactly
 
 TIMEOUTS = Timeouts(request=10, read=10, connect=5)
 #: What moto, like an emulator without query-string auth, may answer a URL it refuses.
@@ -239,14 +239,6 @@ def _ranges(proxy: RecordingProxy) -> list[tuple[str | None, str | None]]:
     return found
 
 
-def _read_exactly(body: Any, n: int) -> bytes:
-    chunks: list[bytes] = []
-    while n and (chunk := body.read(n)):
-        chunks.append(chunk)
-        n -= len(chunk)
-    return b"".join(chunks)
-
-
 @pytest.fixture
 def large(s3_client: Any, s3_bucket: str) -> tuple[str, bytes, str]:
     """A key holding a body larger than obstore reads in one call: (key, body, ETag)."""
@@ -263,7 +255,7 @@ def test_a_large_native_body_is_read_past_its_first_chunk_through_the_presigned_
     fs = _fs(proxy.endpoint)
 
     info, body = S3Backend(native=True).open(fs, f"{s3_bucket}/{name}", TIMEOUTS)
-    first = _read_exactly(body, NATIVE_PREFIX)
+    first = read_exactly(body, NATIVE_PREFIX)
     assert _senders(proxy) == ["GET obstore"], "the first bytes are obstore's"
 
     assert first == data[:NATIVE_PREFIX]
@@ -296,7 +288,7 @@ def test_a_large_native_body_replaced_after_its_first_chunk_is_not_spliced(
     fs = _fs(proxy.endpoint)
 
     _, body = S3Backend(native=True).open(fs, f"{s3_bucket}/{name}", TIMEOUTS)
-    assert _read_exactly(body, NATIVE_PREFIX) == data[:NATIVE_PREFIX]
+    assert read_exactly(body, NATIVE_PREFIX) == data[:NATIVE_PREFIX]
     s3_client.put_object(Bucket=s3_bucket, Key=name, Body=os.urandom(len(data)))
 
     with pytest.raises(VersionChanged):
