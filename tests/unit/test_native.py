@@ -432,7 +432,11 @@ def test_no_timeouts_wait_as_long_as_it_takes(moto_endpoint: str) -> None:
 
 
 @pytest.mark.parametrize("region", ["eu-west-1", "ap-east-1"])
-def test_the_region_is_the_one_urls_are_signed_for(region: str) -> None:
+def test_the_region_is_the_one_urls_are_signed_for(
+    region: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE"):  # a bundle keeps https from obstore
+        monkeypatch.delenv(name, raising=False)
     fs = s3fs.S3FileSystem(
         key=S3_KEY,
         secret=S3_SECRET,
@@ -475,6 +479,26 @@ def test_tls_verification_follows_botocores(verify: bool | str, kept: bool | Non
         assert store is None  # botocore trusts that bundle alone, obstore would add it
     else:
         assert store.client_options["allow_invalid_certificates"] in (True, "true")
+
+
+@pytest.mark.parametrize("scheme", ["https", "http"])
+def test_a_ca_bundle_botocore_found_for_itself_keeps_https_from_obstore(
+    scheme: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """botocore trusts ``AWS_CA_BUNDLE`` alone; obstore could only add it to its roots. Over
+    plain HTTP there is nothing to verify."""
+    monkeypatch.setenv("AWS_CA_BUNDLE", "/etc/own-ca.pem")
+    fs = s3fs.S3FileSystem(
+        key=S3_KEY,
+        secret=S3_SECRET,
+        endpoint_url=f"{scheme}://127.0.0.1:9",
+        skip_instance_cache=True,
+    )
+    fs.connect()
+
+    store = _native._store(fs, "b", TIMEOUTS)
+
+    assert (store is None) == (scheme == "https")
 
 
 def test_static_credentials_never_expire(moto_endpoint: str) -> None:

@@ -8,6 +8,7 @@ store did not apply shows in what boto3 reads back.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import threading
@@ -16,6 +17,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import certifi
 import pytest
 import s3fs
 import urllib3
@@ -453,8 +455,8 @@ def test_a_filesystem_without_s3fs_attributes_presigns() -> None:
 @pytest.mark.parametrize(
     ("verify", "cert_reqs", "ca_certs"),
     [
-        (None, "CERT_REQUIRED", None),
-        (True, "CERT_REQUIRED", None),
+        (None, "CERT_REQUIRED", certifi.where()),  # botocore's own bundle, not the system's
+        (True, "CERT_REQUIRED", certifi.where()),
         (False, "CERT_NONE", None),
         ("/etc/own-ca.pem", "CERT_REQUIRED", "/etc/own-ca.pem"),
     ],
@@ -994,6 +996,28 @@ def test_https_endpoints_are_verified_as_botocore_is_told(
             answer = _presigned.presigned_request(fs, "get_object", where, TIMEOUTS)
     else:
         answer = _presigned.presigned_request(fs, "get_object", where, TIMEOUTS)
+    assert (answer.status, answer.data) == (200, b"secure")
+
+
+@pytest.mark.parametrize("variable", ["AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE"])
+@pytest.mark.parametrize("whole", [0, 2**20], ids=["streamed", "read at once"])
+def test_a_ca_bundle_botocore_found_for_itself_is_trusted(
+    tls_endpoint: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch, variable: str, whole: int
+) -> None:
+    """botocore takes a CA bundle from ``AWS_CA_BUNDLE`` or ``REQUESTS_CA_BUNDLE`` when it
+    is not told one: the presigned pool and the kept sockets of a GET read at once trust
+    what s3fs's own requests trust."""
+    for name in ("AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE"):  # the first one set wins
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(variable, str(tmp_path / "cert.pem"))
+    fs = _fs(tls_endpoint)
+    where = {"Bucket": "b", "Key": "k"}
+
+    answer = _presigned.presigned_request(
+        fs, "get_object", where, dataclasses.replace(TIMEOUTS, whole=whole)
+    )
+
+    assert _presigned.tls_verification(fs) == str(tmp_path / "cert.pem")
     assert (answer.status, answer.data) == (200, b"secure")
 
 

@@ -34,7 +34,7 @@ from ..._body import ChunkSource, LoadedBody, StoreGet
 from ..._errors import BodyCut, status_error
 from ..._http import ByteRange, Timeouts
 from ..._info import META_PREFIX, STORED_HEADERS, ObjectInfo, quote_etag, stored_type
-from .presigned import sign, sign_here
+from .presigned import sign, sign_here, tls_verification
 
 try:
     import obstore
@@ -344,7 +344,7 @@ def _build_store(fs: Any, bucket: str, timeouts: Timeouts) -> Any:
         client_options["connect_timeout"] = _NO_TOTAL
     if timeouts.read is not None:
         client_options["read_timeout"] = dt.timedelta(seconds=timeouts.read)
-    verify = (getattr(fs, "client_kwargs", None) or {}).get("verify", True)
+    verify = tls_verification(fs) if parts.scheme == "https" else True
     if isinstance(verify, str):
         return None  # obstore adds a CA bundle to the system's roots; botocore trusts it alone
     if verify is False:

@@ -68,18 +68,30 @@ def pool_for(fs: Any) -> urllib3.PoolManager:
         with _pools_lock:
             pool = _pools.get(fs)
             if pool is None:
-                verify = _verify(fs)
-                tls: dict[str, Any] = {"cert_reqs": "CERT_REQUIRED" if verify else "CERT_NONE"}
-                if isinstance(verify, str):
-                    tls["ca_certs"] = verify
+                from botocore.httpsession import get_cert_path
+
+                verify = tls_verification(fs)
+                tls: dict[str, Any] = {"cert_reqs": "CERT_NONE"}
+                if verify is not False:  # the bundle botocore loads, alone
+                    tls = {"cert_reqs": "CERT_REQUIRED", "ca_certs": get_cert_path(verify)}
                 pool = _pools[fs] = urllib3.PoolManager(maxsize=32, **tls)
     return pool
 
 
-def _verify(fs: Any) -> bool | str:
-    """How botocore was told to verify TLS: a CA bundle's path, or whether to verify."""
-    verify: bool | str = (getattr(fs, "client_kwargs", None) or {}).get("verify", True)
-    return verify
+def tls_verification(fs: Any) -> bool | str:
+    """How the botocore client of ``fs`` verifies TLS: ``False``, ``True`` (against
+    botocore's own bundle, ``get_cert_path(True)``: certifi's) or a CA bundle's path.
+
+    botocore decides it when it builds the client: ``client_kwargs['verify']``, else
+    ``AWS_CA_BUNDLE`` or the profile's ``ca_bundle``, else ``REQUESTS_CA_BUNDLE``. Every
+    other path to the store (urllib3's pool, the kept sockets of :mod:`.wire`, obstore)
+    trusts what it trusts. Before the client is built, what it is told.
+    """
+    session = getattr(getattr(getattr(fs, "_s3", None), "_endpoint", None), "http_session", None)
+    verify = getattr(session, "_verify", None)
+    if verify is None:
+        verify = (getattr(fs, "client_kwargs", None) or {}).get("verify", True)
+    return verify if isinstance(verify, str) else bool(verify)
 
 
 @functools.cache
@@ -276,7 +288,7 @@ def presigned_request(
     sent = {**signed.headers, **(headers or {})}
     if signed.method in ("GET", "HEAD") and wire.available(timeouts):
         with contextlib.suppress(wire.TooLarge):  # streamed below instead
-            return wire.fetch(signed.method, signed.url, sent, timeouts, _verify(fs))
+            return wire.fetch(signed.method, signed.url, sent, timeouts, tls_verification(fs))
     # The connection pool of the URL's host, found without urllib3's parse of the whole URL
     # (a presigned query is long, and urllib3 checks it character by character each time).
     url = urllib.parse.urlsplit(signed.url)

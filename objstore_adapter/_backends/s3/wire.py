@@ -221,18 +221,16 @@ def _connect(host: str, port: int, timeouts: Timeouts, verify: bool | str | None
 
 @functools.cache
 def _tls_context(verify: bool | str) -> ssl.SSLContext:
-    """TLS as botocore was told (``client_kwargs['verify']``): its CA bundle alone, or
-    certifi's as requests and botocore use by default, or no verification at all."""
+    """TLS as botocore verifies it (``presigned.tls_verification``): the CA bundle it loads
+    (a path, or for ``True`` its own: certifi's), alone, or no verification at all."""
     if not verify:
         context = ssl.create_default_context()
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
         return context
-    if isinstance(verify, str):
-        return ssl.create_default_context(cafile=verify)
-    import certifi
+    from botocore.httpsession import get_cert_path
 
-    return ssl.create_default_context(cafile=certifi.where())
+    return ssl.create_default_context(cafile=get_cert_path(verify))
 
 
 class _Reader:
