@@ -14,6 +14,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -459,13 +460,21 @@ def test_a_filesystem_without_s3fs_attributes_presigns() -> None:
         (True, "CERT_REQUIRED", certifi.where()),
         (False, "CERT_NONE", None),
         ("/etc/own-ca.pem", "CERT_REQUIRED", "/etc/own-ca.pem"),
+        (Path("/etc/own-ca.pem"), "CERT_REQUIRED", "/etc/own-ca.pem"),
     ],
+    ids=["default", "true", "false", "a bundle", "a bundle's Path"],
 )
 def test_the_pool_verifies_tls_as_botocore_was_told(
-    verify: bool | str | None, cert_reqs: str, ca_certs: str | None
+    verify: bool | str | Path | None,
+    cert_reqs: str,
+    ca_certs: str | None,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    for name in ("AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
     client_kwargs = {} if verify is None else {"verify": verify}
     fs = _fs("https://127.0.0.1:9", client_kwargs=client_kwargs)
+    fs.connect()  # the client, whose resolved setting is read
 
     pool = _presigned.pool_for(fs)
 

@@ -17,6 +17,7 @@ import contextlib
 import functools
 import http.client
 import io
+import os
 import threading
 import urllib.parse
 import weakref
@@ -85,12 +86,15 @@ def tls_verification(fs: Any) -> bool | str:
     botocore decides it when it builds the client: ``client_kwargs['verify']``, else
     ``AWS_CA_BUNDLE`` or the profile's ``ca_bundle``, else ``REQUESTS_CA_BUNDLE``. Every
     other path to the store (urllib3's pool, the kept sockets of :mod:`.wire`, obstore)
-    trusts what it trusts. Before the client is built, what it is told.
+    trusts what it trusts. Every caller signs a request first, which builds the client;
+    before that, only ``client_kwargs`` is known.
     """
     session = getattr(getattr(getattr(fs, "_s3", None), "_endpoint", None), "http_session", None)
     verify = getattr(session, "_verify", None)
     if verify is None:
         verify = (getattr(fs, "client_kwargs", None) or {}).get("verify", True)
+    if isinstance(verify, os.PathLike):  # botocore takes a Path as well
+        verify = os.fspath(verify)
     return verify if isinstance(verify, str) else bool(verify)
 
 
