@@ -35,19 +35,24 @@ _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer",
 
 
 @contextlib.contextmanager
-def serving(handle: Callable[[socket.socket], None]) -> Iterator[int]:
+def serving(
+    handle: Callable[[socket.socket], None], connections: int | None = None
+) -> Iterator[int]:
     """A server on 127.0.0.1 handing each connection it accepts to ``handle``, one at a time
-    in its own thread, and closing it after; yields its port."""
-    listener = socket.create_server(("127.0.0.1", 0))
+    in its own thread, and closing it after; yields its port. With ``connections``, it
+    accepts only that many: the kernel completes later connects, and nobody answers them."""
+    listener = socket.create_server(("127.0.0.1", 0), backlog=64)
     listener.settimeout(0.2)
     stop = threading.Event()
 
     def serve() -> None:
-        while not stop.is_set():
+        served = 0
+        while not stop.is_set() and (connections is None or served < connections):
             try:
                 connection, _ = listener.accept()
             except TimeoutError:
                 continue
+            served += 1
             with connection, contextlib.suppress(OSError):
                 handle(connection)
 

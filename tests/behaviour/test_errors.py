@@ -16,7 +16,6 @@ import importlib
 import json
 import socket
 import sys
-import threading
 import traceback
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
@@ -34,7 +33,7 @@ import objstore_adapter
 from objstore_adapter import SchemeRegistry, TransferConfig
 from objstore_adapter._errors import outcome_for, refused_connection
 
-from .._proxy import call_out_refuser
+from .._proxy import call_out_refuser, serving, until_head
 from ..conftest import (
     AZURITE_KEY,
     S3_KEY,
@@ -341,32 +340,14 @@ OPERATIONS = {
 def silent_port(answers: int = 0) -> Iterator[int]:
     """A port whose connections the kernel completes and nobody answers, after a 404 to
     each of the first ``answers`` requests (each on its own connection)."""
-    with socket.socket() as server:
-        server.bind(("127.0.0.1", 0))
-        server.listen(64)
-        server.settimeout(0.05)
-        done = threading.Event()
 
-        def answer() -> None:
-            left = answers
-            while left and not done.is_set():
-                with contextlib.suppress(TimeoutError):
-                    client, _ = server.accept()
-                    with client:
-                        client.settimeout(5)
-                        head = b""
-                        while b"\r\n\r\n" not in head and (data := client.recv(65536)):
-                            head += data
-                        client.sendall(NOT_FOUND)
-                    left -= 1
+    def not_found(client: socket.socket) -> None:
+        client.settimeout(5)
+        until_head(client)
+        client.sendall(NOT_FOUND)
 
-        thread = threading.Thread(target=answer, daemon=True)
-        thread.start()
-        try:
-            yield server.getsockname()[1]
-        finally:
-            done.set()
-            thread.join()
+    with serving(not_found, connections=answers) as port:
+        yield port
 
 
 NOT_FOUND = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
