@@ -97,6 +97,7 @@ _FTP_TIME = re.compile(r"[0-9]{14}(\.[0-9]+)?")
 
 def to_datetime(value: Any) -> dt.datetime | None:
     """Turn a backend timestamp (datetime, epoch seconds or ISO text) into aware UTC."""
+    stamp: dt.datetime | None
     if value is None:
         return None
     if isinstance(value, dt.datetime):
@@ -110,11 +111,10 @@ def to_datetime(value: Any) -> dt.datetime | None:
             microsecond=int(fraction.ljust(6, "0")[:6])
         )
     elif isinstance(value, str):
-        parsed = _from_text(value)
-        if parsed is None:
-            return None
-        stamp = parsed
+        stamp = _from_text(value)
     else:
+        return None
+    if stamp is None:
         return None
     if stamp.tzinfo is None:
         stamp = stamp.replace(tzinfo=dt.timezone.utc)

@@ -373,10 +373,13 @@ class PresignedBody:
         """What the header read buffered (or one read of the socket), then no buffer."""
         inner = getattr(self._response, "_fp", None)
         read1 = getattr(self._response, "read1", None)  # urllib3 2.2 and later
-        if not isinstance(inner, http.client.HTTPResponse) or inner.chunked or read1 is None:
-            return self.read(n)  # another transport, or chunk headers read line by line
-        buffered = inner.fp
-        if type(buffered) is not io.BufferedReader:
+        buffered = getattr(inner, "fp", None)
+        if (
+            not isinstance(inner, http.client.HTTPResponse)
+            or inner.chunked  # chunk headers are read line by line: keep the buffer
+            or read1 is None
+            or type(buffered) is not io.BufferedReader
+        ):
             return self.read(n)
         # A read1 no smaller than the buffer returns all it holds, or makes one read of the
         # socket past it: either way the buffer is empty afterwards. (http.client asks for
