@@ -160,6 +160,11 @@ class Timeouts:
         request = None if connect is None or read is None else connect + read
         return cls(request=request, read=read, connect=connect)
 
+    @property
+    def read_at_once(self) -> bool:
+        """True when the caller reads the body at once (``stream=False``): ``whole`` is set."""
+        return self.whole > 0
+
     def each_wait(self, default: float | None) -> float | None:
         """The bound of each wait of a client that takes one number for every wait on its
         sockets (ftplib, paramiko): the read timeout; where the caller gave no ``timeout=``,

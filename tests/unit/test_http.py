@@ -525,6 +525,11 @@ def test_timeouts_accept_every_requests_form(given: Any, expected: Timeouts) -> 
     assert Timeouts.from_requests(given) == expected
 
 
+def test_a_body_is_read_at_once_when_the_adapter_says_how_much() -> None:
+    assert not Timeouts(read=30).read_at_once  # stream=True
+    assert Timeouts(read=0.5, whole=2**20).read_at_once
+
+
 def test_timeout_tuple_of_three_is_refused() -> None:
     with pytest.raises(ValueError, match="connect, read"):
         Timeouts.from_requests((1, 2, 3))  # type: ignore[arg-type]

@@ -115,20 +115,23 @@ PART = objstore_adapter.TransferConfig().download_part_size
 
 
 @pytest.mark.parametrize(
-    ("size", "parallel_below", "gets"),
-    [(PART, None, 1), (PART + 1, None, 2), (2 * PART + 1, 0, 1)],
+    ("size", "parallel_below", "streamed"),
+    [(PART, None, False), (PART + 1, None, True), (2 * PART + 1, 0, False)],
 )
-def test_a_body_that_may_go_parallel_is_streamed_instead(
+def test_a_body_that_may_go_parallel_is_streamed_from_the_same_request(
     proxy: RecordingProxy,
     s3_client: Any,
     s3_bucket: str,
     size: int,
     parallel_below: float | None,
-    gets: int,
+    streamed: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A body larger than a download part may be fetched in parallel parts on a slow link:
-    its connection is closed after the head (its Content-Length), and urllib3 streams it.
+    it is not read whole, but streamed from the connection its head came on, one request.
     With parallel parts off, any body is read whole."""
+    handed_on: list[Any] = []
+    monkeypatch.setattr(wire, "_Streamed", _recorded(wire._Streamed, handed_on))
     key = f"wire/{uuid.uuid4().hex}.bin"
     data = os.urandom(size)
     s3_client.put_object(Bucket=s3_bucket, Key=key, Body=data)
@@ -143,8 +146,18 @@ def test_a_body_that_may_go_parallel_is_streamed_instead(
     assert response.status_code == 200
     assert response.content == data
     agents = [h.get("User-Agent") for h in _gets(proxy, since)]
-    assert len(agents) == gets
-    assert agents[0] == wire.USER_AGENT
+    assert agents == [wire.USER_AGENT]
+    assert len(handed_on) == streamed
+
+
+def _recorded(cls: Any, made: list[Any]) -> Any:
+    """``cls``, with each instance it makes appended to ``made``."""
+
+    def make(*args: Any) -> Any:
+        made.append(cls(*args))
+        return made[-1]
+
+    return make
 
 
 def test_a_body_cut_while_read_at_once_is_healed(
@@ -346,9 +359,71 @@ def test_an_endless_head_is_a_protocol_error() -> None:
         wire.fetch("GET", url, {}, WAITS, True)
 
 
-def test_a_body_larger_than_a_part_is_not_read() -> None:
-    head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % (PART + 1)
-    with _raw_server(_stall_after(head)) as url, pytest.raises(wire.TooLarge):
+def _large_head(length: int) -> bytes:
+    return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % length
+
+
+def test_a_body_larger_than_a_part_is_handed_on_unread_and_streams_to_its_end(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Read as the caller asks, from the bytes that came with the head on; it ends at its
+    length (the server keeps the connection open), which is then closed, not kept."""
+    body = os.urandom(PART + 300_000)
+    streamed: list[Any] = []
+    monkeypatch.setattr(wire, "_Streamed", _recorded(wire._Streamed, streamed))
+    with _raw_server(_stall_after(_large_head(len(body)) + body)) as url:
+        answer = wire.fetch("GET", url, {}, WAITS, True)
+        assert (answer.status, answer.complete, answer.streamed) == (200, False, True)
+        port = int(url.split(":")[2].split("/")[0])
+        assert not [key for key in wire._kept() if key[2] == port], "the answer holds it"
+
+        got = [answer.read(5), answer.read(2**20)]
+        while chunk := answer.read(2**20):
+            got.append(chunk)
+
+    assert b"".join(got) == body
+    assert len(got[1]) == 2**20, "each read is filled: the bytes of the head's read, then more"
+    assert streamed[0]._sock is None, "closed at the body's end"
+
+
+@pytest.mark.parametrize("fault", ["stall", "cut"])
+def test_a_streamed_body_that_stops_raises_as_urllib3_raises(fault: str) -> None:
+    first = _large_head(PART + 1) + b"x" * 1000
+    answer_with = _stall_after(first) if fault == "stall" else _cut_after(first)
+    with _raw_server(answer_with) as url:
+        answer = wire.fetch("GET", url, {}, WAITS, True)
+
+        assert answer.read(10) == b"x" * 10
+        with pytest.raises(ReadTimeoutError if fault == "stall" else ProtocolError):
+            _read_to_end(answer)
+
+
+def _read_to_end(answer: wire.Whole) -> None:
+    while answer.read(PART):
+        pass
+
+
+def test_a_streamed_body_closed_early_closes_its_connection() -> None:
+    seen_end = threading.Event()
+
+    def answer_and_wait(connection: socket.socket) -> None:
+        connection.sendall(_large_head(PART + 1) + b"x" * 1000)
+        connection.settimeout(5)
+        with contextlib.suppress(OSError):
+            if connection.recv(1) == b"":
+                seen_end.set()
+
+    with _raw_server(answer_and_wait) as url:
+        answer = wire.fetch("GET", url, {}, WAITS, True)
+        answer.read(10)
+        answer.close()
+
+        assert seen_end.wait(5), "the server saw the connection end"
+
+
+def test_a_body_of_no_announced_length_larger_than_a_part_is_too_large() -> None:
+    head = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"
+    with _raw_server(_stall_after(head + b"x" * (PART + 1))) as url, pytest.raises(wire.TooLarge):
         wire.fetch("GET", url, {}, WAITS, True)
 
 
@@ -532,11 +607,6 @@ def test_a_request_that_cannot_be_sent_is_a_protocol_error() -> None:
     near.shutdown(socket.SHUT_WR)
     with near, pytest.raises(ProtocolError):
         wire._send(near, b"GET / HTTP/1.1\r\n\r\n")
-
-
-def test_a_body_the_caller_streams_stays_with_urllib3() -> None:
-    assert not wire.available(Timeouts(read=30))
-    assert wire.available(Timeouts(read=0.5, whole=PART))
 
 
 # --- TLS ----------------------------------------------------------------------------------------

@@ -272,8 +272,9 @@ def presigned_request(
             answer is read and its connection returned to the pool.
         headers: sent as they are, unsigned (``Range``, preconditions of a GET).
 
-    A GET whose caller reads its body at once is read whole (see :mod:`.wire`),
-    unless its body is larger than ``timeouts.whole``, and so is a HEAD.
+    A GET whose caller reads its body at once is sent by :mod:`.wire`, which reads the
+    body whole unless it is larger than ``timeouts.whole`` (then it streams it), and so is
+    a HEAD.
 
     Returns:
         The store's answer, whatever its status: redirects are not followed, nothing is
@@ -290,8 +291,8 @@ def presigned_request(
         fs.loop, sign, fs, operation, params, in_url, timeout=timeouts.request
     )
     sent = {**signed.headers, **(headers or {})}
-    if signed.method in ("GET", "HEAD") and wire.available(timeouts):
-        with contextlib.suppress(wire.TooLarge):  # streamed below instead
+    if signed.method in ("GET", "HEAD") and timeouts.read_at_once:
+        with contextlib.suppress(wire.TooLarge):  # of no announced length: asked again below
             return wire.fetch(signed.method, signed.url, sent, timeouts, tls_verification(fs))
     # The connection pool of the URL's host, found without urllib3's parse of the whole URL
     # (a presigned query is long, and urllib3 checks it character by character each time).

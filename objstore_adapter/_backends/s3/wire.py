@@ -29,8 +29,9 @@ as urllib3's does); failures to connect are urllib3's own exceptions, chained fr
 decides that.
 
 A body larger than ``timeouts.whole`` (the route's download part size: a larger one may be
-fetched in parallel parts) is not read here: the connection is closed after the head, and the
-caller streams the body with urllib3.
+fetched in parallel parts) is not read here: the answer hands its connection on to be read as
+the caller streams it (see :class:`_Streamed`), and the connection is closed at the body's end.
+Only a body of no announced length is asked for again, through urllib3 (:class:`TooLarge`).
 """
 
 from __future__ import annotations
@@ -74,19 +75,17 @@ _connections = threading.local()
 
 
 class TooLarge(Exception):
-    """The answer's body is larger than ``timeouts.whole``: nothing was read of it."""
-
-
-def available(timeouts: Timeouts) -> bool:
-    """True when the caller reads the body at once (``timeouts.whole`` is set)."""
-    return timeouts.whole > 0
+    """The answer's body, of no announced length, is larger than ``timeouts.whole``: it is
+    not handed on, and its connection is closed."""
 
 
 class Whole(urllib3.HTTPResponse):
     """An answer read by :func:`fetch`. When its body came whole (as long as its
-    ``Content-Length`` says), it is loaded: ``complete`` is true and ``data`` holds it."""
+    ``Content-Length`` says), it is loaded: ``complete`` is true and ``data`` holds it. A
+    body larger than ``timeouts.whole`` is read from its connection as it is streamed."""
 
     complete = False
+    streamed = False  # the body is read from the connection, which is the answer's now
 
 
 def fetch(
@@ -141,7 +140,7 @@ def fetch(
         raise
     if reusable:
         kept[key] = (sock, time.monotonic())
-    else:
+    elif not answer.streamed:
         sock.close()
     return answer
 
@@ -284,7 +283,7 @@ def _read_answer(sock: socket.socket, method: str, whole: int) -> tuple[Whole, b
         else:
             length = _content_length(fields)
             if length is not None and length > whole:
-                raise TooLarge
+                return _streamed(reader, status, version, fields, length, method), False
             data, failure = _delimited(reader, length, whole)
             reusable = reusable and length is not None  # else it ended with the connection
         received = io.BytesIO(data)
@@ -295,18 +294,87 @@ def _read_answer(sock: socket.socket, method: str, whole: int) -> tuple[Whole, b
         and failure is None
         and fields.get("Content-Length") == str(len(received.getbuffer()))
     )
-    answer = Whole(
+    # Loaded when complete: then the body is ``data``, read without a copy.
+    answer = _answer(body, status, version, fields, method, loaded=complete)
+    answer.complete = complete
+    return answer, reusable and failure is None
+
+
+def _answer(
+    body: io.IOBase,
+    status: int,
+    version: int,
+    fields: urllib3.HTTPHeaderDict,
+    method: str,
+    loaded: bool,
+) -> Whole:
+    return Whole(
         body=body,
         headers=fields,
         status=status,
         version=version,
-        preload_content=complete,  # then the body is ``data``, read without a copy
+        preload_content=loaded,
         decode_content=False,
         enforce_content_length=True,
         request_method=method,
     )
-    answer.complete = complete
-    return answer, reusable and failure is None
+
+
+def _streamed(
+    reader: _Reader,
+    status: int,
+    version: int,
+    fields: urllib3.HTTPHeaderDict,
+    length: int,
+    method: str,
+) -> Whole:
+    """The answer whose body of ``length`` bytes is read from the connection as the caller
+    streams it: sent once, not asked for again."""
+    raw = _Streamed(reader.sock, bytes(reader.buffer[:length]), length)
+    # buffer_size=1: every read goes from the socket into the bytes handed on, with no copy
+    # through a buffer (see presigned.PresignedBody).
+    answer = _answer(io.BufferedReader(raw, buffer_size=1), status, version, fields, method, False)
+    answer.streamed = True
+    return answer
+
+
+class _Streamed(io.RawIOBase):
+    """A body's ``length`` bytes: those that came with its head, then the socket's, which
+    is closed at the body's end (and when this is closed). Failures are the socket's, which
+    urllib3 names (``ReadTimeoutError``, ``ProtocolError``, a short body's
+    ``IncompleteRead``) as it does on its own connections."""
+
+    def __init__(self, sock: socket.socket, received: bytes, length: int) -> None:
+        self._sock: socket.socket | None = sock
+        self._received = memoryview(received)
+        self._left = length
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")[: self._left]
+        if not view or self._sock is None:
+            return 0
+        if self._received:
+            n = min(len(view), len(self._received))
+            view[:n] = self._received[:n]
+            self._received = self._received[n:]
+        else:
+            n = self._sock.recv_into(view)
+        self._left -= n
+        if not n or not self._left:
+            self._disconnect()  # the body's end, or the connection's
+        return n
+
+    def close(self) -> None:
+        self._disconnect()
+        super().close()
+
+    def _disconnect(self) -> None:
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            sock.close()
 
 
 def _parse_head(head: bytes) -> tuple[int, int, urllib3.HTTPHeaderDict]:
