@@ -62,10 +62,10 @@ class TransferConfig:
         download_part_size: bytes per part of a parallel download.
         download_concurrency: connections one parallel download uses at once, the stream
             it started from included; it holds at most that many parts in memory.
-        native_gets: S3 only: send GETs through obstore's Rust client (the ``native``
-            extra), which releases the GIL while it signs, sends and waits (about 1.3x
-            the default's small GETs per second from 16 threads). The response then
-            carries no ``Expires`` header, which obstore does not report.
+        native_gets: S3 only: send GETs read at once (``stream=False``) through obstore's
+            Rust client (the ``native`` extra), which releases the GIL while it signs, sends
+            and waits; streamed GETs keep the presigned path, which hands a body on faster.
+            The response then carries no ``Expires`` header, which obstore does not report.
     """
 
     max_attempts: int = 5

@@ -173,7 +173,8 @@ def test_three_refusals_in_a_row_pause_a_bucket_and_the_pause_ends(
 
 # --- open_native on moto ----------------------------------------------------------------------
 
-TIMEOUTS = Timeouts(request=10, read=10, connect=5)
+#: As for a GET read at once (``stream=False``), the only kind obstore is asked.
+TIMEOUTS = Timeouts(request=10, read=10, connect=5, whole=_native.WHOLE_BODY)
 
 
 def _fs(endpoint: str, **options: Any) -> Any:
@@ -533,7 +534,9 @@ def _refreshable_fs(endpoint: str, expiry: dt.datetime) -> Any:
 def test_temporary_credentials_expire_when_botocore_says(moto_endpoint: str) -> None:
     expiry = dt.datetime.now(dt.timezone(dt.timedelta(hours=2))) + dt.timedelta(hours=3)
 
-    credentials = _native._Credentials(_refreshable_fs(moto_endpoint, expiry))()
+    fs = _refreshable_fs(moto_endpoint, expiry)  # held: _Credentials keeps a weak reference
+
+    credentials = _native._Credentials(fs)()
 
     assert credentials["token"] == "a-session-token"
     assert credentials["expires_at"] == expiry
@@ -564,7 +567,7 @@ def test_a_body_that_stops_coming_is_a_timeout(
     with RecordingProxy(port) as proxy:
         proxy.hold_body = threading.Event()  # the head, then nothing until the test ends
         fs = _fs(proxy.endpoint)
-        quick = Timeouts(request=10, read=0.3, connect=5)
+        quick = Timeouts(request=10, read=0.3, connect=5, whole=_native.WHOLE_BODY)
 
         answer = _native.open_native(fs, s3_bucket, "native/stalled", None, quick)
 

@@ -4,6 +4,7 @@ the store's answer becomes (metadata, a body, a 412, VersionChanged)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import uuid
 from collections.abc import Iterator
@@ -25,6 +26,8 @@ from .._proxy import RecordingProxy
 from ..conftest import S3_KEY, S3_SECRET, read_exactly
 
 TIMEOUTS = Timeouts(request=10, read=10, connect=5)
+#: As for a GET read at once (``stream=False``), the only kind obstore is asked.
+READ_AT_ONCE = dataclasses.replace(TIMEOUTS, whole=_native.WHOLE_BODY)
 #: What moto, like an emulator without query-string auth, may answer a URL it refuses.
 REFUSED = (400, {"Content-Type": "application/xml"}, b"<Error><Code>Refused</Code></Error>")
 
@@ -195,9 +198,9 @@ def test_open_reads_the_object_or_its_range(
     fs = _fs(proxy.endpoint)
     backend = S3Backend(native)
 
-    info, body = backend.open(fs, f"{s3_bucket}/{key}", TIMEOUTS)
+    info, body = backend.open(fs, f"{s3_bucket}/{key}", READ_AT_ONCE)
     assert (info.size, info.content_type, _read(body)) == (10, "text/x-digits", b"0123456789")
-    info, body = backend.open(fs, f"{s3_bucket}/{key}", TIMEOUTS, ByteRange(2, 4))
+    info, body = backend.open(fs, f"{s3_bucket}/{key}", READ_AT_ONCE, ByteRange(2, 4))
     assert (info.size, _read(body)) == (10, b"234")
 
     sender = "obstore" if native else "presigned"
@@ -211,7 +214,7 @@ def test_open_asks_s3fs_when_the_urls_are_refused(
     fs = _fs(proxy.endpoint)
     proxy.answer(*REFUSED, times=2 if native else 1)
 
-    info, body = S3Backend(native).open(fs, f"{s3_bucket}/{key}", TIMEOUTS, ByteRange(1, 3))
+    info, body = S3Backend(native).open(fs, f"{s3_bucket}/{key}", READ_AT_ONCE, ByteRange(1, 3))
 
     assert (info.size, _read(body)) == (10, b"123")
     expected = ["GET presigned", "GET s3fs"]
@@ -224,7 +227,9 @@ def test_open_without_presigning_goes_through_s3fs(
 ) -> None:
     fs = _fs(proxy.endpoint, requester_pays=True)
 
-    info, body = S3Backend(native=True).open(fs, f"{s3_bucket}/{key}", TIMEOUTS, ByteRange(0, 0))
+    info, body = S3Backend(native=True).open(
+        fs, f"{s3_bucket}/{key}", READ_AT_ONCE, ByteRange(0, 0)
+    )
 
     assert (info.size, _read(body)) == (10, b"0")
     assert _senders(proxy) == ["GET s3fs"]
@@ -254,7 +259,7 @@ def test_a_large_native_body_is_read_past_its_first_chunk_through_the_presigned_
     name, data, etag = large
     fs = _fs(proxy.endpoint)
 
-    info, body = S3Backend(native=True).open(fs, f"{s3_bucket}/{name}", TIMEOUTS)
+    info, body = S3Backend(native=True).open(fs, f"{s3_bucket}/{name}", READ_AT_ONCE)
     first = read_exactly(body, NATIVE_PREFIX)
     assert _senders(proxy) == ["GET obstore"], "the first bytes are obstore's"
 
@@ -272,7 +277,9 @@ def test_a_native_span_is_read_past_its_first_chunk_to_its_end(
     fs = _fs(proxy.endpoint)
     end = len(data) - 1000
 
-    answer = S3Backend(native=True).open_direct(fs, f"{s3_bucket}/{name}", TIMEOUTS, (10, end), {})
+    answer = S3Backend(native=True).open_direct(
+        fs, f"{s3_bucket}/{name}", READ_AT_ONCE, (10, end), {}
+    )
 
     assert answer is not None
     assert (answer.status, answer.served) == (206, ByteRange(10, end))
@@ -287,7 +294,7 @@ def test_a_large_native_body_replaced_after_its_first_chunk_is_not_spliced(
     name, data, _ = large
     fs = _fs(proxy.endpoint)
 
-    _, body = S3Backend(native=True).open(fs, f"{s3_bucket}/{name}", TIMEOUTS)
+    _, body = S3Backend(native=True).open(fs, f"{s3_bucket}/{name}", READ_AT_ONCE)
     assert read_exactly(body, NATIVE_PREFIX) == data[:NATIVE_PREFIX]
     s3_client.put_object(Bucket=s3_bucket, Key=name, Body=os.urandom(len(data)))
 
@@ -301,7 +308,7 @@ def test_a_large_native_body_closed_early_asks_for_no_rest(
     name, data, _ = large
     fs = _fs(proxy.endpoint)
 
-    _, body = S3Backend(native=True).open(fs, f"{s3_bucket}/{name}", TIMEOUTS)
+    _, body = S3Backend(native=True).open(fs, f"{s3_bucket}/{name}", READ_AT_ONCE)
     assert body.read(1000) == data[:1000]
     body.close()
 
@@ -326,8 +333,8 @@ def test_open_direct_sends_the_span(
     fs = _fs(proxy.endpoint)
     backend = S3Backend(native)
 
-    tail = backend.open_direct(fs, f"{s3_bucket}/{key}", TIMEOUTS, (7, None), {})
-    middle = backend.open_direct(fs, f"{s3_bucket}/{key}", TIMEOUTS, (3, 4), {})
+    tail = backend.open_direct(fs, f"{s3_bucket}/{key}", READ_AT_ONCE, (7, None), {})
+    middle = backend.open_direct(fs, f"{s3_bucket}/{key}", READ_AT_ONCE, (3, 4), {})
 
     assert tail is not None
     assert middle is not None
@@ -344,8 +351,10 @@ def test_open_direct_with_conditions_asks_the_store_to_judge_them(
     fs = _fs(proxy.endpoint)
     backend = S3Backend(native=True)  # obstore reports no validators: the presigned path asks
 
-    same = backend.open_direct(fs, f"{s3_bucket}/{key}", TIMEOUTS, None, {"If-None-Match": etag})
-    ranged = backend.open_direct(fs, f"{s3_bucket}/{key}", TIMEOUTS, (0, 1), {"If-Match": etag})
+    same = backend.open_direct(
+        fs, f"{s3_bucket}/{key}", READ_AT_ONCE, None, {"If-None-Match": etag}
+    )
+    ranged = backend.open_direct(fs, f"{s3_bucket}/{key}", READ_AT_ONCE, (0, 1), {"If-Match": etag})
 
     assert same is not None
     assert (same.status, same.body) == (304, None)
@@ -385,13 +394,13 @@ def test_open_direct_counts_obstore_refusals_the_presigned_path_answered(
     backend = S3Backend(native=True)
     proxy.answer(*REFUSED, agent="object_store/")
 
-    answer = backend.open_direct(fs, f"{s3_bucket}/{key}", TIMEOUTS, None, {})
+    answer = backend.open_direct(fs, f"{s3_bucket}/{key}", READ_AT_ONCE, None, {})
 
     assert answer is not None
     assert _read(answer.body) == b"0123456789"
     assert _senders(proxy) == ["GET obstore", "GET presigned"]
     assert _native._refusals[fs][s3_bucket][0] == 1
-    missing = backend.open_direct(fs, f"{s3_bucket}/{key}", TIMEOUTS, None, {})  # obstore's now
+    missing = backend.open_direct(fs, f"{s3_bucket}/{key}", READ_AT_ONCE, None, {})  # obstore's now
     assert missing is not None
     assert _read(missing.body) == b"0123456789"
     assert s3_bucket not in _native._refusals[fs]

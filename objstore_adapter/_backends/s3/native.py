@@ -4,7 +4,8 @@ A GET through urllib3 and http.client holds the GIL for most of its cost (signin
 the request, parsing the answer), so threads sharing one session take turns: 16 threads
 manage about what one does. obstore signs and speaks HTTP in Rust with the GIL released, and
 threads overlap. Its answer carries no ``Expires`` (object_store does not report it), which
-is why a route opts in with ``TransferConfig(native_gets=True)``.
+is why a route opts in with ``TransferConfig(native_gets=True)``. Streamed GETs stay on the
+presigned path, which hands a body on faster (see :func:`open_native`).
 
 The Rust client is configured from what s3fs's own botocore client resolved (endpoint,
 addressing style, signing region, credentials), so a route is still configured once,
@@ -51,7 +52,7 @@ if TYPE_CHECKING:
     from obstore import GetOptions
     from obstore.store import ClientConfig, S3Config, S3Credential
 
-#: Bodies up to this size are fetched in one call; larger ones stream in chunks this big.
+#: The chunks a body larger than a GET reads whole streams in.
 WHOLE_BODY = 2**20
 
 #: How long the Rust client may keep refreshable credentials whose expiry botocore does not
@@ -118,8 +119,15 @@ def open_native(
 ) -> StoreGet | None:
     """GetObject (the ``span`` ``(start, end or None)`` of it, when given) through obstore.
 
-    Returns ``None`` where obstore should not be asked: no native client for this filesystem
-    or bucket, a key obstore would read as another path, a forked process.
+    Returns ``None`` where obstore should not be asked: a streamed body (see below), no
+    native client for this filesystem or bucket, a key obstore would read as another path, a
+    forked process.
+
+    Only a GET whose caller reads the body at once (``timeouts.read_at_once``) is asked of
+    obstore, and a body up to ``timeouts.whole`` comes in one call. obstore hands a streamed
+    body over chunk by chunk, copying each twice on its way into Python, where the presigned
+    path reads from the socket into the bytes handed on: a 128 MiB stream came at 0.51x
+    (moto) and 0.89x (SeaweedFS) of the presigned path's speed.
 
     Raises:
         NativeRefused: the store answered with an error the presigned path should report.
@@ -131,7 +139,7 @@ def open_native(
     global _runtime_pid
     if _runtime_pid not in (None, os.getpid()):
         return None  # a forked child: obstore's runtime threads stayed in the parent
-    if not _plain_key(key) or _paused(fs, bucket):
+    if not timeouts.read_at_once or not _plain_key(key) or _paused(fs, bucket):
         return None
     store = _store(fs, bucket, timeouts)
     if store is None:
@@ -166,7 +174,7 @@ def open_native(
     first, stop = result.range
     served = ByteRange(first, stop - 1) if span is not None and stop > first else None
     length = stop - first
-    if length > WHOLE_BODY:
+    if length > timeouts.whole:
         return StoreGet(206 if served else 200, info, NativeBody(result), served)
     # Read now, in one call. A body that breaks off is handed on as far as it came, and the
     # reader meets the failure where it would over HTTP (the transfer policy may heal it).
