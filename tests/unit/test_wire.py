@@ -160,13 +160,14 @@ def _recorded(cls: Any, made: list[Any]) -> Any:
     return make
 
 
+@pytest.mark.parametrize("size", [MiB, PART + MiB], ids=["read whole", "streamed"])
 def test_a_body_cut_while_read_at_once_is_healed(
-    proxy: RecordingProxy, s3_client: Any, s3_bucket: str
+    proxy: RecordingProxy, s3_client: Any, s3_bucket: str, size: int
 ) -> None:
     """The bytes that came are handed on as urllib3 would hand them, ending in the cut, and
-    the transfer policy reads on from the same version."""
+    the transfer policy reads on from the same version, where the cut was."""
     key = f"wire/{uuid.uuid4().hex}.bin"
-    data = os.urandom(MiB)
+    data = os.urandom(size)
     s3_client.put_object(Bucket=s3_bucket, Key=key, Body=data)
     session = objstore_adapter.session(s3_registry(proxy.endpoint))
     proxy.cut_body_after, proxy.cuts_left = 100_000, 1
@@ -176,8 +177,8 @@ def test_a_body_cut_while_read_at_once_is_healed(
     assert response.status_code == 200
     assert response.content == data
     assert proxy.cuts_left == 0
-    resumed = [h for h in _gets(proxy) if "If-Match" in h and "Range" in h]
-    assert resumed
+    resumed = [h["Range"] for h in _gets(proxy) if "If-Match" in h and "Range" in h]
+    assert resumed == [f"bytes=100000-{size - 1}"]
 
 
 # --- the transport alone, against raw sockets ---------------------------------------------------
@@ -387,7 +388,12 @@ def test_a_body_larger_than_a_part_is_handed_on_unread_and_streams_to_its_end(
 
 
 @pytest.mark.parametrize("fault", ["stall", "cut"])
-def test_a_streamed_body_that_stops_raises_as_urllib3_raises(fault: str) -> None:
+def test_a_streamed_body_that_stops_raises_as_urllib3_raises(
+    fault: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """And its connection, out of step, is closed at once, not when the answer is dropped."""
+    streamed: list[Any] = []
+    monkeypatch.setattr(wire, "_Streamed", _recorded(wire._Streamed, streamed))
     first = _large_head(PART + 1) + b"x" * 1000
     answer_with = _stall_after(first) if fault == "stall" else _cut_after(first)
     with _raw_server(answer_with) as url:
@@ -396,6 +402,7 @@ def test_a_streamed_body_that_stops_raises_as_urllib3_raises(fault: str) -> None
         assert answer.read(10) == b"x" * 10
         with pytest.raises(ReadTimeoutError if fault == "stall" else ProtocolError):
             _read_to_end(answer)
+        assert streamed[0]._sock is None
 
 
 def _read_to_end(answer: wire.Whole) -> None:
@@ -663,6 +670,29 @@ def test_tls_is_verified_as_botocore_was_told(
         response = session.get(f"s3://{s3_bucket}/{key}", timeout=30)
     assert (response.status_code, response.content) == (200, b"over TLS")
     assert _gets(proxy)[-1]["User-Agent"] == wire.USER_AGENT
+
+
+def test_a_body_larger_than_a_part_streams_over_tls(
+    proxy: RecordingProxy, s3_client: Any, s3_bucket: str, tmp_path: Path
+) -> None:
+    """Read from the TLS connection its head came on: records, not raw socket bytes."""
+    cert_file, key_file = _self_signed(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    key = f"wire/{uuid.uuid4().hex}.bin"
+    data = os.urandom(PART + 100_000)
+    s3_client.put_object(Bucket=s3_bucket, Key=key, Body=data)
+    with _tls_forwarder(proxy.port, context) as port:
+        endpoint = f"https://127.0.0.1:{port}"
+        session = objstore_adapter.session(
+            s3_registry(endpoint, client_kwargs={"verify": str(cert_file)})
+        )
+        since = len(proxy.requests)
+
+        response = session.get(f"s3://{s3_bucket}/{key}", timeout=30)
+
+    assert response.content == data
+    assert [h["User-Agent"] for h in _gets(proxy, since)] == [wire.USER_AGENT]
 
 
 def test_a_session_reads_whole_from_sixteen_threads(

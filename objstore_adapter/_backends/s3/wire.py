@@ -1,4 +1,4 @@
-"""Signed S3 GETs and HEADs read whole over a kept-alive HTTP/1.1 connection of this thread.
+"""Signed S3 GETs and HEADs over a kept-alive HTTP/1.1 connection of this thread, read whole.
 
 A GET through urllib3 holds the GIL while http.client parses the answer's head (with the
 ``email`` package) and reads the body through layers of buffers: threads sharing one session
@@ -91,11 +91,11 @@ class Whole(urllib3.HTTPResponse):
 def fetch(
     method: str, url: str, headers: Mapping[str, str], timeouts: Timeouts, verify: bool | str
 ) -> Whole:
-    """``method`` (GET or HEAD) ``url`` with ``headers``, read whole: the answer, whatever
-    its status.
+    """``method`` (GET or HEAD) ``url`` with ``headers``: the answer, whatever its status,
+    read whole, or with a body larger than ``timeouts.whole`` to be streamed (``streamed``).
 
     Raises:
-        TooLarge: the body is larger than ``timeouts.whole``.
+        TooLarge: the body, of no announced length, is larger than ``timeouts.whole``.
         urllib3.exceptions.HTTPError: no answer: ``NewConnectionError``,
             ``ConnectTimeoutError``, ``SSLError``, ``ReadTimeoutError`` (before the whole
             head), ``ProtocolError``.
@@ -361,7 +361,11 @@ class _Streamed(io.RawIOBase):
             view[:n] = self._received[:n]
             self._received = self._received[n:]
         else:
-            n = self._sock.recv_into(view)
+            try:
+                n = self._sock.recv_into(view)
+            except BaseException:  # a connection that failed is out of step: never read again
+                self._disconnect()
+                raise
         self._left -= n
         if not n or not self._left:
             self._disconnect()  # the body's end, or the connection's
