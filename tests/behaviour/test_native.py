@@ -28,7 +28,7 @@ from .._proxy import RecordingProxy
 from ..conftest import S3_KEY, S3_SECRET, s3_registry
 
 NATIVE = TransferConfig(native_gets=True)
-BIG = os.urandom(3 * 2**20 + 5)  # past the size read in one call: streamed in chunks
+BIG = os.urandom(3 * 2**20 + 5)  # past obstore's first chunk, within a download part
 SMALL = b"0123456789" * 100
 
 

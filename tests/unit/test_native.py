@@ -336,6 +336,71 @@ def test_a_success_starts_the_refusal_count_again(
     assert _native.open_native(fs, s3_bucket, "native/count", None, TIMEOUTS) is None
 
 
+def test_a_streamed_get_is_not_asked_of_obstore(
+    moto_endpoint: str, s3_client: Any, s3_bucket: str
+) -> None:
+    """The presigned path hands a streamed body on faster (see open_native)."""
+    s3_client.put_object(Bucket=s3_bucket, Key="native/streamed", Body=b"0123456789")
+    port = int(moto_endpoint.rsplit(":", 1)[1])
+    with RecordingProxy(port) as proxy:
+        streamed = Timeouts(request=10, read=10, connect=5)  # no ``whole``: stream=True
+
+        answer = _native.open_native(
+            _fs(proxy.endpoint), s3_bucket, "native/streamed", None, streamed
+        )
+
+        assert answer is None
+        assert proxy.requests == []
+
+
+PART = 4 * 2**20
+
+
+def test_a_body_up_to_the_part_read_at_once_comes_in_one_call(
+    moto_endpoint: str, s3_client: Any, s3_bucket: str
+) -> None:
+    data = os.urandom(PART - 1000)
+    s3_client.put_object(Bucket=s3_bucket, Key="native/part", Body=data)
+    port = int(moto_endpoint.rsplit(":", 1)[1])
+    with RecordingProxy(port) as proxy:
+        at_once = Timeouts(request=10, read=10, connect=5, whole=PART)
+
+        answer = _native.open_native(_fs(proxy.endpoint), s3_bucket, "native/part", None, at_once)
+
+        assert answer is not None
+        assert isinstance(answer.body, LoadedBody)
+        assert _body(answer) == data
+        assert len(proxy.requests) == 1
+
+
+def test_a_body_read_at_once_that_breaks_off_is_handed_on_as_far_as_it_came(
+    moto_endpoint: str, s3_client: Any, s3_bucket: str
+) -> None:
+    """Past the first chunk, read chunk by chunk: the transfer policy heals it from where it
+    broke off, not from its first byte."""
+    data = os.urandom(PART - 1000)
+    s3_client.put_object(Bucket=s3_bucket, Key="native/broken", Body=data)
+    port = int(moto_endpoint.rsplit(":", 1)[1])
+    with RecordingProxy(port) as proxy:
+        proxy.cut_body_after = 3_000_000
+        at_once = Timeouts(request=10, read=10, connect=5, whole=PART)
+
+        answer = _native.open_native(_fs(proxy.endpoint), s3_bucket, "native/broken", None, at_once)
+
+        assert answer is not None
+        assert answer.body is not None
+        came: list[bytes] = []
+        with pytest.raises(BodyCut):
+            _read_into(answer.body, came)
+    assert _native.WHOLE_BODY <= sum(map(len, came)) <= 3_000_000
+    assert b"".join(came) == data[: sum(map(len, came))]
+
+
+def _read_into(body: Any, chunks: list[bytes]) -> None:
+    while chunk := body.read(2**20):
+        chunks.append(chunk)
+
+
 def test_a_large_body_streams_in_chunks(moto_endpoint: str, s3_client: Any, s3_bucket: str) -> None:
     data = os.urandom(_native.WHOLE_BODY + 1000)
     s3_client.put_object(Bucket=s3_bucket, Key="native/large", Body=data)

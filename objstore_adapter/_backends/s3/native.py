@@ -174,14 +174,7 @@ def open_native(
     first, stop = result.range
     served = ByteRange(first, stop - 1) if span is not None and stop > first else None
     length = stop - first
-    if length > timeouts.whole:
-        return StoreGet(206 if served else 200, info, NativeBody(result), served)
-    # Read now, in one call. A body that breaks off is handed on as far as it came, and the
-    # reader meets the failure where it would over HTTP (the transfer policy may heal it).
-    try:
-        body: ChunkSource = LoadedBody(_whole(result))
-    except (BodyCut, TimeoutError) as exc:
-        body = _Broken(exc)
+    body = NativeBody(result) if length > timeouts.whole else _read_now(result, length)
     return StoreGet(206 if served else 200, info, body, served)
 
 
@@ -251,12 +244,18 @@ class NativeBody:
 
 
 class _Broken:
-    """A body whose first read raises the failure met while reading it."""
+    """A body that hands on the bytes that came, then raises the failure met while reading
+    it, where a reader over HTTP would meet it."""
 
-    def __init__(self, failure: Exception) -> None:
+    def __init__(self, failure: Exception, came: bytes = b"") -> None:
         self._failure: Exception | None = failure
+        self._came = memoryview(came)
 
     def read(self, n: int) -> bytes:
+        if self._came:
+            data = bytes(self._came[:n])
+            self._came = self._came[n:]
+            return data
         failure, self._failure = self._failure, None
         if failure is not None:
             raise failure
@@ -264,10 +263,26 @@ class _Broken:
 
     def close(self) -> None:
         self._failure = None
+        self._came = memoryview(b"")
 
 
-def _whole(result: Any) -> bytes:
-    return bytes(_guarded(result.bytes))
+def _read_now(result: Any, length: int) -> ChunkSource:
+    """The body of a GET read at once, read now: up to :data:`WHOLE_BODY` in one call (a cut
+    one is asked again whole), a larger one chunk by chunk, so that one that breaks off is
+    handed on as far as it came and healed from there by the transfer policy."""
+    if length <= WHOLE_BODY:
+        try:
+            return LoadedBody(bytes(_guarded(result.bytes)))
+        except (BodyCut, TimeoutError) as exc:
+            return _Broken(exc)
+    chunks: list[bytes] = []
+    stream = NativeBody(result)
+    try:
+        while chunk := stream.read(WHOLE_BODY):
+            chunks.append(chunk)
+    except (BodyCut, TimeoutError) as exc:
+        return _Broken(exc, b"".join(chunks))
+    return LoadedBody(b"".join(chunks))
 
 
 def _guarded(call: Any, *args: Any) -> Any:
