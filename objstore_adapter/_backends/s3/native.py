@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from obstore import GetOptions
     from obstore.store import ClientConfig, S3Config, S3Credential
 
-#: The chunks a body larger than a GET reads whole streams in.
+#: A body read at once up to this size comes in one call; a larger one in chunks this big.
 WHOLE_BODY = 2**20
 
 #: How long the Rust client may keep refreshable credentials whose expiry botocore does not
