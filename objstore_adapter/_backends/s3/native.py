@@ -249,21 +249,18 @@ class _Broken:
 
     def __init__(self, failure: Exception, came: bytes = b"") -> None:
         self._failure: Exception | None = failure
-        self._came = memoryview(came)
+        self._came = LoadedBody(came)
 
     def read(self, n: int) -> bytes:
-        if self._came:
-            data = bytes(self._came[:n])
-            self._came = self._came[n:]
+        data = self._came.read(n)
+        if data or self._failure is None:
             return data
         failure, self._failure = self._failure, None
-        if failure is not None:
-            raise failure
-        return b""
+        raise failure
 
     def close(self) -> None:
         self._failure = None
-        self._came = memoryview(b"")
+        self._came.close()
 
 
 def _read_now(result: Any, length: int) -> ChunkSource:

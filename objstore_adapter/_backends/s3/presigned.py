@@ -387,8 +387,7 @@ class PresignedBody:
         # less only when the body ends within it, and then closes its file.)
         head: bytes = read1(n, decode_content=False)
         if inner.fp is buffered:  # not closed: the body goes on
-            # buffer_size=1: every read goes straight to the socket, never through a buffer.
-            inner.fp = io.BufferedReader(buffered.detach(), buffer_size=1)
+            inner.fp = wire.unbuffered(buffered.detach())
         return head  # perhaps short: the callers ask again for the rest
 
     def close(self) -> None:

@@ -331,11 +331,16 @@ def _streamed(
     """The answer whose body of ``length`` bytes is read from the connection as the caller
     streams it: sent once, not asked for again."""
     raw = _Streamed(reader.sock, bytes(reader.buffer[:length]), length)
-    # buffer_size=1: every read goes from the socket into the bytes handed on, with no copy
-    # through a buffer (see presigned.PresignedBody).
-    answer = _answer(io.BufferedReader(raw, buffer_size=1), status, version, fields, method, False)
+    answer = _answer(unbuffered(raw), status, version, fields, method, loaded=False)
     answer.streamed = True
     return answer
+
+
+def unbuffered(raw: io.RawIOBase) -> io.BufferedReader:
+    """A reader over ``raw`` (a socket's) whose every read fills the bytes it returns from
+    ``raw`` directly, never through a buffer (``buffer_size=1``): one system call per read
+    where the data is there, and no copy (see :class:`.presigned.PresignedBody`)."""
+    return io.BufferedReader(raw, buffer_size=1)
 
 
 class _Streamed(io.RawIOBase):
