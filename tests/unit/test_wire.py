@@ -8,6 +8,7 @@ test wants it. A ``stream=True`` GET is the reference: the same answer through u
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import socket
 import ssl
@@ -148,6 +149,21 @@ def test_a_body_that_may_go_parallel_is_streamed_from_the_same_request(
     agents = [h.get("User-Agent") for h in _gets(proxy, since)]
     assert agents == [wire.USER_AGENT]
     assert len(handed_on) == streamed
+
+
+def test_large_bodies_read_at_once_share_one_connection(
+    proxy: RecordingProxy, s3_client: Any, s3_bucket: str
+) -> None:
+    key = f"wire/{uuid.uuid4().hex}.bin"
+    data = os.urandom(PART + 1)
+    s3_client.put_object(Bucket=s3_bucket, Key=key, Body=data)
+    session = objstore_adapter.session(s3_registry(proxy.endpoint))
+
+    since = len(proxy.clients)
+    for _ in range(3):
+        assert session.get(f"s3://{s3_bucket}/{key}", timeout=30).content == data
+
+    assert len(set(proxy.clients[since:])) == 1, "each GET went on the connection before it"
 
 
 def _recorded(cls: Any, made: list[Any]) -> Any:
@@ -368,23 +384,62 @@ def test_a_body_larger_than_a_part_is_handed_on_unread_and_streams_to_its_end(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Read as the caller asks, from the bytes that came with the head on; it ends at its
-    length (the server keeps the connection open), which is then closed, not kept."""
+    length (the server keeps the connection open), and only then is its connection kept."""
     body = os.urandom(PART + 300_000)
     streamed: list[Any] = []
     monkeypatch.setattr(wire, "_Streamed", _recorded(wire._Streamed, streamed))
-    with _raw_server(_stall_after(_large_head(len(body)) + body)) as url:
+    got: list[bytes] = []
+    kept_while_read: list[bool] = []
+
+    def work() -> None:
         answer = wire.fetch("GET", url, {}, WAITS, True)
         assert (answer.status, answer.complete, answer.streamed) == (200, False, True)
-        port = int(url.split(":")[2].split("/")[0])
-        assert not [key for key in wire._kept() if key[2] == port], "the answer holds it"
-
-        got = [answer.read(5), answer.read(2**20)]
+        kept_while_read.append(any(key[2] == port for key in wire._kept()))
+        got.extend([answer.read(5), answer.read(2**20)])
         while chunk := answer.read(2**20):
             got.append(chunk)
+        kept_while_read.append(any(key[2] == port for key in wire._kept()))
+
+    with _raw_server(_stall_after(_large_head(len(body)) + body)) as url:
+        port = int(url.split(":")[2].split("/")[0])
+        thread = threading.Thread(target=work)  # its kept connections end with it
+        thread.start()
+        thread.join(30)
 
     assert b"".join(got) == body
     assert len(got[1]) == 2**20, "each read is filled: the bytes of the head's read, then more"
-    assert streamed[0]._sock is None, "closed at the body's end"
+    assert kept_while_read == [False, True], "the answer holds it to the body's end, no longer"
+    assert streamed[0]._sock is None
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        _large_head(PART + 1),
+        _large_head(PART + 1).replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"),
+    ],
+    ids=["kept", "closed"],
+)
+def test_a_streamed_body_read_to_its_end_leaves_its_connection_to_the_next_request(
+    head: bytes,
+) -> None:
+    """A large GET read at once costs the next one no new connection (a TLS handshake on
+    a cloud store), unless its answer said the connection ends."""
+    first = head + b"x" * (PART + 1)
+    with _keeping_server([first, OK]) as (url, served):
+        answer_and_next: list[bytes] = []
+
+        def work() -> None:
+            answer = wire.fetch("GET", url, {}, WAITS, True)
+            assert answer.streamed
+            answer_and_next.append(b"".join(iter(functools.partial(answer.read, MiB), b"")))
+            answer_and_next.append(wire.fetch("GET", url, {}, WAITS, True).data)
+
+        thread = threading.Thread(target=work)
+        thread.start()
+        thread.join(30)
+    assert answer_and_next == [b"x" * (PART + 1), b"ok"]
+    assert served == ([2] if b"close" not in head else [1, 1])
 
 
 @pytest.mark.parametrize("fault", ["stall", "cut"])

@@ -30,8 +30,9 @@ decides that.
 
 A body larger than ``timeouts.whole`` (the route's download part size: a larger one may be
 fetched in parallel parts) is not read here: the answer hands its connection on to be read as
-the caller streams it (see :class:`_Streamed`), and the connection is closed at the body's end.
-Only a body of no announced length is asked for again, through urllib3 (:class:`TooLarge`).
+the caller streams it (see :class:`_Streamed`). Read to its end, the connection is kept for
+the next request of the thread that read it; closed early or broken, it is closed. Only a body
+of no announced length is asked for again, through urllib3 (:class:`TooLarge`).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ import ssl
 import threading
 import time
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import urllib3
@@ -121,8 +122,7 @@ def fetch(
     if request is None:  # raised here: the encoding error quotes the request, signature and all
         raise ProtocolError("a request that is not Latin-1 text cannot be sent")
     key = (tls, host, port, verify if tls else None)
-    kept = _kept()
-    sock, used = kept.pop(key, (None, 0.0))
+    sock, used = _kept().pop(key, (None, 0.0))
     if sock is not None and time.monotonic() - used > CHECK_IDLE_AFTER and _dropped(sock):
         sock.close()
         sock = None
@@ -134,12 +134,12 @@ def fetch(
         if sock.gettimeout() != timeouts.read:
             sock.settimeout(timeouts.read)
         _send(sock, request)
-        answer, reusable = _read_answer(sock, method, timeouts.whole)
+        answer, reusable = _read_answer(sock, method, timeouts.whole, functools.partial(_keep, key))
     except BaseException:
         sock.close()
         raise
     if reusable:
-        kept[key] = (sock, time.monotonic())
+        _keep(key, sock)
     elif not answer.streamed:
         sock.close()
     return answer
@@ -175,6 +175,16 @@ def _kept() -> _Kept:
         # that closes this process's descriptors only, not the parent's connections.
         kept = _connections.kept = _Kept()
     return kept
+
+
+def _keep(key: tuple[Any, ...], sock: socket.socket) -> None:
+    """Keep ``sock``, whose answer has just ended, as this thread's idle connection to
+    ``key``'s server; one kept there meanwhile (while a streamed body was read) is closed."""
+    kept = _kept()
+    displaced, _ = kept.get(key, (None, 0.0))
+    kept[key] = (sock, time.monotonic())
+    if displaced is not None and displaced is not sock:
+        displaced.close()
 
 
 def _dropped(sock: socket.socket) -> bool:
@@ -267,8 +277,11 @@ class _Reader:
         return head
 
 
-def _read_answer(sock: socket.socket, method: str, whole: int) -> tuple[Whole, bool]:
-    """The answer to the request just sent, and whether its connection can carry another."""
+def _read_answer(
+    sock: socket.socket, method: str, whole: int, keep: Callable[[socket.socket], None]
+) -> tuple[Whole, bool]:
+    """The answer to the request just sent, and whether its connection can carry another
+    now. A streamed answer's connection is handed to ``keep`` at its body's end, if it can."""
     reader = _Reader(sock)
     while True:
         status, version, fields = _parse_head(reader.head())
@@ -283,7 +296,10 @@ def _read_answer(sock: socket.socket, method: str, whole: int) -> tuple[Whole, b
         else:
             length = _content_length(fields)
             if length is not None and length > whole:
-                return _streamed(reader, status, version, fields, length, method), False
+                # Bytes past the body, or the connection's end, leave it out of step.
+                if not reusable or len(reader.buffer) > length or reader.ended:
+                    keep = socket.socket.close
+                return _streamed(reader, status, version, fields, length, method, keep), False
             data, failure = _delimited(reader, length, whole)
             reusable = reusable and length is not None  # else it ended with the connection
         received = io.BytesIO(data)
@@ -327,10 +343,11 @@ def _streamed(
     fields: urllib3.HTTPHeaderDict,
     length: int,
     method: str,
+    keep: Callable[[socket.socket], None],
 ) -> Whole:
     """The answer whose body of ``length`` bytes is read from the connection as the caller
-    streams it: sent once, not asked for again."""
-    raw = _Streamed(reader.sock, bytes(reader.buffer[:length]), length)
+    streams it: sent once, not asked for again. ``keep`` takes the connection at its end."""
+    raw = _Streamed(reader.sock, bytes(reader.buffer[:length]), length, keep)
     answer = _answer(unbuffered(raw), status, version, fields, method, loaded=False)
     answer.streamed = True
     return answer
@@ -345,14 +362,22 @@ def unbuffered(raw: io.RawIOBase) -> io.BufferedReader:
 
 class _Streamed(io.RawIOBase):
     """A body's ``length`` bytes: those that came with its head, then the socket's, which
-    is closed at the body's end (and when this is closed). Failures are the socket's, which
-    urllib3 names (``ReadTimeoutError``, ``ProtocolError``, a short body's
-    ``IncompleteRead``) as it does on its own connections."""
+    goes to ``keep`` at the body's end and is closed at the connection's end, on a failed
+    read, or when this is closed first. Failures are the socket's, which urllib3 names
+    (``ReadTimeoutError``, ``ProtocolError``, a short body's ``IncompleteRead``) as it does
+    on its own connections."""
 
-    def __init__(self, sock: socket.socket, received: bytes, length: int) -> None:
+    def __init__(
+        self,
+        sock: socket.socket,
+        received: bytes,
+        length: int,
+        keep: Callable[[socket.socket], None],
+    ) -> None:
         self._sock: socket.socket | None = sock
         self._received = memoryview(received)
         self._left = length
+        self._keep = keep
 
     def readable(self) -> bool:
         return True
@@ -372,8 +397,11 @@ class _Streamed(io.RawIOBase):
                 self._disconnect()
                 raise
         self._left -= n
-        if not n or not self._left:
-            self._disconnect()  # the body's end, or the connection's
+        if not self._left:
+            sock, self._sock = self._sock, None
+            self._keep(sock)  # the body's end: the connection can carry the next request
+        elif not n:
+            self._disconnect()  # the connection's end
         return n
 
     def close(self) -> None:
