@@ -304,9 +304,13 @@ def summarize(runs: dict[str, dict[str, Runs]], settings: Settings) -> dict[str,
             "all_ok": all(r["ok"] for r in results),
         }
         if case == "small":
-            summary["requests_per_s"] = median([r["requests_per_s"] for r in results])
+            rates = [r["requests_per_s"] for r in results]
+            summary["requests_per_s"] = median(rates)
         else:
-            summary["mib_per_s"] = median([settings.size / r["seconds"] / MiB for r in results])
+            rates = [settings.size / r["seconds"] / MiB for r in results]
+            summary["mib_per_s"] = median(rates)
+        # The spread of a method's runs: what a difference between medians must exceed.
+        summary["slowest_fastest"] = [min(rates), max(rates)]
         if case == "get":
             summary["ttfb_s"] = median([r["ttfb"] for r in results])
         return summary
@@ -370,7 +374,15 @@ def markdown(results: Results, show_machine: bool = True) -> str:
     """One table per server and link, each method's rate beside the adapter's."""
     s = results["settings"]
     sections = []
-    header = ["case", "method", "median rate", "TTFB (ms)", "peak RSS growth (MiB)", "x adapter"]
+    header = [
+        "case",
+        "method",
+        "median rate",
+        "runs from",
+        "TTFB (ms)",
+        "peak RSS growth (MiB)",
+        "x adapter",
+    ]
     for server, by_link in results["summary"].items():
         for link, by_case in by_link.items():
             rows = []
@@ -382,11 +394,13 @@ def markdown(results: Results, show_machine: bool = True) -> str:
                     if not summary["all_ok"]:
                         label += " **(WRONG BYTES OR ERRORS)**"
                     value = rate(case, summary)
+                    spread = summary.get("slowest_fastest")  # not in results recorded before it
                     rows.append(
                         [
                             case_title(case, s),
                             label,
                             f"{value:,.0f} {unit}",
+                            f"{spread[0]:,.0f}-{spread[1]:,.0f}" if spread else "",
                             f"{summary['ttfb_s'] * 1000:.1f}" if "ttfb_s" in summary else "",
                             f"{summary['peak_rss_growth_mib']:.1f}",
                             f"{value / base:.2f}x" if base else "",
@@ -413,8 +427,10 @@ def markdown(results: Results, show_machine: bool = True) -> str:
         )
     note = (
         f"{runs} GET bodies are checked by sha256 as they stream, uploads by reading them "
-        "back from the server, small bodies one by one. MiB/s = 2^20 bytes/s; TTFB is the time "
-        "from the call to holding the first bytes."
+        'back from the server, small bodies one by one. MiB/s = 2^20 bytes/s; "runs from" is '
+        "the slowest and fastest run, the spread a difference between medians must exceed to "
+        "mean something on this shared machine; TTFB is the time from the call to holding the "
+        "first bytes."
     )
     return with_machine("\n\n".join(sections) + "\n\n" + note, results, show_machine)
 
