@@ -458,6 +458,79 @@ def test_a_streamed_body_that_stops_raises_as_urllib3_raises(
         with pytest.raises(ReadTimeoutError if fault == "stall" else ProtocolError):
             _read_to_end(answer)
         assert streamed[0]._sock is None
+        port = int(url.split(":")[2].split("/")[0])
+        assert not [key for key in wire._kept() if key[2] == port], "closed, not kept"
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+def test_a_streamed_body_followed_by_bytes_nobody_asked_for_is_not_kept(
+    tls: bool, tmp_path: Path
+) -> None:
+    """Bytes past the body that come after its head (a server out of step) would be read as
+    the next request's answer: that connection is closed at the body's end. Over TLS they
+    may wait decrypted in the TLS layer, where polling the socket cannot see them."""
+    evil = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nEVIL!"
+    connections: list[int] = []
+
+    def handle(connection: socket.socket) -> None:
+        connections.append(0)
+        if len(connections) == 1:
+            until_head(connection)
+            connection.sendall(_large_head(1000))
+            time.sleep(0.05)  # the head's read ends before the body comes
+            connection.sendall(b"x" * 1000 + evil)
+        while until_head(connection) is not None:
+            connection.sendall(OK)
+
+    small_part = Timeouts(request=10, read=5, connect=5, whole=10)  # 1,000 bytes stream
+    got: list[object] = []
+
+    def work() -> None:
+        answer = wire.fetch("GET", url, {}, small_part, False)
+        got.extend([answer.streamed, answer.read()])
+        got.append(wire.fetch("GET", url, {}, small_part, False).data)
+
+    with contextlib.ExitStack() as stack:
+        port = stack.enter_context(serving(handle))
+        if tls:
+            cert_file, key_file = _self_signed(tmp_path)
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(cert_file, key_file)
+            port = stack.enter_context(_tls_forwarder(port, context))
+        url = f"{'https' if tls else 'http'}://127.0.0.1:{port}/bucket/key"
+        thread = threading.Thread(target=work)
+        thread.start()
+        thread.join(30)
+
+    assert got == [True, b"x" * 1000, b"ok"]
+    assert len(connections) == 2
+
+
+def test_a_connection_kept_in_the_place_of_another_closes_that_one() -> None:
+    """While a thread streams a body, another request of the thread may keep a connection
+    to the same server; the streamed one kept at its end takes its place, and the other
+    is closed, not dropped open."""
+    first, first_peer = socket.socketpair()
+    second, second_peer = socket.socketpair()
+    key = (False, "127.0.0.1", 1, None)
+
+    def work() -> None:
+        wire._keep(key, first)
+        wire._keep(key, second)
+        assert wire._kept()[key][0] is second
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join(10)
+    try:
+        assert first.fileno() == -1, "the displaced connection is closed"
+        deadline = time.monotonic() + 5  # the thread's connections go with its state
+        while second.fileno() != -1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert second.fileno() == -1, "the kept one is closed with its thread's connections"
+    finally:
+        for each in (first, first_peer, second, second_peer):
+            each.close()
 
 
 def _read_to_end(answer: wire.Whole) -> None:

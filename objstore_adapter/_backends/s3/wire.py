@@ -296,7 +296,8 @@ def _read_answer(
         else:
             length = _content_length(fields)
             if length is not None and length > whole:
-                # Bytes past the body, or the connection's end, leave it out of step.
+                # Bytes past the body that came with its head, or the connection's end, leave
+                # it out of step (any that come later are looked for at the body's end).
                 if not reusable or len(reader.buffer) > length or reader.ended:
                     keep = socket.socket.close
                 return _streamed(reader, status, version, fields, length, method, keep), False
@@ -362,10 +363,10 @@ def unbuffered(raw: io.RawIOBase) -> io.BufferedReader:
 
 class _Streamed(io.RawIOBase):
     """A body's ``length`` bytes: those that came with its head, then the socket's, which
-    goes to ``keep`` at the body's end and is closed at the connection's end, on a failed
-    read, or when this is closed first. Failures are the socket's, which urllib3 names
-    (``ReadTimeoutError``, ``ProtocolError``, a short body's ``IncompleteRead``) as it does
-    on its own connections."""
+    goes to ``keep`` at the body's end (unless bytes past it wait there), and is closed at
+    the connection's end, on a failed read, or when this is closed first. Failures are the
+    socket's, which urllib3 names (``ReadTimeoutError``, ``ProtocolError``, a short body's
+    ``IncompleteRead``) as it does on its own connections."""
 
     def __init__(
         self,
@@ -397,9 +398,12 @@ class _Streamed(io.RawIOBase):
                 self._disconnect()
                 raise
         self._left -= n
-        if not self._left:
+        if not self._left:  # the body's end
             sock, self._sock = self._sock, None
-            self._keep(sock)  # the body's end: the connection can carry the next request
+            if _past_the_answer(sock):
+                sock.close()
+            else:
+                self._keep(sock)
         elif not n:
             self._disconnect()  # the connection's end
         return n
@@ -412,6 +416,13 @@ class _Streamed(io.RawIOBase):
         sock, self._sock = self._sock, None
         if sock is not None:
             sock.close()
+
+
+def _past_the_answer(sock: socket.socket) -> bool:
+    """True when bytes no request asked for wait on a connection whose answer has just been
+    read to its end (or it was closed): the next request on it would take them for its own
+    answer. One system call, made once per streamed body."""
+    return (isinstance(sock, ssl.SSLSocket) and sock.pending() > 0) or _dropped(sock)
 
 
 def _parse_head(head: bytes) -> tuple[int, int, urllib3.HTTPHeaderDict]:
