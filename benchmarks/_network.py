@@ -347,8 +347,12 @@ def rate(case: str, summary: dict[str, Any]) -> float:
     return float(summary["requests_per_s" if case == "small" else "mib_per_s"])
 
 
-#: The adapter's own methods: its default route, and one with ``native_gets``.
-OURS = {"adapter": "adapter", "adapter_native": "adapter (native_gets)"}
+#: The adapter's own methods: its default route, one with ``native_gets``, and ``readinto``.
+OURS = {
+    "adapter": "adapter",
+    "adapter_native": "adapter (native_gets)",
+    "adapter_into": "adapter (readinto)",
+}
 
 
 def _versus_peers(by_case: dict[str, dict[str, dict[str, Any]]]) -> str:

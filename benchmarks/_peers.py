@@ -100,7 +100,7 @@ class _SinkFile:
 # --- GET: one large object, whole -------------------------------------------------------------
 
 
-def get_adapter(job: Job, native_gets: bool = False) -> Reader:
+def get_adapter(job: Job, native_gets: bool = False, into: bool = False) -> Reader:
     session = adapter_session(job.endpoint, native_gets)
     # Streamed, as the timed GET is: a GET read at once goes over a connection of its own,
     # which the timed GET would not use.
@@ -108,11 +108,17 @@ def get_adapter(job: Job, native_gets: bool = False) -> Reader:
         warm.raise_for_status()
         warm.content  # noqa: B018 - read, so the connection goes back to the pool
 
+    buffer = memoryview(bytearray(CHUNK))
+
     def read(sink: Sink) -> None:
         with session.get(job.url, stream=True) as response:
             response.raise_for_status()
-            for chunk in response.iter_content(CHUNK):
-                sink(chunk)
+            if into:
+                while n := response.raw.readinto(buffer):
+                    sink(buffer[:n])
+            else:
+                for chunk in response.iter_content(CHUNK):
+                    sink(chunk)
 
     return read
 
@@ -124,6 +130,19 @@ def get_boto3(job: Job) -> Reader:
     def read(sink: Sink) -> None:
         for chunk in client.get_object(Bucket=job.bucket, Key=job.key)["Body"].iter_chunks(CHUNK):
             sink(chunk)
+
+    return read
+
+
+def get_boto3_into(job: Job) -> Reader:
+    client = boto3_client(job.endpoint)
+    client.get_object(Bucket=job.bucket, Key=job.key, Range="bytes=0-0")["Body"].read()
+    buffer = memoryview(bytearray(CHUNK))
+
+    def read(sink: Sink) -> None:
+        body = client.get_object(Bucket=job.bucket, Key=job.key)["Body"]
+        while n := body.readinto(buffer):
+            sink(buffer[:n])
 
     return read
 
@@ -167,10 +186,20 @@ def get_adapter_native(job: Job) -> Reader:
     return get_adapter(job, native_gets=True)
 
 
+def get_adapter_into(job: Job) -> Reader:
+    return get_adapter(job, into=True)
+
+
 GET: dict[str, Method[Job, Reader]] = {
     "adapter": Method("adapter: session.get(stream=True), iter_content(1 MiB)", get_adapter),
     "adapter_native": Method("adapter, native_gets=True: the same", get_adapter_native),
+    "adapter_into": Method(
+        "adapter: the same, raw.readinto(a 1 MiB buffer, reused)", get_adapter_into
+    ),
     "boto3": Method('boto3: get_object()["Body"].iter_chunks(1 MiB)', get_boto3),
+    "boto3_into": Method(
+        'boto3: get_object()["Body"].readinto(a 1 MiB buffer, reused)', get_boto3_into
+    ),
     "download_fileobj": Method(
         "boto3: download_fileobj (s3transfer, defaults)", get_download_fileobj
     ),

@@ -10,9 +10,9 @@ tools that inspect ``response.raw`` (requests-cache, CacheControl) work unchange
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from requests import exceptions as rex
 from urllib3 import HTTPResponse
@@ -23,17 +23,36 @@ from ._http import ByteRange
 from ._info import ObjectInfo
 from ._redact import stand_in
 
+#: Bytes read, or the part of a caller's buffer they were read into.
+Filled = TypeVar("Filled", bytes, memoryview)
+
 #: Reads smaller than this are served from one backend read of READ_BUFFER bytes.
 SMALL_READ = 64 * 1024
 READ_BUFFER = 2**20
 
 
 class ChunkSource(Protocol):
-    """What a backend hands over for a body: ``read(n)`` up to n bytes, b"" at the end."""
+    """What a backend hands over for a body: ``read(n)`` up to n bytes, b"" at the end.
+
+    A source that can also fill a caller's buffer without a copy of its own has
+    ``readinto(view)`` (up to ``len(view)`` bytes, 0 at the end): see :func:`read_into`.
+    """
 
     def read(self, n: int) -> bytes: ...
 
     def close(self) -> None: ...
+
+
+def read_into(source: ChunkSource, view: memoryview) -> int:
+    """Up to ``len(view)`` bytes of ``source`` into ``view`` (0 at the end): through the
+    source's own ``readinto`` where it has one, else read and copied in."""
+    readinto = getattr(source, "readinto", None)
+    if readinto is not None:
+        n: int = readinto(view)
+        return n
+    data = source.read(len(view))
+    view[: len(data)] = data
+    return len(data)
 
 
 class LoadedBody:
@@ -121,9 +140,19 @@ class BodyReader(io.BufferedIOBase):
         return self._take(size)
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
+        """Fill ``buffer`` as ``read`` would; a large one straight from the backend, where
+        its source can (see :func:`read_into`): no bytes object between them."""
+        view = memoryview(buffer).cast("B")
+        if len(view) < SMALL_READ or self._offset < len(self._buffer):
+            data = self.read(len(view))
+            view[: len(data)] = data
+            return len(data)
+        if self.closed:
+            raise ValueError("I/O operation on closed body")
+        filled = 0
+        while filled < len(view) and self._remaining > 0:
+            filled += self._read_chunk_into(view[filled : filled + self._remaining])
+        return filled
 
     def readinto1(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         data = self.read1(len(buffer))
@@ -139,11 +168,26 @@ class BodyReader(io.BufferedIOBase):
         return data
 
     def _read_chunk(self, n: int) -> bytes:
+        data = self._from_source(lambda source: source.read(n))
+        if len(data) > self._remaining:
+            data = data[: self._remaining]
+        self._counted(len(data))
+        return data
+
+    def _read_chunk_into(self, view: memoryview) -> int:
+        """One backend read into ``view``, which is no longer than what is left."""
+        n = len(self._from_source(lambda source: view[: read_into(source, view)]))
+        self._counted(n)
+        return n
+
+    def _from_source(self, pull: Callable[[ChunkSource], Filled]) -> Filled:
+        """``pull(source)``, which is not empty: a failure, or a body that ended early, is
+        raised as the urllib3 error requests expects, and the source released."""
         if self._source is None:
             raise ProtocolError(f"Connection broken: the body of {self._url} failed earlier")
         failure: Exception | None = None
         try:
-            data = self._source.read(n)
+            data = pull(self._source)
         except Exception as exc:
             failure = exc
         if failure is not None:  # raised outside the except block: no unredacted __context__
@@ -159,12 +203,12 @@ class BodyReader(io.BufferedIOBase):
                 f"{self._length} bytes",
                 IncompleteRead(received, self._remaining),
             )
-        if len(data) > self._remaining:
-            data = data[: self._remaining]
-        self._remaining -= len(data)
+        return data
+
+    def _counted(self, n: int) -> None:
+        self._remaining -= n
         if self._remaining == 0:
             self._release()  # give the backend connection back as soon as the body is complete
-        return data
 
     def _release(self) -> None:
         source, self._source = self._source, None
@@ -264,6 +308,33 @@ def _stream_error(exc: Exception, url: str) -> Exception:
     return error
 
 
+class _StoreResponse(HTTPResponse):
+    """urllib3's response, whose ``readinto`` hands a large buffer to the body itself.
+
+    urllib3 reads into a buffer by reading a bytes object and copying it in; over a
+    :class:`BodyReader` the buffer goes down to the backend, which fills it from its
+    socket where it can. Bytes urllib3 holds already, or a body a tool has wrapped
+    (requests-cache, CacheControl), go urllib3's way.
+    """
+
+    def readinto(self, b: bytearray | memoryview) -> int:
+        body = self._fp
+        held = getattr(self, "_decoded_buffer", None)
+        if (
+            not isinstance(body, BodyReader)
+            or held is None
+            or len(held)
+            or getattr(self, "_has_decoded_content", True)
+            or self.decode_content
+        ):
+            return super().readinto(b)
+        n = body.readinto(b)
+        self._fp_bytes_read += n  # what tell() reports, as urllib3 counts it
+        if self.length_remaining is not None:
+            self.length_remaining -= n
+        return n
+
+
 def raw_response(
     body: io.BufferedIOBase,
     *,
@@ -274,7 +345,7 @@ def raw_response(
     url: str,
 ) -> HTTPResponse:
     """A urllib3 response over ``body``: lazy, length-enforced, never decoded."""
-    return HTTPResponse(
+    return _StoreResponse(
         body=body,
         headers=dict(headers),
         status=status,

@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from urllib3.exceptions import ProtocolError
 
-from .._body import ChunkSource
+from .._body import ChunkSource, read_into
 from . import TransferConfig, call_with_retries
 from .resume import OpenRest, ResumingSource
 
@@ -123,6 +123,18 @@ class ParallelSource:
             return self._read_stream(n)
         return b""
 
+    def readinto(self, view: memoryview) -> int:
+        """As ``read``; from the one stream straight into ``view`` (parts' pieces, queued
+        as bytes, are copied in)."""
+        if self._position >= len(self._piece) and self._stream is not None:
+            until = self._decide_at if self._offset < self._decide_at else self._stream_stop
+            n = read_into(self._stream, view[: max(0, until - self._offset)])
+            self._after_stream_read(n)
+            return n
+        data = self.read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
     def _take(self, n: int) -> bytes:
         if self._position == 0 and n >= len(self._piece):
             data = self._piece  # the whole piece, uncopied
@@ -136,14 +148,20 @@ class ParallelSource:
         assert self._stream is not None
         until = self._decide_at if self._offset < self._decide_at else self._stream_stop
         data = self._stream.read(min(n, until - self._offset))
-        self._offset += len(data)
+        self._after_stream_read(len(data))
+        return data
+
+    def _after_stream_read(self, n: int) -> None:
+        """Count ``n`` bytes of the one stream; judge its speed or hand over to the parts
+        where they end a stretch."""
+        assert self._stream is not None
+        self._offset += n
         if self._offset == self._decide_at and self._pool is None and self._offset < self._stop:
             self._judge()
         elif self._offset >= self._stream_stop and self._offset < self._stop:
             self._stream.close()  # its part is done: the parts take over
             self._stream = None
             self._schedule()
-        return data
 
     def _judge(self) -> None:
         """At the end of each half: note its speed; after the second, decide."""

@@ -6,7 +6,7 @@ import contextlib
 import time
 from collections.abc import Callable
 
-from .._body import ChunkSource
+from .._body import ChunkSource, Filled, read_into
 from . import TransferConfig, call_with_retries, retryable
 
 #: Opens bytes ``start`` to ``stop - 1`` of the version being read; raises
@@ -43,12 +43,19 @@ class ResumingSource:
         self._closed = False
 
     def read(self, n: int) -> bytes:
+        return self._next(lambda source: source.read(n), b"")
+
+    def readinto(self, view: memoryview) -> int:
+        """Up to ``len(view)`` bytes into ``view``, healed as ``read`` is."""
+        return len(self._next(lambda source: view[: read_into(source, view)], view[:0]))
+
+    def _next(self, pull: Callable[[ChunkSource], Filled], nothing: Filled) -> Filled:
         while True:
             failure: Exception | None = None
             try:
-                data = self._source.read(n) if self._source is not None else b""
+                data = pull(self._source) if self._source is not None else nothing
             except Exception as exc:
-                failure, data = exc, b""
+                failure, data = exc, nothing
             if data or self._offset >= self._stop:
                 self._offset += len(data)
                 return data
@@ -57,7 +64,7 @@ class ResumingSource:
             if not self._resume():
                 if failure is not None:
                     raise failure
-                return b""  # ended early: the length guard reports it
+                return nothing  # ended early: the length guard reports it
 
     def _resume(self) -> bool:
         if self._closed or self._resumed + 1 >= self._config.max_attempts:

@@ -11,6 +11,7 @@ import io
 import socket
 import traceback
 from collections.abc import Callable, Generator, Iterator
+from typing import Any
 
 import pytest
 from urllib3.exceptions import IncompleteRead, ProtocolError, ReadTimeoutError
@@ -385,3 +386,55 @@ def test_raw_response_stays_open_until_the_caller_closes_it() -> None:
     assert not raw.closed
     raw.close()
     assert raw.closed
+
+
+class Into(io.BytesIO):
+    """A BytesIO that records the buffers its ``readinto`` filled."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.filled: list[object] = []
+
+    def readinto(self, buffer: Any) -> int:
+        self.filled.append(memoryview(buffer).obj)
+        return super().readinto(buffer)
+
+
+def test_a_large_readinto_goes_to_the_source_with_the_callers_buffer() -> None:
+    source = Into(DATA)
+    raw = raw_response(
+        BodyReader(source, len(DATA), URL),
+        status=200,
+        reason="OK",
+        headers={"Content-Length": str(len(DATA))},
+        method="GET",
+        url=URL,
+    )
+    buffer = bytearray(READ_BUFFER)
+
+    got = []
+    while n := raw.readinto(buffer):
+        got.append(bytes(buffer[:n]))
+        assert raw.tell() == sum(map(len, got))
+
+    assert b"".join(got) == DATA
+    assert source.filled
+    assert all(each is buffer for each in source.filled)
+    assert raw.length_remaining == 0
+
+
+def test_a_small_readinto_is_served_from_the_bodys_buffer() -> None:
+    source = Into(DATA)
+    body = BodyReader(source, len(DATA), URL)
+    buffer = bytearray(100)
+
+    assert body.readinto(buffer) == 100
+    assert bytes(buffer) == DATA[:100]
+    assert source.filled == [], "one read of READ_BUFFER bytes, not the caller's buffer"
+
+
+def test_a_readinto_of_a_body_that_ends_early_raises() -> None:
+    body = BodyReader(Into(DATA[:SMALL_READ]), 2 * SMALL_READ, URL)
+
+    with pytest.raises(ProtocolError, match="ended after 65536 of 131072 bytes"):
+        body.readinto(bytearray(2 * SMALL_READ))

@@ -8,6 +8,7 @@ store did not apply shows in what boto3 reads back.
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import os
 import socket
@@ -29,7 +30,7 @@ from objstore_adapter._backends.s3 import presigned as _presigned
 from objstore_adapter._http import Timeouts
 
 from .._proxy import RecordingProxy, serving, until_head
-from ..conftest import S3_KEY, S3_SECRET, read_exactly, s3_registry
+from ..conftest import S3_KEY, S3_SECRET, Store, read_exactly, s3_registry
 
 TIMEOUTS = Timeouts(request=10, read=10, connect=5)
 
@@ -710,6 +711,36 @@ def test_a_streamed_body_is_read_from_the_socket_into_the_bytes_handed_on(
         _close_kept(fs, port)
 
     assert server.connections == 1
+
+
+def test_readinto_fills_the_callers_buffer_from_the_socket(
+    s3_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``response.raw.readinto`` hands the caller's buffer down every layer (the body's
+    guard, healing, parallel parts' one stream) to the socket: no bytes object between."""
+    data = os.urandom(5 * 2**20 + 12345)
+    s3_store.write("into.bin", data, None)
+    buffer = bytearray(2**20)
+    start = ctypes.addressof(ctypes.c_char.from_buffer(buffer))
+    landed: list[bool] = []  # per socket read: into the caller's buffer?
+    read_socket = socket.SocketIO.readinto
+
+    def recorded(self: socket.SocketIO, into: Any) -> int | None:
+        at = ctypes.addressof(ctypes.c_char.from_buffer(memoryview(into).cast("B")))
+        landed.append(start <= at < start + len(buffer))
+        return read_socket(self, into)
+
+    got = []
+    with s3_store.session.get(s3_store.url("into.bin"), stream=True, timeout=30) as response:
+        monkeypatch.setattr(socket.SocketIO, "readinto", recorded)
+        while n := response.raw.readinto(buffer):
+            got.append(bytes(buffer[:n]))
+        monkeypatch.undo()
+        assert response.raw.tell() == len(data)
+
+    assert b"".join(got) == data
+    assert landed.count(False) <= 1, "only the first read, of what came with the head"
+    assert landed.count(True) >= 5
 
 
 def test_a_body_that_came_with_its_head_keeps_its_connection() -> None:

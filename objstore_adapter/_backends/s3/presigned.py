@@ -390,6 +390,27 @@ class PresignedBody:
             inner.fp = wire.unbuffered(buffered.detach())
         return head  # perhaps short: the callers ask again for the rest
 
+    def readinto(self, view: memoryview) -> int:
+        """Up to ``len(view)`` bytes into ``view``: past the first read, straight from the
+        socket (urllib3's own ``readinto`` reads a bytes object and copies it in)."""
+        response = self._response
+        inner = getattr(response, "_fp", None)
+        if (
+            self._buffered
+            or not isinstance(response, urllib3.HTTPResponse)
+            or not isinstance(inner, http.client.HTTPResponse)
+            or len(response._decoded_buffer)
+        ):
+            data = self.read(len(view))
+            view[: len(data)] = data
+            return len(data)
+        with response._error_catcher():  # socket failures named as urllib3 names them
+            n = inner.readinto(view)
+        response._fp_bytes_read += n  # as urllib3 counts what it reads itself
+        if response.length_remaining is not None:
+            response.length_remaining -= n
+        return n
+
     def close(self) -> None:
         if self._response.length_remaining:  # unread bytes: this connection cannot be reused
             self._response.close()
