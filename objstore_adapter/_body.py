@@ -143,6 +143,8 @@ class BodyReader(io.BufferedIOBase):
         """Fill ``buffer`` as ``read`` would; a large one straight from the backend, where
         its source can (see :func:`read_into`): no bytes object between them."""
         view = memoryview(buffer).cast("B")
+        if view.readonly:  # the caller's mistake: said before a byte is taken from the store
+            raise TypeError("readinto() needs a writable buffer")
         if len(view) < SMALL_READ or self._offset < len(self._buffer):
             data = self.read(len(view))
             view[: len(data)] = data
@@ -322,6 +324,7 @@ class _StoreResponse(HTTPResponse):
         held = getattr(self, "_decoded_buffer", None)
         if (
             not isinstance(body, BodyReader)
+            or body.closed  # urllib3 answers that: 0, or the body's IncompleteRead
             or held is None
             or len(held)
             or getattr(self, "_has_decoded_content", True)
@@ -329,6 +332,7 @@ class _StoreResponse(HTTPResponse):
         ):
             return super().readinto(b)
         n = body.readinto(b)
+        self._uncached_read_occurred = True  # .data is no longer the whole body
         self._fp_bytes_read += n  # what tell() reports, as urllib3 counts it
         if self.length_remaining is not None:
             self.length_remaining -= n

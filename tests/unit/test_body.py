@@ -7,6 +7,7 @@ pinned over plain in-memory and socket sources, so a planted bug fails in millis
 from __future__ import annotations
 
 import gc
+import gzip
 import io
 import socket
 import traceback
@@ -438,3 +439,69 @@ def test_a_readinto_of_a_body_that_ends_early_raises() -> None:
 
     with pytest.raises(ProtocolError, match="ended after 65536 of 131072 bytes"):
         body.readinto(bytearray(2 * SMALL_READ))
+
+
+def _raw_over(source: io.BytesIO, length: int) -> Any:
+    return raw_response(
+        BodyReader(source, length, URL),
+        status=200,
+        reason="OK",
+        headers={"Content-Length": str(length)},
+        method="GET",
+        url=URL,
+    )
+
+
+def test_after_a_partial_readinto_data_is_not_cached_as_the_whole_body() -> None:
+    """As after a partial ``read``: ``.data`` reads the rest once, and does not keep it as
+    the body (a caching tool would store a truncated body as whole)."""
+    raw = _raw_over(Into(DATA), len(DATA))
+    raw.readinto(bytearray(READ_BUFFER))
+
+    assert raw.data == DATA[READ_BUFFER:]
+    assert raw.data == b""
+
+
+def test_readinto_after_close_is_urllib3s_answer() -> None:
+    whole, cut = _raw_over(Into(DATA), len(DATA)), _raw_over(Into(DATA), len(DATA))
+    while whole.readinto(bytearray(READ_BUFFER)):
+        pass
+    cut.readinto(bytearray(READ_BUFFER))
+    whole.close()
+    cut.close()
+
+    assert whole.readinto(bytearray(READ_BUFFER)) == 0
+    with pytest.raises(ProtocolError, match="IncompleteRead"):
+        cut.readinto(bytearray(READ_BUFFER))
+
+
+def test_a_read_only_buffer_is_refused_before_the_store_is_read() -> None:
+    source = Into(DATA)
+    raw = _raw_over(source, len(DATA))
+
+    with pytest.raises(TypeError, match="writable"):
+        raw.readinto(memoryview(bytes(READ_BUFFER)))
+    assert source.filled == []
+    assert source.tell() == 0
+    assert raw.read(10) == DATA[:10], "the body is intact"
+
+
+def test_readinto_decodes_when_the_caller_asks_urllib3_to() -> None:
+    """Only bytes as stored go straight into the buffer; with ``decode_content`` set,
+    urllib3 reads and decodes them as its ``read`` does."""
+    text = DATA[:200_000]
+    stored = gzip.compress(text)
+    raw = raw_response(
+        BodyReader(Into(stored), len(stored), URL),
+        status=200,
+        reason="OK",
+        headers={"Content-Length": str(len(stored)), "Content-Encoding": "gzip"},
+        method="GET",
+        url=URL,
+    )
+    raw.decode_content = True
+    buffer = bytearray(READ_BUFFER)
+
+    n = raw.readinto(buffer)
+
+    assert bytes(buffer[:n]) == text

@@ -743,6 +743,27 @@ def test_readinto_fills_the_callers_buffer_from_the_socket(
     assert landed.count(True) >= 5
 
 
+def test_a_body_cut_while_read_into_a_buffer_raises_as_urllib3s_read_does() -> None:
+    """http.client's ``readinto`` returns 0 at a connection's end; a body short of its
+    length then raises (urllib3's ``IncompleteRead``), so its connection is never kept."""
+    body = os.urandom(3 * 2**20)
+    server = _HeadAndBody(body, send=2**20 + 100)
+    server.stall.set()  # the server closes the connection after those bytes
+    with serving(server) as port:
+        fs = _fs(f"http://127.0.0.1:{port}")
+        answer = _presigned.open_presigned(fs, "bucket", "key", None, TIMEOUTS, {})
+        assert isinstance(answer.body, _presigned.PresignedBody)
+        view = memoryview(bytearray(2**20))
+        with pytest.raises(urllib3.exceptions.ProtocolError, match="IncompleteRead"):
+            _read_into_to_the_end(answer.body, view)
+        answer.body.close()
+
+
+def _read_into_to_the_end(body: _presigned.PresignedBody, view: memoryview) -> None:
+    while body.readinto(view):
+        pass
+
+
 def test_a_body_that_came_with_its_head_keeps_its_connection() -> None:
     server = _HeadAndBody(b"0123456789")
     with serving(server) as port:

@@ -27,7 +27,7 @@ from typing import Any
 import urllib3
 from fsspec.asyn import sync
 from fsspec.spec import AbstractFileSystem
-from urllib3.exceptions import MaxRetryError
+from urllib3.exceptions import IncompleteRead, MaxRetryError
 
 from ... import _info
 from ..._body import ChunkSource, LoadedBody, StoreGet
@@ -406,6 +406,8 @@ class PresignedBody:
             return len(data)
         with response._error_catcher():  # socket failures named as urllib3 names them
             n = inner.readinto(view)
+            if not n and view and response.length_remaining:  # cut: never a kept connection
+                raise IncompleteRead(response._fp_bytes_read, response.length_remaining)
         response._fp_bytes_read += n  # as urllib3 counts what it reads itself
         if response.length_remaining is not None:
             response.length_remaining -= n
