@@ -50,7 +50,11 @@ def read_into(source: ChunkSource, view: memoryview) -> int:
     if readinto is not None:
         n: int = readinto(view)
         return n
-    data = source.read(len(view))
+    return copied_into(view, source.read(len(view)))
+
+
+def copied_into(view: memoryview | bytearray, data: bytes) -> int:
+    """``data``, which fits, copied to the start of ``view``: how many bytes it is."""
     view[: len(data)] = data
     return len(data)
 
@@ -146,9 +150,7 @@ class BodyReader(io.BufferedIOBase):
         if view.readonly:  # the caller's mistake: said before a byte is taken from the store
             raise TypeError("readinto() needs a writable buffer")
         if len(view) < SMALL_READ or self._offset < len(self._buffer):
-            data = self.read(len(view))
-            view[: len(data)] = data
-            return len(data)
+            return copied_into(view, self.read(len(view)))
         if self.closed:
             raise ValueError("I/O operation on closed body")
         filled = 0
@@ -157,9 +159,7 @@ class BodyReader(io.BufferedIOBase):
         return filled
 
     def readinto1(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        data = self.read1(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
+        return copied_into(buffer, self.read1(len(buffer)))
 
     def _take(self, size: int) -> bytes:
         end = min(self._offset + size, len(self._buffer))

@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from urllib3.exceptions import ProtocolError
 
-from .._body import ChunkSource, read_into
+from .._body import ChunkSource, copied_into, read_into
 from . import TransferConfig, call_with_retries
 from .resume import OpenRest, ResumingSource
 
@@ -131,9 +131,7 @@ class ParallelSource:
             n = read_into(self._stream, view[: max(0, until - self._offset)])
             self._after_stream_read(n)
             return n
-        data = self.read(len(view))
-        view[: len(data)] = data
-        return len(data)
+        return copied_into(view, self.read(len(view)))
 
     def _take(self, n: int) -> bytes:
         if self._position == 0 and n >= len(self._piece):

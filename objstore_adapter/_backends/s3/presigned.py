@@ -30,7 +30,7 @@ from fsspec.spec import AbstractFileSystem
 from urllib3.exceptions import IncompleteRead, MaxRetryError
 
 from ... import _info
-from ..._body import ChunkSource, LoadedBody, StoreGet
+from ..._body import ChunkSource, LoadedBody, StoreGet, copied_into
 from ..._errors import status_error
 from ..._http import ByteRange, Timeouts
 from . import sigv4, wire
@@ -401,9 +401,7 @@ class PresignedBody:
             or not isinstance(inner, http.client.HTTPResponse)
             or len(response._decoded_buffer)
         ):
-            data = self.read(len(view))
-            view[: len(data)] = data
-            return len(data)
+            return copied_into(view, self.read(len(view)))
         with response._error_catcher():  # socket failures named as urllib3 names them
             n = inner.readinto(view)
             if not n and view and response.length_remaining:  # cut: never a kept connection
