@@ -234,7 +234,7 @@ def _cut_after(first: bytes) -> Callable[[socket.socket], None]:
 def test_a_body_that_stalls_times_out_where_its_bytes_end() -> None:
     with _raw_server(_stall_after(HEAD_OF_100)) as url:
         answer = wire.fetch("GET", url, {}, WAITS, True)
-        assert (answer.status, answer.complete) == (200, False)
+        assert (answer.status, answer.loaded) == (200, None)
         with pytest.raises(ReadTimeoutError):
             answer.read(100)
 
@@ -242,7 +242,7 @@ def test_a_body_that_stalls_times_out_where_its_bytes_end() -> None:
 def test_a_body_that_is_cut_raises_where_its_bytes_end() -> None:
     with _raw_server(_cut_after(HEAD_OF_100 + b"y" * 10)) as url:
         answer = wire.fetch("GET", url, {}, WAITS, True)
-        assert (answer.status, answer.complete) == (200, False)
+        assert (answer.status, answer.loaded) == (200, None)
         with pytest.raises(ProtocolError):
             answer.read()
 
@@ -265,7 +265,7 @@ def test_an_interim_answer_is_not_the_answer() -> None:
     whole = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
     with _raw_server(_cut_after(interim + whole)) as url:
         answer = wire.fetch("GET", url, {}, WAITS, True)
-    assert (answer.status, answer.complete, answer.data) == (200, True, b"ok")
+    assert (answer.status, answer.loaded, answer.read()) == (200, b"ok", b"ok")
     assert "X-Interim" not in answer.headers
 
 
@@ -286,7 +286,7 @@ def test_a_chunked_answer_cut_raises_where_its_bytes_end(
     cut = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n9\r\nwor"
     with _raw_server(server(cut)) as url:
         answer = wire.fetch("GET", url, {}, WAITS, True)
-    assert answer.complete is False
+    assert answer.loaded is None
     assert answer.read(8) == b"hellowor"
     with pytest.raises((ProtocolError, ReadTimeoutError)):
         answer.read()
@@ -393,7 +393,7 @@ def test_a_body_larger_than_a_part_is_handed_on_unread_and_streams_to_its_end(
 
     def work() -> None:
         answer = wire.fetch("GET", url, {}, WAITS, True)
-        assert (answer.status, answer.complete, answer.streamed) == (200, False, True)
+        assert (answer.status, answer.loaded, answer.streamed) == (200, None, True)
         kept_while_read.append(any(key[2] == port for key in wire._kept()))
         got.extend([answer.read(5), answer.read(2**20)])
         while chunk := answer.read(2**20):

@@ -442,8 +442,8 @@ def open_presigned(
     fields = response.headers
     served = _served_range(fields.get("Content-Range")) if response.status == 206 else None
     body: ChunkSource = PresignedBody(response)
-    if isinstance(response, wire.Whole) and response.complete:
-        body = LoadedBody(response.data)
+    if isinstance(response, wire.Whole) and response.loaded is not None:
+        body = LoadedBody(response.loaded)
     return StoreGet(response.status, _info.from_http_headers(fields), body, served)
 
 

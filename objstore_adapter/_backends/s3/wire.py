@@ -81,11 +81,11 @@ class TooLarge(Exception):
 
 
 class Whole(urllib3.HTTPResponse):
-    """An answer read by :func:`fetch`. When its body came whole (as long as its
-    ``Content-Length`` says), it is loaded: ``complete`` is true and ``data`` holds it. A
+    """An answer read by :func:`fetch`. When a GET's body came whole (as long as its
+    ``Content-Length`` says), ``loaded`` holds it, and the answer itself is left unread. A
     body larger than ``timeouts.whole`` is read from its connection as it is streamed."""
 
-    complete = False
+    loaded: bytes | None = None
     streamed = False  # the body is read from the connection, which is the answer's now
 
 
@@ -288,7 +288,7 @@ def _read_answer(
         if not 100 <= status < 200:
             break  # interim answers (100 Continue) are not the answer
     reusable = version == 11 and "close" not in fields.get("Connection", "").lower()
-    received = io.BytesIO()
+    data = b""
     failure: Exception | None = None
     if method != "HEAD" and status not in (204, 304):
         if "chunked" in fields.get("Transfer-Encoding", "").lower():
@@ -303,17 +303,14 @@ def _read_answer(
                 return _streamed(reader, status, version, fields, length, method, keep), False
             data, failure = _delimited(reader, length, whole)
             reusable = reusable and length is not None  # else it ended with the connection
-        received = io.BytesIO(data)
     reusable = reusable and not reader.buffer and not reader.ended  # else: out of step
+    received = io.BytesIO(data)
     body: io.IOBase = received if failure is None else _EndsIn(received, failure)
-    complete = (
-        method == "GET"
-        and failure is None
-        and fields.get("Content-Length") == str(len(received.getbuffer()))
-    )
-    # Loaded when complete: then the body is ``data``, read without a copy.
-    answer = _answer(body, status, version, fields, method, loaded=complete)
-    answer.complete = complete
+    answer = _answer(body, status, version, fields, method)
+    if method == "GET" and failure is None and fields.get("Content-Length") == str(len(data)):
+        # Handed on as it is: urllib3's own read of it (preload_content) would cost a small
+        # GET more than parsing its head.
+        answer.loaded = data
     return answer, reusable and failure is None
 
 
@@ -323,14 +320,13 @@ def _answer(
     version: int,
     fields: urllib3.HTTPHeaderDict,
     method: str,
-    loaded: bool,
 ) -> Whole:
     return Whole(
         body=body,
         headers=fields,
         status=status,
         version=version,
-        preload_content=loaded,
+        preload_content=False,
         decode_content=False,
         enforce_content_length=True,
         request_method=method,
@@ -349,7 +345,7 @@ def _streamed(
     """The answer whose body of ``length`` bytes is read from the connection as the caller
     streams it: sent once, not asked for again. ``keep`` takes the connection at its end."""
     raw = _Streamed(reader.sock, bytes(reader.buffer[:length]), length, keep)
-    answer = _answer(unbuffered(raw), status, version, fields, method, loaded=False)
+    answer = _answer(unbuffered(raw), status, version, fields, method)
     answer.streamed = True
     return answer
 
