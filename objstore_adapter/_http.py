@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import functools
 import mimetypes
 import re
 from collections.abc import Mapping
@@ -21,7 +22,14 @@ DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
 def http_date(stamp: dt.datetime) -> str:
     """Format an aware datetime as an RFC 9110 HTTP-date (``Sun, 06 Nov 1994 08:49:37 GMT``)."""
-    return email.utils.format_datetime(stamp.astimezone(dt.timezone.utc), usegmt=True)
+    # Cached in UTC only: two datetimes of a zone that differ only in ``fold`` are equal,
+    # and hash alike, yet they are an hour apart.
+    return _utc_http_date(stamp.astimezone(dt.timezone.utc))
+
+
+@functools.lru_cache(maxsize=256)  # an object's Last-Modified is sent on each GET of it
+def _utc_http_date(stamp: dt.datetime) -> str:
+    return email.utils.format_datetime(stamp, usegmt=True)
 
 
 def content_type_for(path: str, stored: str | None) -> str:
@@ -110,10 +118,10 @@ def text_headers(headers: Mapping[Any, str | bytes]) -> CaseInsensitiveDict[str]
 
 def reason(status: int) -> str:
     """The standard reason phrase for ``status``."""
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return ""
+    return _REASONS.get(status, "")
+
+
+_REASONS = {status.value: status.phrase for status in HTTPStatus}
 
 
 @dataclass(frozen=True)

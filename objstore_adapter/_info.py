@@ -18,6 +18,7 @@ import base64
 import binascii
 import datetime as dt
 import email.utils
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -139,6 +140,7 @@ def _iso(text: str) -> dt.datetime | None:
         return None
 
 
+@functools.lru_cache(maxsize=256)  # an object's Last-Modified is read on each GET of it
 def _http_date(text: str) -> dt.datetime | None:
     try:
         return email.utils.parsedate_to_datetime(text)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+import zoneinfo
 from collections.abc import Mapping
 from typing import Any
 
@@ -488,6 +489,19 @@ def test_http_date_is_rfc_9110_gmt() -> None:
     plus_two = dt.timezone(dt.timedelta(hours=2))
     assert http_date(STAMP) == "Mon, 06 May 2024 07:08:09 GMT"
     assert http_date(STAMP.astimezone(plus_two)) == "Mon, 06 May 2024 07:08:09 GMT"
+
+
+def test_http_date_tells_apart_the_two_instants_of_a_repeated_hour() -> None:
+    """The two 01:30 of New York's last DST night are equal as datetimes, an hour apart."""
+    try:
+        new_york = zoneinfo.ZoneInfo("America/New_York")
+    except zoneinfo.ZoneInfoNotFoundError:
+        pytest.skip("no time zone data on this machine")
+    first = dt.datetime(2021, 11, 7, 1, 30, tzinfo=new_york)
+    second = first.replace(fold=1)
+    assert first == second
+    assert http_date(first) == "Sun, 07 Nov 2021 05:30:00 GMT"
+    assert http_date(second) == "Sun, 07 Nov 2021 06:30:00 GMT"
 
 
 @pytest.mark.parametrize(
