@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import io
 import logging
@@ -211,7 +212,6 @@ def _with_text_headers(request: requests.PreparedRequest) -> requests.PreparedRe
 
     The caller's request is left as it was; it is what ``Response.request`` shows.
     """
-    headers = text_headers(request.headers)
-    copy = request.copy()
-    copy.headers = headers
-    return copy
+    shallow = copy.copy(request)  # its cookies and hooks are shared: handlers read neither
+    shallow.headers = text_headers(request.headers)
+    return shallow
