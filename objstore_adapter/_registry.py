@@ -442,9 +442,9 @@ class SchemeRegistry:
                 lies outside every prefix registered for it.
         """
         routes = self._routes
-        matches = [route for route in routes.values() if route.matches(url)]
+        scheme = url.split("://", 1)[0].lower()
+        matches = [r for r in routes.values() if r.scheme == scheme and r.matches(url)]
         if not matches:
-            scheme = url.split("://", 1)[0].lower()
             prefixes = sorted(p for p, r in routes.items() if r.scheme == scheme)
             if prefixes:
                 # Only prefixes serve this scheme: name them, and never suggest widening them.
@@ -608,10 +608,13 @@ def _has_dot_segment(rest: str) -> bool:
     paths resolve them: they could leave a registered prefix (or the directory a file:// route
     was given) for a sibling. Judged as written and as the backend may read it: an HTTP
     client decodes ``%2e`` (and a server ``%2f``), FTP and SFTP cut the query and fragment."""
-    for text in (rest, urllib.parse.unquote(rest)):
-        if any(segment in (".", "..") for segment in re.split(r"[/?#]", text)):
-            return True
-    return False
+    return bool(_DOT_SEGMENT.search(rest)) or (
+        "%" in rest and bool(_DOT_SEGMENT.search(urllib.parse.unquote(rest)))
+    )
+
+
+#: A ``.`` or ``..`` segment: one between two of ``/?#`` (or the text's start and end).
+_DOT_SEGMENT = re.compile(r"(?:^|[/?#])\.\.?(?=[/?#]|$)")
 
 
 def _build(route: Route) -> tuple[AbstractFileSystem, Backend]:

@@ -12,15 +12,19 @@ import importlib
 import itertools
 import multiprocessing
 import pickle
+import re
 import subprocess
 import sys
 import textwrap
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 from fsspec.implementations.memory import MemoryFileSystem
+from hypothesis import given
+from hypothesis import strategies as st
 
 import objstore_adapter
 from objstore_adapter import (
@@ -31,6 +35,7 @@ from objstore_adapter import (
     TransferConfig,
 )
 from objstore_adapter._fileurl import resolves_within
+from objstore_adapter._registry import _has_dot_segment
 
 from ..conftest import S3_KEY, S3_SECRET, free_port
 
@@ -219,6 +224,15 @@ def test_names_with_dots_that_are_no_dot_segments_resolve(key: str) -> None:
     registry.register("s3", **S3_OPTIONS)
 
     assert registry.resolve(f"s3://bucket/{key}").path == f"bucket/{key}"
+
+
+@given(st.text(alphabet=["a", ".", "/", "?", "#", "%", "2", "e", "E", "f"], max_size=12))
+def test_a_dot_segment_is_one_of_the_pieces_between_separators(rest: str) -> None:
+    """As written or percent-decoded, split on ``/?#``: a piece that is ``.`` or ``..``."""
+    pieces = [
+        piece for text in (rest, urllib.parse.unquote(rest)) for piece in re.split("[/?#]", text)
+    ]
+    assert _has_dot_segment(rest) == any(piece in (".", "..") for piece in pieces)
 
 
 def test_an_unknown_protocol_is_refused_with_the_way_out() -> None:
