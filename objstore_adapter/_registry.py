@@ -614,7 +614,7 @@ def _has_dot_segment(rest: str) -> bool:
 
 
 #: A ``.`` or ``..`` segment: one between two of ``/?#`` (or the text's start and end).
-_DOT_SEGMENT = re.compile(r"(?:^|[/?#])\.\.?(?=[/?#]|$)")
+_DOT_SEGMENT = re.compile(r"(?:^|[/?#])\.\.?(?=[/?#]|\Z)")  # \Z: "$" also ends before "\n"
 
 
 def _build(route: Route) -> tuple[AbstractFileSystem, Backend]:

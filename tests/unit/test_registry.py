@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import requests
 from fsspec.implementations.memory import MemoryFileSystem
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import objstore_adapter
@@ -226,7 +226,10 @@ def test_names_with_dots_that_are_no_dot_segments_resolve(key: str) -> None:
     assert registry.resolve(f"s3://bucket/{key}").path == f"bucket/{key}"
 
 
-@given(st.text(alphabet=["a", ".", "/", "?", "#", "%", "2", "e", "E", "f"], max_size=12))
+@given(st.text(alphabet=["a", ".", "/", "?", "#", "%", "0", "2", "3", "e", "E", "f", "A", "\n"]))
+@example("..\n")  # a regex "$" matches before a last line break: no segment ends there
+@example("bucket/.%0A")
+@example("a/%2E%2e?x")
 def test_a_dot_segment_is_one_of_the_pieces_between_separators(rest: str) -> None:
     """As written or percent-decoded, split on ``/?#``: a piece that is ``.`` or ``..``."""
     pieces = [
