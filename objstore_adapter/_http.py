@@ -15,7 +15,7 @@ from typing import Any
 from requests.structures import CaseInsensitiveDict
 from urllib3.util import Timeout as Urllib3Timeout
 
-from ._info import META_PREFIX, STORED_HEADERS, ObjectInfo, Representation
+from ._info import META_PREFIX, STORED_HEADERS, ObjectInfo, Representation, parse_http_date
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
@@ -284,16 +284,6 @@ def _strong_match(tag: str, etag: str) -> bool:
     return not tag.startswith("W/") and not etag.startswith("W/") and tag == etag
 
 
-def _http_date(value: str | None) -> dt.datetime | None:
-    if not value:
-        return None
-    try:
-        stamp = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=dt.timezone.utc)
-
-
 def _seconds(stamp: dt.datetime) -> dt.datetime:
     return stamp.replace(microsecond=0)  # HTTP-dates carry whole seconds
 
@@ -317,7 +307,7 @@ def precondition_status(
         ):
             return 412
     else:
-        since = _http_date(headers.get("If-Unmodified-Since"))
+        since = parse_http_date(headers.get("If-Unmodified-Since"))
         if since is not None and info is not None and modified is not None and modified > since:
             return 412
     safe = method in ("GET", "HEAD")
@@ -329,7 +319,7 @@ def precondition_status(
         ):
             return 304 if safe else 412
     elif safe and info is not None and modified is not None:
-        since = _http_date(headers.get("If-Modified-Since"))
+        since = parse_http_date(headers.get("If-Modified-Since"))
         if since is not None and modified <= since:
             return 304
     return None
@@ -342,7 +332,7 @@ def range_applies(headers: Mapping[str, str], info: ObjectInfo) -> bool:
         return True
     if if_range.startswith('"') or if_range.startswith('W/"'):
         return info.etag is not None and _strong_match(if_range, info.etag)
-    since = _http_date(if_range)
+    since = parse_http_date(if_range)
     return (
         since is not None
         and info.last_modified is not None
@@ -368,7 +358,7 @@ def store_conditions(headers: Mapping[str, str]) -> dict[str, str] | None:
             return None
         conditions["If-Match"] = tags[0]
     elif (unmodified := headers.get("If-Unmodified-Since")) is not None:
-        if _http_date(unmodified) is None:
+        if parse_http_date(unmodified) is None:
             return None
         conditions["If-Unmodified-Since"] = unmodified
     if_none_match = headers.get("If-None-Match")
@@ -378,7 +368,7 @@ def store_conditions(headers: Mapping[str, str]) -> dict[str, str] | None:
             return None
         conditions["If-None-Match"] = tags[0].removeprefix("W/")  # weak comparison
     elif (modified := headers.get("If-Modified-Since")) is not None:
-        if _http_date(modified) is None:
+        if parse_http_date(modified) is None:
             return None
         conditions["If-Modified-Since"] = modified
     return conditions

@@ -127,8 +127,8 @@ def _from_text(value: str) -> dt.datetime | None:
     ``Last-Modified``); ``None`` for neither."""
     text = value.strip()
     if "," in text:  # an HTTP-date, most likely: a failed fromisoformat costs more than it
-        return _http_date(text) or _iso(text)
-    return _iso(text) or _http_date(text)
+        return parse_http_date(text) or _iso(text)
+    return _iso(text) or parse_http_date(text)
 
 
 def _iso(text: str) -> dt.datetime | None:
@@ -141,11 +141,16 @@ def _iso(text: str) -> dt.datetime | None:
 
 
 @functools.lru_cache(maxsize=256)  # an object's Last-Modified is read on each GET of it
-def _http_date(text: str) -> dt.datetime | None:
-    try:
-        return email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError):
+def parse_http_date(text: str | None) -> dt.datetime | None:
+    """An RFC 9110 HTTP-date (``Sun, 06 Nov 1994 08:49:37 GMT``) as an aware datetime (UTC
+    where it names no zone); ``None`` for no text, or text that is not one."""
+    if not text:
         return None
+    try:
+        stamp = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):  # OverflowError: a huge year
+        return None
+    return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=dt.timezone.utc)
 
 
 def stored_type(value: Any) -> str | None:

@@ -111,7 +111,15 @@ def test_a_time_is_read_from_either_kind_of_text(text: str) -> None:
     assert to_datetime(text) == STAMP
 
 
-@pytest.mark.parametrize("text", ["", "yesterday", "Mon, the sixth of May"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "yesterday",
+        "Mon, the sixth of May",
+        "Mon, 06 May 99999999999 07:08:09 GMT",  # a year too large for a datetime
+    ],
+)
 def test_text_that_is_no_time_is_none(text: str) -> None:
     assert to_datetime(text) is None
 
