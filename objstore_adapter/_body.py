@@ -333,10 +333,16 @@ class _StoreResponse(HTTPResponse):
             return super().readinto(b)
         n = body.readinto(b)
         self._uncached_read_occurred = True  # .data is no longer the whole body
-        self._fp_bytes_read += n  # what tell() reports, as urllib3 counts it
-        if self.length_remaining is not None:
-            self.length_remaining -= n
+        counted_as_urllib3(self, n)
         return n
+
+
+def counted_as_urllib3(response: HTTPResponse, n: int) -> None:
+    """Count ``n`` body bytes read past urllib3's own ``read`` as urllib3 counts what it
+    reads: what ``tell()`` reports and ``length_remaining``."""
+    response._fp_bytes_read += n
+    if response.length_remaining is not None:
+        response.length_remaining -= n
 
 
 def raw_response(

@@ -30,7 +30,7 @@ from fsspec.spec import AbstractFileSystem
 from urllib3.exceptions import IncompleteRead, MaxRetryError
 
 from ... import _info
-from ..._body import ChunkSource, LoadedBody, StoreGet, copied_into
+from ..._body import ChunkSource, LoadedBody, StoreGet, copied_into, counted_as_urllib3
 from ..._errors import status_error
 from ..._http import ByteRange, Timeouts
 from . import sigv4, wire
@@ -406,9 +406,7 @@ class PresignedBody:
             n = inner.readinto(view)
             if not n and view and response.length_remaining:  # cut: never a kept connection
                 raise IncompleteRead(response._fp_bytes_read, response.length_remaining)
-        response._fp_bytes_read += n  # as urllib3 counts what it reads itself
-        if response.length_remaining is not None:
-            response.length_remaining -= n
+        counted_as_urllib3(response, n)
         return n
 
     def close(self) -> None:
